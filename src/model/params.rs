@@ -112,38 +112,58 @@ impl Params {
         z
     }
 
-    /// Visits every tensor with its file name, in a fixed order.
-    pub fn for_each(&self, mut f: impl FnMut(&str, ArrayViewD<'_, f32>)) {
-        f("patch_embed.weight", self.patch_w.view().into_dyn());
-        f("patch_embed.bias", self.patch_b.view().into_dyn());
-        f("cls_token", self.cls_token.view().into_dyn());
-        f("pos_embed", self.pos_embed.view().into_dyn());
+    /// Every tensor with its file name, in a fixed order.
+    pub fn tensors(&self) -> Vec<(String, ArrayViewD<'_, f32>)> {
+        let mut out = vec![
+            ("patch_embed.weight".to_string(), self.patch_w.view().into_dyn()),
+            ("patch_embed.bias".to_string(), self.patch_b.view().into_dyn()),
+            ("cls_token".to_string(), self.cls_token.view().into_dyn()),
+            ("pos_embed".to_string(), self.pos_embed.view().into_dyn()),
+        ];
         for (i, b) in self.blocks.iter().enumerate() {
-            for (name, t) in b.named() {
-                f(&format!("blocks.{i}.{name}"), t);
-            }
+            out.extend(b.named().into_iter().map(|(name, t)| (format!("blocks.{i}.{name}"), t)));
         }
-        f("norm.weight", self.norm_w.view().into_dyn());
-        f("norm.bias", self.norm_b.view().into_dyn());
-        f("head.weight", self.head_w.view().into_dyn());
-        f("head.bias", self.head_b.view().into_dyn());
+        out.extend([
+            ("norm.weight".to_string(), self.norm_w.view().into_dyn()),
+            ("norm.bias".to_string(), self.norm_b.view().into_dyn()),
+            ("head.weight".to_string(), self.head_w.view().into_dyn()),
+            ("head.bias".to_string(), self.head_b.view().into_dyn()),
+        ]);
+        out
     }
 
-    /// Visits every tensor mutably with its file name, in the order of [`Params::for_each`].
-    pub fn for_each_mut(&mut self, mut f: impl FnMut(&str, ArrayViewMutD<'_, f32>)) {
-        f("patch_embed.weight", self.patch_w.view_mut().into_dyn());
-        f("patch_embed.bias", self.patch_b.view_mut().into_dyn());
-        f("cls_token", self.cls_token.view_mut().into_dyn());
-        f("pos_embed", self.pos_embed.view_mut().into_dyn());
+    /// Every tensor mutably with its file name, in the order of [`Params::tensors`].
+    pub fn tensors_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f32>)> {
+        let mut out = vec![
+            ("patch_embed.weight".to_string(), self.patch_w.view_mut().into_dyn()),
+            ("patch_embed.bias".to_string(), self.patch_b.view_mut().into_dyn()),
+            ("cls_token".to_string(), self.cls_token.view_mut().into_dyn()),
+            ("pos_embed".to_string(), self.pos_embed.view_mut().into_dyn()),
+        ];
         for (i, b) in self.blocks.iter_mut().enumerate() {
-            for (name, t) in b.named_mut() {
-                f(&format!("blocks.{i}.{name}"), t);
-            }
+            out.extend(b.named_mut().into_iter().map(|(name, t)| (format!("blocks.{i}.{name}"), t)));
         }
-        f("norm.weight", self.norm_w.view_mut().into_dyn());
-        f("norm.bias", self.norm_b.view_mut().into_dyn());
-        f("head.weight", self.head_w.view_mut().into_dyn());
-        f("head.bias", self.head_b.view_mut().into_dyn());
+        out.extend([
+            ("norm.weight".to_string(), self.norm_w.view_mut().into_dyn()),
+            ("norm.bias".to_string(), self.norm_b.view_mut().into_dyn()),
+            ("head.weight".to_string(), self.head_w.view_mut().into_dyn()),
+            ("head.bias".to_string(), self.head_b.view_mut().into_dyn()),
+        ]);
+        out
+    }
+
+    /// Visits every tensor with its file name, in the order of [`Params::tensors`].
+    pub fn for_each(&self, mut f: impl FnMut(&str, ArrayViewD<'_, f32>)) {
+        for (name, t) in self.tensors() {
+            f(&name, t);
+        }
+    }
+
+    /// Visits every tensor mutably with its file name, in the order of [`Params::tensors`].
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&str, ArrayViewMutD<'_, f32>)) {
+        for (name, t) in self.tensors_mut() {
+            f(&name, t);
+        }
     }
 
     /// Total number of scalars.

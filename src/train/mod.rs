@@ -1,0 +1,17 @@
+//! Training: backward passes, losses, AdamW, the learning-rate schedule, augmentation and the
+//! training loop. Works natively and in wasm (single thread).
+
+pub mod adamw;
+pub mod augment;
+pub mod backward;
+pub mod distill;
+pub mod loss;
+pub mod schedule;
+pub mod trainer;
+pub mod vit_backward;
+
+pub use adamw::AdamW;
+pub use augment::Augment;
+pub use schedule::Cosine;
+pub use trainer::{evaluate, Evaluation, StepStats, TrainConfig, Trainer};
+pub use vit_backward::{backward, Grads};
