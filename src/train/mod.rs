@@ -7,6 +7,7 @@ pub mod backward;
 pub mod distill;
 pub mod loss;
 pub mod schedule;
+pub mod search;
 pub mod trainer;
 pub mod vit_backward;
 

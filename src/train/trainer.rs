@@ -1,7 +1,7 @@
 //! The training loop, step by step so that a CLI, a test or a browser worker can drive it and
 //! report progress between steps without blocking.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayView4};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -86,9 +86,18 @@ pub struct LossGrad {
     pub dfeatures: Option<Array2<f32>>,
 }
 
+/// A mini-batch as the loss sees it: the (augmented) images, labels, the forward's logits and
+/// trace.
+pub struct Batch<'a> {
+    pub images: ArrayView4<'a, f32>,
+    pub labels: &'a [u8],
+    pub logits: ArrayView2<'a, f32>,
+    pub trace: &'a Trace,
+}
+
 /// Plain cross-entropy as a [`LossGrad`].
-pub fn ce_loss(logits: ArrayView2<'_, f32>, labels: &[u8], _trace: &Trace, _indices: &[usize]) -> LossGrad {
-    let (loss, dlogits) = cross_entropy(logits, labels);
+pub fn ce_loss(batch: &Batch<'_>) -> LossGrad {
+    let (loss, dlogits) = cross_entropy(batch.logits, batch.labels);
     LossGrad { loss, dlogits, dfeatures: None }
 }
 
@@ -193,7 +202,7 @@ impl Trainer {
     pub fn step_with(
         &mut self,
         data: &Dataset,
-        loss_fn: impl FnOnce(ArrayView2<'_, f32>, &[u8], &Trace, &[usize]) -> LossGrad,
+        loss_fn: impl FnOnce(&Batch<'_>) -> LossGrad,
     ) -> Result<(StepStats, Grads)> {
         check_dataset(&self.config, data)?;
         let epoch = self.step / self.steps_per_epoch;
@@ -202,7 +211,7 @@ impl Trainer {
         self.train.augment.apply(&mut images, &mut self.rng);
         let labels: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
         let (logits, trace) = forward_trace(&self.config, &self.params, &self.arch, images.view());
-        let lg = loss_fn(logits.view(), &labels, &trace, &indices);
+        let lg = loss_fn(&Batch { images: images.view(), labels: &labels, logits: logits.view(), trace: &trace });
         if !lg.loss.is_finite() {
             return Err(Error::Config(format!("training diverged at step {} (loss {})", self.step, lg.loss)));
         }
