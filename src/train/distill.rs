@@ -11,7 +11,10 @@ use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::loss::cross_entropy;
-use crate::model::vit::softmax_rows;
+use super::trainer::{Batch, LossGrad};
+use crate::model::vit::{forward_trace, softmax_rows};
+use crate::model::{ViT, ViTConfig};
+use crate::{Error, Result};
 
 /// Weights of the three terms and the temperature; a zero weight switches a term off (the
 /// ablation of Table 4).
@@ -93,6 +96,30 @@ pub fn distill(
     let dlogits = dce * cfg.chi + &(dkl * (cfg.beta * t * t));
     let dfeatures = (cfg.gamma != 0.0).then(|| dfeat * cfg.gamma);
     DistillLoss { total: cfg.chi * ce + cfg.beta * t * t * kl + cfg.gamma * feature, ce, kl, feature, dlogits, dfeatures }
+}
+
+/// The loss a [`crate::train::Trainer`] step uses to distil `teacher` into the student: the
+/// teacher runs on the same augmented images as the student. Feature distillation needs the
+/// same token count and width in both models.
+pub fn kd_loss<'t>(teacher: &'t ViT, student: &ViTConfig, cfg: DistillConfig) -> Result<impl Fn(&Batch<'_>) -> LossGrad + 't> {
+    let t = &teacher.config;
+    if (t.image_size, t.channels, t.classes) != (student.image_size, student.channels, student.classes) {
+        return Err(Error::Config("teacher and student differ in input size or classes".into()));
+    }
+    if cfg.gamma != 0.0 && (t.tokens(), t.dim) != (student.tokens(), student.dim) {
+        return Err(Error::Config(format!(
+            "feature distillation needs equal tokens x width: teacher {} x {}, student {} x {}",
+            t.tokens(),
+            t.dim,
+            student.tokens(),
+            student.dim
+        )));
+    }
+    Ok(move |batch: &Batch<'_>| {
+        let (t_logits, t_trace) = forward_trace(&teacher.config, &teacher.params, teacher.arch(), batch.images);
+        let d = distill(&cfg, batch.logits, batch.trace.features.view(), t_logits.view(), t_trace.features.view(), batch.labels);
+        LossGrad { loss: d.total, dlogits: d.dlogits, dfeatures: d.dfeatures }
+    })
 }
 
 #[cfg(test)]
