@@ -91,17 +91,17 @@ pub fn save_model(dir: &Path, manifest: &Manifest, params: &Params) -> Result<(P
     template.for_each(|n, t| shapes.push((n.to_string(), t.shape().to_vec())));
     let mut actual = Vec::new();
     params.for_each(|n, t| actual.push((n.to_string(), t.shape().to_vec())));
-    if let Some(((n, want), (_, got))) = shapes.iter().zip(&actual).find(|(a, b)| a != b) {
-        return Err(Error::Model(format!(
-            "tensor `{n}` has shape {got:?}, the config needs {want:?}"
-        )));
-    }
     if shapes.len() != actual.len() {
         return Err(Error::Model(format!(
             "{} tensors, the config needs {} (depth {})",
             actual.len(),
             shapes.len(),
             manifest.config.depth
+        )));
+    }
+    if let Some(((n, want), (_, got))) = shapes.iter().zip(&actual).find(|(a, b)| a != b) {
+        return Err(Error::Model(format!(
+            "tensor `{n}` has shape {got:?}, the config needs {want:?}"
         )));
     }
     let bytes = to_safetensors(

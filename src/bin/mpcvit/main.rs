@@ -1,0 +1,59 @@
+//! The native command-line tool. One file per subcommand; this file only parses the command
+//! line and dispatches. On wasm32 the binary is an empty stub, because `cargo test --target
+//! wasm32-unknown-unknown` builds every binary of the crate.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod convert;
+#[cfg(not(target_arch = "wasm32"))]
+mod eval;
+#[cfg(not(target_arch = "wasm32"))]
+mod train;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use clap::{Parser, Subcommand};
+
+    use super::{convert, eval, train};
+
+    /// MPCViT: private Vision Transformer inference with heterogeneous attention.
+    #[derive(Parser)]
+    #[command(name = "mpcvit", version, about)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Convert the npm dataset packages into data/*.bin and regenerate www/samples.
+        Convert(convert::ConvertArgs),
+        /// Train a ViT with an attention plan; checkpoint each epoch into the models folder.
+        Train(train::TrainArgs),
+        /// Plaintext accuracy of a saved model on a dataset split.
+        Eval(eval::EvalArgs),
+    }
+
+    pub fn main() -> std::process::ExitCode {
+        let cli = Cli::parse();
+        let result = match cli.command {
+            Command::Convert(args) => convert::run(args),
+            Command::Train(args) => train::run(args),
+            Command::Eval(args) => eval::run(args),
+        };
+        match result {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
