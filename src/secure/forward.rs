@@ -1,0 +1,298 @@
+//! The ViT forward pass on shares, mirroring [`crate::model::vit::forward_trace`] for one image.
+//! Every protocol call is labelled `layer L / attention|mlp / ...` for the cost report.
+
+use std::collections::BTreeMap;
+
+use super::weights::{SharedBlock, SharedWeights};
+use crate::model::attention::{HeadKind, RowFn, XNORM_EPS};
+use crate::model::layers::{patchify, LN_EPS};
+use crate::model::vit::{Arch, TokenMlp};
+use crate::model::{Attention, ViTConfig};
+use crate::mpc::protocols::{
+    attention_map, gelu, layer_norm, linformer, matmul, relu, scale, scale_attn, share_input, xnorm,
+};
+use crate::mpc::{ArithShare, Party};
+use crate::{Error, Result};
+
+/// Party 0 patchifies its image (a public rearrangement) and shares the patches; party 1 and
+/// the dealer pass `None`. `image` is `channels * size * size` values in `[0, 1]`.
+pub async fn share_image(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    image: Option<&[f32]>,
+) -> Result<ArithShare> {
+    let shape = [cfg.patches(), cfg.patch_len()];
+    let patches = match image {
+        Some(px) => {
+            if px.len() != cfg.input_len() {
+                return Err(Error::Shape(format!(
+                    "expected {} pixel values, got {}",
+                    cfg.input_len(),
+                    px.len()
+                )));
+            }
+            let img = ndarray::ArrayView4::from_shape(
+                (1, cfg.channels, cfg.image_size, cfg.image_size),
+                px,
+            )
+            .map_err(|e| Error::Shape(e.to_string()))?;
+            Some(patchify(img, cfg.patch).mapv(|v| v as f64).into_dyn())
+        }
+        None => None,
+    };
+    p.push_label("input");
+    let r = share_input(p, 0, patches.as_ref(), &shape).await;
+    p.pop_label();
+    r
+}
+
+/// `x W + b` on shares.
+async fn linear(
+    p: &mut Party,
+    x: &ArithShare,
+    w: &ArithShare,
+    b: &ArithShare,
+) -> Result<ArithShare> {
+    matmul(p, x, w).await?.add(b)
+}
+
+/// Gathers rows `rows` (axis 0) of `x` into one tensor.
+fn gather_rows(x: &ArithShare, rows: &[usize]) -> Result<ArithShare> {
+    let parts: Vec<ArithShare> = rows
+        .iter()
+        .map(|&r| x.slice_axis(0, r, r + 1))
+        .collect::<Result<_>>()?;
+    let refs: Vec<&ArithShare> = parts.iter().collect();
+    ArithShare::concat(0, &refs)
+}
+
+/// Writes the rows of `src` back to positions `rows` of `dst` (axis 0).
+fn scatter_rows(dst: &mut ArithShare, rows: &[usize], src: &ArithShare) -> Result<()> {
+    for (i, &r) in rows.iter().enumerate() {
+        let row = src.slice_axis(0, i, i + 1)?;
+        dst.data
+            .index_axis_mut(ndarray::Axis(0), r)
+            .assign(&row.data.index_axis(ndarray::Axis(0), 0));
+    }
+    Ok(())
+}
+
+/// Splits `qkv` (`n x 3C`) into Q, K, V of shape `(heads, n, d_k)`.
+fn split_heads(qkv: &ArithShare, n: usize, heads: usize, dk: usize) -> Result<[ArithShare; 3]> {
+    let t = qkv.reshape(&[n, 3, heads, dk])?.permute(&[1, 2, 0, 3])?;
+    let part = |i: usize| t.slice_axis(0, i, i + 1)?.reshape(&[heads, n, dk]);
+    Ok([part(0)?, part(1)?, part(2)?])
+}
+
+/// Heads `hs` of a `(heads, n, d)` tensor.
+fn heads_of(x: &ArithShare, hs: &[usize]) -> Result<ArithShare> {
+    gather_rows(x, hs)
+}
+
+/// Multi-head attention of one layer: `(n, C)` normalised tokens to the concatenated head
+/// outputs `(n, C)` (before the output projection). Heads are grouped by what they compute so
+/// that each group shares its rounds.
+async fn attention(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    kinds: &[HeadKind],
+    w: &SharedBlock,
+    qkv: &ArithShare,
+) -> Result<ArithShare> {
+    let (n, heads, dk) = (cfg.tokens(), cfg.heads, cfg.head_dim());
+    let [q, k, v] = split_heads(qkv, n, heads, dk)?;
+    let scale_qk = 1.0 / (dk as f64).sqrt();
+    let mut out = ArithShare::zeros(&[heads, n, dk]);
+
+    // Whole-head kinds.
+    let mut scale_heads = Vec::new();
+    let mut lin_heads = Vec::new();
+    let mut xnorm_heads = Vec::new();
+    let mut map_heads = Vec::new();
+    for (h, kind) in kinds.iter().enumerate() {
+        match kind {
+            HeadKind::Linformer => lin_heads.push(h),
+            HeadKind::XNorm => xnorm_heads.push(h),
+            HeadKind::Rows(rows) => {
+                if rows.iter().any(|r| matches!(r, RowFn::Mix(_))) {
+                    return Err(Error::Config(
+                        "a searched (relaxed) head cannot run privately: binarise the plan first"
+                            .into(),
+                    ));
+                }
+                if rows
+                    .iter()
+                    .all(|r| *r == RowFn::Variant(Attention::ScaleAttn))
+                {
+                    scale_heads.push(h);
+                } else {
+                    map_heads.push(h);
+                }
+            }
+        }
+    }
+    if !scale_heads.is_empty() {
+        p.push_label("scale heads");
+        let (qs, ks, vs) = (
+            heads_of(&q, &scale_heads)?,
+            heads_of(&k, &scale_heads)?,
+            heads_of(&v, &scale_heads)?,
+        );
+        let o = scale_attn(p, &qs, &ks, &vs, scale_qk / n as f64).await?;
+        scatter_rows(&mut out, &scale_heads, &o)?;
+        p.pop_label();
+    }
+    if !lin_heads.is_empty() {
+        p.push_label("linformer heads");
+        let (qs, ks, vs) = (
+            heads_of(&q, &lin_heads)?,
+            heads_of(&k, &lin_heads)?,
+            heads_of(&v, &lin_heads)?,
+        );
+        let o = linformer(p, &qs, &ks, &vs, &w.linformer_e, &w.linformer_f, scale_qk).await?;
+        scatter_rows(&mut out, &lin_heads, &o)?;
+        p.pop_label();
+    }
+    if !xnorm_heads.is_empty() {
+        p.push_label("xnorm heads");
+        let (qs, ks, vs) = (
+            heads_of(&q, &xnorm_heads)?,
+            heads_of(&k, &xnorm_heads)?,
+            heads_of(&v, &xnorm_heads)?,
+        );
+        let gamma = gather_rows(&w.xnorm_gamma, &xnorm_heads)?;
+        let o = xnorm(p, &qs, &ks, &vs, &gamma, XNORM_EPS as f64).await?;
+        scatter_rows(&mut out, &xnorm_heads, &o)?;
+        p.pop_label();
+    }
+    if !map_heads.is_empty() {
+        p.push_label("map heads");
+        let (qs, ks, vs) = (
+            heads_of(&q, &map_heads)?,
+            heads_of(&k, &map_heads)?,
+            heads_of(&v, &map_heads)?,
+        );
+        let s = matmul(p, &qs, &ks.transpose_last2()?).await?;
+        let s = scale(p, &s, scale_qk).await?;
+        // Rows of every head in the group, flattened to (heads * n, n), grouped by variant.
+        let flat = s.reshape(&[map_heads.len() * n, n])?;
+        let mut groups: BTreeMap<&'static str, (Attention, Vec<usize>)> = BTreeMap::new();
+        for (i, &h) in map_heads.iter().enumerate() {
+            let HeadKind::Rows(rows) = &kinds[h] else {
+                unreachable!("map heads are row-wise")
+            };
+            for (r, f) in rows.iter().enumerate() {
+                let RowFn::Variant(a) = f else {
+                    unreachable!("mixes rejected above")
+                };
+                groups
+                    .entry(a.name())
+                    .or_insert((*a, Vec::new()))
+                    .1
+                    .push(i * n + r);
+            }
+        }
+        let mut pm = ArithShare::zeros(&[map_heads.len() * n, n]);
+        for (name, (variant, rows)) in groups {
+            p.push_label(name);
+            let sr = if rows.len() == flat.shape()[0] {
+                flat.clone()
+            } else {
+                gather_rows(&flat, &rows)?
+            };
+            let m = attention_map(p, variant, &sr).await?;
+            scatter_rows(&mut pm, &rows, &m)?;
+            p.pop_label();
+        }
+        let pm = pm.reshape(&[map_heads.len(), n, n])?;
+        let o = matmul(p, &pm, &vs).await?;
+        scatter_rows(&mut out, &map_heads, &o)?;
+        p.pop_label();
+    }
+    out.permute(&[1, 0, 2])?.reshape(&[n, heads * dk])
+}
+
+/// The MLP of one layer on `(n, C)` normalised tokens: GeLU tokens run `GeLU(x W1 + b1) W2 +
+/// b2`, linearised tokens `ReLU(x W_f + b_f)` (MPCViT+, section 4.5).
+async fn mlp(
+    p: &mut Party,
+    modes: &[TokenMlp],
+    w: &SharedBlock,
+    x: &ArithShare,
+) -> Result<ArithShare> {
+    let gelu_rows: Vec<usize> = (0..modes.len())
+        .filter(|&t| modes[t] == TokenMlp::Gelu)
+        .collect();
+    let lin_rows: Vec<usize> = (0..modes.len())
+        .filter(|&t| modes[t] == TokenMlp::Linear)
+        .collect();
+    if gelu_rows.len() + lin_rows.len() != modes.len() {
+        return Err(Error::Config(
+            "a searched (relaxed) GeLU cannot run privately: binarise the plan first".into(),
+        ));
+    }
+    let mut out = ArithShare::zeros(x.shape());
+    if !gelu_rows.is_empty() {
+        p.push_label("gelu tokens");
+        let xs = if lin_rows.is_empty() {
+            x.clone()
+        } else {
+            gather_rows(x, &gelu_rows)?
+        };
+        let h = linear(p, &xs, &w.fc1_w, &w.fc1_b).await?;
+        let h = gelu(p, &h).await?;
+        let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await?;
+        scatter_rows(&mut out, &gelu_rows, &y)?;
+        p.pop_label();
+    }
+    if !lin_rows.is_empty() {
+        p.push_label("linear tokens");
+        let (wf, bf) = w
+            .fused
+            .as_ref()
+            .ok_or_else(|| Error::Config("linearised tokens without fused weights".into()))?;
+        let xs = gather_rows(x, &lin_rows)?;
+        let pre = linear(p, &xs, wf, bf).await?;
+        let y = relu(p, &pre).await?;
+        scatter_rows(&mut out, &lin_rows, &y)?;
+        p.pop_label();
+    }
+    Ok(out)
+}
+
+/// The private forward: shared patches `(patches, patch_len)` to shared logits `(1, classes)`.
+pub async fn forward(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    arch: &Arch,
+    w: &SharedWeights,
+    patches: &ArithShare,
+) -> Result<ArithShare> {
+    p.push_label("embed");
+    let emb = linear(p, patches, &w.patch_w, &w.patch_b).await?;
+    p.pop_label();
+    let cls = w.cls_token.reshape(&[1, cfg.dim])?;
+    let mut x = ArithShare::concat(0, &[&cls, &emb])?.add(&w.pos_embed)?;
+    for (l, b) in w.blocks.iter().enumerate() {
+        p.push_label(format!("layer {l}"));
+        p.push_label("attention");
+        let h = layer_norm(p, &x, Some(&b.norm1_w), Some(&b.norm1_b), LN_EPS as f64).await?;
+        let qkv = linear(p, &h, &b.qkv_w, &b.qkv_b).await?;
+        let a = attention(p, cfg, &arch.heads[l], b, &qkv).await?;
+        let a = linear(p, &a, &b.proj_w, &b.proj_b).await?;
+        x = x.add(&a)?;
+        p.pop_label();
+        p.push_label("mlp");
+        let h = layer_norm(p, &x, Some(&b.norm2_w), Some(&b.norm2_b), LN_EPS as f64).await?;
+        let m = mlp(p, &arch.mlp[l], b, &h).await?;
+        x = x.add(&m)?;
+        p.pop_label();
+        p.pop_label();
+    }
+    p.push_label("head");
+    let cls = x.slice_axis(0, 0, 1)?;
+    let cls = layer_norm(p, &cls, Some(&w.norm_w), Some(&w.norm_b), LN_EPS as f64).await?;
+    let logits = linear(p, &cls, &w.head_w, &w.head_b).await?;
+    p.pop_label();
+    Ok(logits)
+}

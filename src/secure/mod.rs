@@ -1,0 +1,24 @@
+//! The heterogeneous ViT under secure two-party computation (DESIGN section 4; paper Figure 2):
+//! party 1 (server) secret-shares its weights once per session, party 0 (client) shares its
+//! image, both run the same `async` forward on their shares, and only party 0 learns the logits.
+//!
+//! * [`weights`]: the model's tensors as shares (and the MPCViT+ fused matrices);
+//! * [`forward`]: the forward pass over [`crate::mpc`] protocols; cost follows the plan: ReLU /
+//!   reciprocal run only on the heads, rows and tokens the plan gives RSAttn or GeLU, ScaleAttn
+//!   heads cost only their (re-associated) matrix products, and heads sharing a variant share
+//!   rounds;
+//! * [`session`]: both parties joined in one thread (tests, CLI), with the cost report;
+//! * [`latency`]: per-unit latencies from the real protocol, for the search's penalty.
+//!
+//! The architecture (config and plan) is public to both parties; the weights and the image are
+//! not.
+
+pub mod forward;
+pub mod latency;
+pub mod session;
+pub mod weights;
+
+pub use forward::{forward, share_image};
+pub use latency::unit_latency;
+pub use session::{infer_local, CostSummary, PrivateInference};
+pub use weights::{share_weights, SharedWeights};
