@@ -115,13 +115,23 @@ impl Params {
     /// Every tensor with its file name, in a fixed order.
     pub fn tensors(&self) -> Vec<(String, ArrayViewD<'_, f32>)> {
         let mut out = vec![
-            ("patch_embed.weight".to_string(), self.patch_w.view().into_dyn()),
-            ("patch_embed.bias".to_string(), self.patch_b.view().into_dyn()),
+            (
+                "patch_embed.weight".to_string(),
+                self.patch_w.view().into_dyn(),
+            ),
+            (
+                "patch_embed.bias".to_string(),
+                self.patch_b.view().into_dyn(),
+            ),
             ("cls_token".to_string(), self.cls_token.view().into_dyn()),
             ("pos_embed".to_string(), self.pos_embed.view().into_dyn()),
         ];
         for (i, b) in self.blocks.iter().enumerate() {
-            out.extend(b.named().into_iter().map(|(name, t)| (format!("blocks.{i}.{name}"), t)));
+            out.extend(
+                b.named()
+                    .into_iter()
+                    .map(|(name, t)| (format!("blocks.{i}.{name}"), t)),
+            );
         }
         out.extend([
             ("norm.weight".to_string(), self.norm_w.view().into_dyn()),
@@ -135,13 +145,29 @@ impl Params {
     /// Every tensor mutably with its file name, in the order of [`Params::tensors`].
     pub fn tensors_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f32>)> {
         let mut out = vec![
-            ("patch_embed.weight".to_string(), self.patch_w.view_mut().into_dyn()),
-            ("patch_embed.bias".to_string(), self.patch_b.view_mut().into_dyn()),
-            ("cls_token".to_string(), self.cls_token.view_mut().into_dyn()),
-            ("pos_embed".to_string(), self.pos_embed.view_mut().into_dyn()),
+            (
+                "patch_embed.weight".to_string(),
+                self.patch_w.view_mut().into_dyn(),
+            ),
+            (
+                "patch_embed.bias".to_string(),
+                self.patch_b.view_mut().into_dyn(),
+            ),
+            (
+                "cls_token".to_string(),
+                self.cls_token.view_mut().into_dyn(),
+            ),
+            (
+                "pos_embed".to_string(),
+                self.pos_embed.view_mut().into_dyn(),
+            ),
         ];
         for (i, b) in self.blocks.iter_mut().enumerate() {
-            out.extend(b.named_mut().into_iter().map(|(name, t)| (format!("blocks.{i}.{name}"), t)));
+            out.extend(
+                b.named_mut()
+                    .into_iter()
+                    .map(|(name, t)| (format!("blocks.{i}.{name}"), t)),
+            );
         }
         out.extend([
             ("norm.weight".to_string(), self.norm_w.view_mut().into_dyn()),

@@ -18,7 +18,15 @@ pub struct AdamW {
 impl AdamW {
     /// Zero moments shaped like `params`.
     pub fn new(params: &Params, weight_decay: f32) -> Self {
-        AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, m: params.zeros_like(), v: params.zeros_like(), t: 0 }
+        AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay,
+            m: params.zeros_like(),
+            v: params.zeros_like(),
+            t: 0,
+        }
     }
 
     /// Steps taken so far.
@@ -35,14 +43,24 @@ impl AdamW {
         let gs = grads.tensors();
         let ms = self.m.tensors_mut();
         let vs = self.v.tensors_mut();
-        for ((((name, mut p), (_, g)), (_, mut m)), (_, mut v)) in params.tensors_mut().into_iter().zip(gs).zip(ms).zip(vs) {
-            let decay = if p.ndim() == 2 && name != "pos_embed" { wd } else { 0.0 };
-            ndarray::Zip::from(&mut p).and(&g).and(&mut m).and(&mut v).for_each(|p, &g, m, v| {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                let update = (*m / c1) / ((*v / c2).sqrt() + eps);
-                *p -= lr * (update + decay * *p);
-            });
+        for ((((name, mut p), (_, g)), (_, mut m)), (_, mut v)) in
+            params.tensors_mut().into_iter().zip(gs).zip(ms).zip(vs)
+        {
+            let decay = if p.ndim() == 2 && name != "pos_embed" {
+                wd
+            } else {
+                0.0
+            };
+            ndarray::Zip::from(&mut p)
+                .and(&g)
+                .and(&mut m)
+                .and(&mut v)
+                .for_each(|p, &g, m, v| {
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    let update = (*m / c1) / ((*v / c2).sqrt() + eps);
+                    *p -= lr * (update + decay * *p);
+                });
         }
     }
 }
@@ -55,7 +73,17 @@ mod tests {
 
     #[test]
     fn first_step_moves_each_weight_by_lr_against_the_gradient_sign() {
-        let cfg = ViTConfig { image_size: 4, channels: 1, patch: 2, dim: 4, depth: 1, heads: 1, mlp_ratio: 1, classes: 2, linformer_k: 1 };
+        let cfg = ViTConfig {
+            image_size: 4,
+            channels: 1,
+            patch: 2,
+            dim: 4,
+            depth: 1,
+            heads: 1,
+            mlp_ratio: 1,
+            classes: 2,
+            linformer_k: 1,
+        };
         let mut p = Params::init(&cfg, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
         let before = p.clone();
         let mut g = p.zeros_like();
@@ -70,7 +98,17 @@ mod tests {
 
     #[test]
     fn decay_shrinks_matrices_not_biases() {
-        let cfg = ViTConfig { image_size: 4, channels: 1, patch: 2, dim: 4, depth: 1, heads: 1, mlp_ratio: 1, classes: 2, linformer_k: 1 };
+        let cfg = ViTConfig {
+            image_size: 4,
+            channels: 1,
+            patch: 2,
+            dim: 4,
+            depth: 1,
+            heads: 1,
+            mlp_ratio: 1,
+            classes: 2,
+            linformer_k: 1,
+        };
         let mut p = Params::init(&cfg, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
         p.head_b.fill(1.0);
         let before = p.clone();

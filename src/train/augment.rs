@@ -16,12 +16,18 @@ pub struct Augment {
 
 impl Augment {
     /// No augmentation.
-    pub const NONE: Augment = Augment { max_shift: 0, hflip: false };
+    pub const NONE: Augment = Augment {
+        max_shift: 0,
+        hflip: false,
+    };
 
     /// The default for a named dataset: shifts of up to 2 pixels; flips for clothing only,
     /// since a mirrored digit is a different (or no) digit.
     pub fn for_dataset(name: &str) -> Self {
-        Augment { max_shift: 2, hflip: name == "fashion" }
+        Augment {
+            max_shift: 2,
+            hflip: name == "fashion",
+        }
     }
 
     /// Augments a batch `(B, C, H, W)` in place, drawing from `rng`.
@@ -44,7 +50,11 @@ impl Augment {
                         let sx0 = x as isize - dx;
                         let sx = if flip { w as isize - 1 - sx0 } else { sx0 };
                         let inside = sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize;
-                        dst[[y, x]] = if inside { src[[sy as usize, sx as usize]] } else { 0.0 };
+                        dst[[y, x]] = if inside {
+                            src[[sy as usize, sx as usize]]
+                        } else {
+                            0.0
+                        };
                     }
                 }
             }
@@ -63,7 +73,10 @@ mod tests {
         let mut img = Array4::zeros((4, 1, 10, 10));
         img[[0, 0, 5, 5]] = 1.0;
         img[[1, 0, 4, 6]] = 1.0;
-        let aug = Augment { max_shift: 2, hflip: false };
+        let aug = Augment {
+            max_shift: 2,
+            hflip: false,
+        };
         let mut a = img.clone();
         let mut b = img.clone();
         aug.apply(&mut a, &mut ChaCha8Rng::seed_from_u64(3));
@@ -71,8 +84,16 @@ mod tests {
         assert_eq!(a, b);
         for bi in 0..2 {
             assert_eq!(a.slice(ndarray::s![bi, .., .., ..]).sum(), 1.0);
-            let pos = a.indexed_iter().find(|(i, v)| i.0 == bi && **v == 1.0).unwrap().0;
-            let orig = img.indexed_iter().find(|(i, v)| i.0 == bi && **v == 1.0).unwrap().0;
+            let pos = a
+                .indexed_iter()
+                .find(|(i, v)| i.0 == bi && **v == 1.0)
+                .unwrap()
+                .0;
+            let orig = img
+                .indexed_iter()
+                .find(|(i, v)| i.0 == bi && **v == 1.0)
+                .unwrap()
+                .0;
             assert!((pos.2 as isize - orig.2 as isize).abs() <= 2);
             assert!((pos.3 as isize - orig.3 as isize).abs() <= 2);
         }

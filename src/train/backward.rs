@@ -33,7 +33,11 @@ pub fn layer_norm_backward(
     db += &dy.sum_axis(Axis(0));
     let c = dy.ncols() as f32;
     let mut dx = &dy * &g;
-    for ((mut row, xhat), is) in dx.axis_iter_mut(Axis(0)).zip(cache.xhat.axis_iter(Axis(0))).zip(&cache.inv_std) {
+    for ((mut row, xhat), is) in dx
+        .axis_iter_mut(Axis(0))
+        .zip(cache.xhat.axis_iter(Axis(0)))
+        .zip(&cache.inv_std)
+    {
         let mean_d = row.sum() / c;
         let mean_dx = row.iter().zip(xhat).map(|(a, b)| a * b).sum::<f32>() / c;
         row.zip_mut_with(&xhat, |d, &xh| *d = (*d - mean_d - xh * mean_dx) * is);
@@ -43,7 +47,12 @@ pub fn layer_norm_backward(
 
 /// Gradient of one attention-map row: given scores `s`, map `p = f(s)` and `dp`, returns
 /// `ds`; for [`RowFn::Mix`] also `d alpha`.
-pub fn row_backward(f: RowFn, s: ArrayView1<'_, f32>, p: ArrayView1<'_, f32>, dp: ArrayView1<'_, f32>) -> (Array1<f32>, f32) {
+pub fn row_backward(
+    f: RowFn,
+    s: ArrayView1<'_, f32>,
+    p: ArrayView1<'_, f32>,
+    dp: ArrayView1<'_, f32>,
+) -> (Array1<f32>, f32) {
     let n = s.len() as f32;
     let dot = |a: ArrayView1<'_, f32>, b: ArrayView1<'_, f32>| a.dot(&b);
     match f {
@@ -52,7 +61,11 @@ pub fn row_backward(f: RowFn, s: ArrayView1<'_, f32>, p: ArrayView1<'_, f32>, dp
             row_forward(RowFn::Variant(Attention::RsAttn), s, rs.view_mut());
             let (ds_rs, _) = row_backward(RowFn::Variant(Attention::RsAttn), s, rs.view(), dp);
             let ds = ds_rs * alpha + &(&dp * ((1.0 - alpha) / n));
-            let dalpha = dp.iter().zip(rs.iter().zip(s)).map(|(d, (r, sj))| d * (r - sj / n)).sum();
+            let dalpha = dp
+                .iter()
+                .zip(rs.iter().zip(s))
+                .map(|(d, (r, sj))| d * (r - sj / n))
+                .sum();
             (ds, dalpha)
         }
         RowFn::Variant(v) => {
@@ -61,27 +74,63 @@ pub fn row_backward(f: RowFn, s: ArrayView1<'_, f32>, p: ArrayView1<'_, f32>, dp
                     let c = dot(dp, p);
                     Array1::from_iter(p.iter().zip(dp).map(|(pj, dj)| pj * (dj - c)))
                 }
-                Attention::Relu => Array1::from_iter(s.iter().zip(dp).map(|(sj, dj)| if *sj > 0.0 { dj / n } else { 0.0 })),
-                Attention::Relu6 => Array1::from_iter(
-                    s.iter().zip(dp).map(|(sj, dj)| if *sj > 0.0 && *sj < 6.0 { dj / n } else { 0.0 }),
-                ),
-                Attention::Square => Array1::from_iter(s.iter().zip(dp).map(|(sj, dj)| dj * 2.0 * sj / n)),
+                Attention::Relu => {
+                    Array1::from_iter(
+                        s.iter()
+                            .zip(dp)
+                            .map(|(sj, dj)| if *sj > 0.0 { dj / n } else { 0.0 }),
+                    )
+                }
+                Attention::Relu6 => Array1::from_iter(s.iter().zip(dp).map(|(sj, dj)| {
+                    if *sj > 0.0 && *sj < 6.0 {
+                        dj / n
+                    } else {
+                        0.0
+                    }
+                })),
+                Attention::Square => {
+                    Array1::from_iter(s.iter().zip(dp).map(|(sj, dj)| dj * 2.0 * sj / n))
+                }
                 Attention::ScaleAttn => dp.mapv(|d| d / n),
                 Attention::TwoQuad => {
-                    let z: f32 = s.iter().map(|x| (x + TWO_QUAD_C) * (x + TWO_QUAD_C)).sum::<f32>() + RS_EPS;
+                    let z: f32 = s
+                        .iter()
+                        .map(|x| (x + TWO_QUAD_C) * (x + TWO_QUAD_C))
+                        .sum::<f32>()
+                        + RS_EPS;
                     let c = dot(dp, p);
-                    Array1::from_iter(s.iter().zip(dp).map(|(sj, dj)| (dj - c) / z * 2.0 * (sj + TWO_QUAD_C)))
+                    Array1::from_iter(
+                        s.iter()
+                            .zip(dp)
+                            .map(|(sj, dj)| (dj - c) / z * 2.0 * (sj + TWO_QUAD_C)),
+                    )
                 }
                 Attention::RsAttn => {
                     let z: f32 = s.iter().map(|x| x.max(0.0)).sum::<f32>() + RS_EPS;
                     let c = dot(dp, p);
-                    Array1::from_iter(s.iter().zip(dp).map(|(sj, dj)| if *sj > 0.0 { (dj - c) / z } else { 0.0 }))
+                    Array1::from_iter(s.iter().zip(dp).map(|(sj, dj)| {
+                        if *sj > 0.0 {
+                            (dj - c) / z
+                        } else {
+                            0.0
+                        }
+                    }))
                 }
                 Attention::Sparsemax => {
                     let support: Vec<bool> = p.iter().map(|x| *x > 0.0).collect();
                     let k = support.iter().filter(|b| **b).count().max(1) as f32;
-                    let mean: f32 = dp.iter().zip(&support).filter(|(_, s)| **s).map(|(d, _)| d).sum::<f32>() / k;
-                    Array1::from_iter(dp.iter().zip(&support).map(|(d, s)| if *s { d - mean } else { 0.0 }))
+                    let mean: f32 = dp
+                        .iter()
+                        .zip(&support)
+                        .filter(|(_, s)| **s)
+                        .map(|(d, _)| d)
+                        .sum::<f32>()
+                        / k;
+                    Array1::from_iter(
+                        dp.iter()
+                            .zip(&support)
+                            .map(|(d, s)| if *s { d - mean } else { 0.0 }),
+                    )
                 }
                 Attention::Linformer | Attention::XNorm => unreachable!("not a row-wise variant"),
             };
@@ -91,9 +140,17 @@ pub fn row_backward(f: RowFn, s: ArrayView1<'_, f32>, p: ArrayView1<'_, f32>, dp
 }
 
 /// Backward of `y = x / sqrt(sum x^2 + eps)` row by row, given `y`, the norms and `dy`.
-fn normalize_rows_backward(y: ArrayView2<'_, f32>, norms: ArrayView1<'_, f32>, dy: ArrayView2<'_, f32>) -> Array2<f32> {
+fn normalize_rows_backward(
+    y: ArrayView2<'_, f32>,
+    norms: ArrayView1<'_, f32>,
+    dy: ArrayView2<'_, f32>,
+) -> Array2<f32> {
     let mut dx = dy.to_owned();
-    for ((mut d, yr), nrm) in dx.axis_iter_mut(Axis(0)).zip(y.axis_iter(Axis(0))).zip(norms) {
+    for ((mut d, yr), nrm) in dx
+        .axis_iter_mut(Axis(0))
+        .zip(y.axis_iter(Axis(0)))
+        .zip(norms)
+    {
         let c = d.dot(&yr);
         d.zip_mut_with(&yr, |dv, &yv| *dv = (*dv - yv * c) / nrm);
     }
@@ -140,14 +197,25 @@ pub fn head_backward(
                 dalpha[i] = da;
             }
             ds *= scale;
-            HeadGrads { dq: ds.dot(&k), dk: ds.t().dot(&q), dv, dalpha, dgamma: 0.0 }
+            HeadGrads {
+                dq: ds.dot(&k),
+                dk: ds.t().dot(&q),
+                dv,
+                dalpha,
+                dgamma: 0.0,
+            }
         }
         (HeadKind::Linformer, HeadCache::Linformer { kp, vp, p }) => {
             let dp = dout.dot(&vp.t());
             let dvp = p.t().dot(&dout);
             let mut ds = Array2::zeros(p.raw_dim());
             for i in 0..p.nrows() {
-                let (dsi, _) = row_backward(RowFn::Variant(Attention::Softmax), p.row(i), p.row(i), dp.row(i));
+                let (dsi, _) = row_backward(
+                    RowFn::Variant(Attention::Softmax),
+                    p.row(i),
+                    p.row(i),
+                    dp.row(i),
+                );
                 ds.row_mut(i).assign(&dsi);
             }
             ds *= scale;
@@ -155,9 +223,23 @@ pub fn head_backward(
             let dkp = ds.t().dot(&q);
             de += &dkp.dot(&k.t());
             df += &dvp.dot(&v.t());
-            HeadGrads { dq, dk: linformer_e.t().dot(&dkp), dv: linformer_f.t().dot(&dvp), dalpha, dgamma: 0.0 }
+            HeadGrads {
+                dq,
+                dk: linformer_e.t().dot(&dkp),
+                dv: linformer_f.t().dot(&dvp),
+                dalpha,
+                dgamma: 0.0,
+            }
         }
-        (HeadKind::XNorm, HeadCache::XNorm { qn, q_norm, kvn, kv_norm }) => {
+        (
+            HeadKind::XNorm,
+            HeadCache::XNorm {
+                qn,
+                q_norm,
+                kvn,
+                kv_norm,
+            },
+        ) => {
             let raw = qn.dot(kvn);
             let dgamma = (&raw * &dout).sum();
             let dqn = dout.dot(&kvn.t()) * gamma;
@@ -165,7 +247,13 @@ pub fn head_backward(
             let dq = normalize_rows_backward(qn.view(), q_norm.view(), dqn.view());
             // Columns of K^T V were normalised as rows of its transpose.
             let dkv = normalize_rows_backward(kvn.t(), kv_norm.view(), dkvn.t()).reversed_axes();
-            HeadGrads { dq, dk: v.dot(&dkv.t()), dv: k.dot(&dkv), dalpha, dgamma }
+            HeadGrads {
+                dq,
+                dk: v.dot(&dkv.t()),
+                dv: k.dot(&dkv),
+                dalpha,
+                dgamma,
+            }
         }
         _ => unreachable!("head kind and cache disagree"),
     }
@@ -206,7 +294,11 @@ pub fn multi_head_backward(
         let rows = b * n..(b + 1) * n;
         let seq = qkv.slice(s![rows.clone(), ..]);
         for (h, kind) in kinds.iter().enumerate() {
-            let (qc, kc, vc) = (h * dk..(h + 1) * dk, c + h * dk..c + (h + 1) * dk, 2 * c + h * dk..2 * c + (h + 1) * dk);
+            let (qc, kc, vc) = (
+                h * dk..(h + 1) * dk,
+                c + h * dk..c + (h + 1) * dk,
+                2 * c + h * dk..2 * c + (h + 1) * dk,
+            );
             let g = head_backward(
                 kind,
                 &caches[b * heads + h],
@@ -228,5 +320,9 @@ pub fn multi_head_backward(
             dgamma[h] += g.dgamma;
         }
     }
-    MultiHeadGrads { dqkv, dalpha, dgamma }
+    MultiHeadGrads {
+        dqkv,
+        dalpha,
+        dgamma,
+    }
 }

@@ -29,7 +29,12 @@ pub struct DistillConfig {
 impl Default for DistillConfig {
     /// The paper's setting: `chi = beta = gamma = T = 1` (section 5.1).
     fn default() -> Self {
-        DistillConfig { chi: 1.0, beta: 1.0, gamma: 1.0, temperature: 1.0 }
+        DistillConfig {
+            chi: 1.0,
+            beta: 1.0,
+            gamma: 1.0,
+            temperature: 1.0,
+        }
     }
 }
 
@@ -46,7 +51,11 @@ pub struct DistillLoss {
 }
 
 /// `KL(softmax(t / T) || softmax(s / T))` averaged over rows, and its gradient in `s`.
-pub fn kl_teacher_student(student: ArrayView2<'_, f32>, teacher: ArrayView2<'_, f32>, temperature: f32) -> (f32, Array2<f32>) {
+pub fn kl_teacher_student(
+    student: ArrayView2<'_, f32>,
+    teacher: ArrayView2<'_, f32>,
+    temperature: f32,
+) -> (f32, Array2<f32>) {
     let b = student.nrows() as f32;
     let ps = softmax_rows(&(&student / temperature));
     let pt = softmax_rows(&(&teacher / temperature));
@@ -64,7 +73,10 @@ pub fn kl_teacher_student(student: ArrayView2<'_, f32>, teacher: ArrayView2<'_, 
 }
 
 /// Mean over rows of `||fs_i - ft_i||_2`, and its gradient in `fs`.
-pub fn feature_distance(student: ArrayView2<'_, f32>, teacher: ArrayView2<'_, f32>) -> (f32, Array2<f32>) {
+pub fn feature_distance(
+    student: ArrayView2<'_, f32>,
+    teacher: ArrayView2<'_, f32>,
+) -> (f32, Array2<f32>) {
     let rows = student.nrows() as f32;
     let mut grad = &student - &teacher;
     let mut total = 0.0;
@@ -95,16 +107,31 @@ pub fn distill(
     let (feature, dfeat) = feature_distance(student_features, teacher_features);
     let dlogits = dce * cfg.chi + &(dkl * (cfg.beta * t * t));
     let dfeatures = (cfg.gamma != 0.0).then(|| dfeat * cfg.gamma);
-    DistillLoss { total: cfg.chi * ce + cfg.beta * t * t * kl + cfg.gamma * feature, ce, kl, feature, dlogits, dfeatures }
+    DistillLoss {
+        total: cfg.chi * ce + cfg.beta * t * t * kl + cfg.gamma * feature,
+        ce,
+        kl,
+        feature,
+        dlogits,
+        dfeatures,
+    }
 }
 
 /// The loss a [`crate::train::Trainer`] step uses to distil `teacher` into the student: the
 /// teacher runs on the same augmented images as the student. Feature distillation needs the
 /// same token count and width in both models.
-pub fn kd_loss<'t>(teacher: &'t ViT, student: &ViTConfig, cfg: DistillConfig) -> Result<impl Fn(&Batch<'_>) -> LossGrad + 't> {
+pub fn kd_loss<'t>(
+    teacher: &'t ViT,
+    student: &ViTConfig,
+    cfg: DistillConfig,
+) -> Result<impl Fn(&Batch<'_>) -> LossGrad + 't> {
     let t = &teacher.config;
-    if (t.image_size, t.channels, t.classes) != (student.image_size, student.channels, student.classes) {
-        return Err(Error::Config("teacher and student differ in input size or classes".into()));
+    if (t.image_size, t.channels, t.classes)
+        != (student.image_size, student.channels, student.classes)
+    {
+        return Err(Error::Config(
+            "teacher and student differ in input size or classes".into(),
+        ));
     }
     if cfg.gamma != 0.0 && (t.tokens(), t.dim) != (student.tokens(), student.dim) {
         return Err(Error::Config(format!(
@@ -116,9 +143,25 @@ pub fn kd_loss<'t>(teacher: &'t ViT, student: &ViTConfig, cfg: DistillConfig) ->
         )));
     }
     Ok(move |batch: &Batch<'_>| {
-        let (t_logits, t_trace) = forward_trace(&teacher.config, &teacher.params, teacher.arch(), batch.images);
-        let d = distill(&cfg, batch.logits, batch.trace.features.view(), t_logits.view(), t_trace.features.view(), batch.labels);
-        LossGrad { loss: d.total, dlogits: d.dlogits, dfeatures: d.dfeatures }
+        let (t_logits, t_trace) = forward_trace(
+            &teacher.config,
+            &teacher.params,
+            teacher.arch(),
+            batch.images,
+        );
+        let d = distill(
+            &cfg,
+            batch.logits,
+            batch.trace.features.view(),
+            t_logits.view(),
+            t_trace.features.view(),
+            batch.labels,
+        );
+        LossGrad {
+            loss: d.total,
+            dlogits: d.dlogits,
+            dfeatures: d.dfeatures,
+        }
     })
 }
 
@@ -157,12 +200,31 @@ mod tests {
         let t = arr2(&[[0.0f32, 1.0], [0.0, 1.0]]);
         let fs = arr2(&[[1.0f32, 0.0]]);
         let ft = arr2(&[[0.0f32, 0.0]]);
-        let only_ce = distill(&DistillConfig { chi: 1.0, beta: 0.0, gamma: 0.0, temperature: 1.0 }, s.view(), fs.view(), t.view(), ft.view(), &[0, 1]);
+        let only_ce = distill(
+            &DistillConfig {
+                chi: 1.0,
+                beta: 0.0,
+                gamma: 0.0,
+                temperature: 1.0,
+            },
+            s.view(),
+            fs.view(),
+            t.view(),
+            ft.view(),
+            &[0, 1],
+        );
         let (ce, dce) = cross_entropy(s.view(), &[0, 1]);
         assert_eq!(only_ce.total, ce);
         assert_eq!(only_ce.dlogits, dce);
         assert!(only_ce.dfeatures.is_none());
-        let all = distill(&DistillConfig::default(), s.view(), fs.view(), t.view(), ft.view(), &[0, 1]);
+        let all = distill(
+            &DistillConfig::default(),
+            s.view(),
+            fs.view(),
+            t.view(),
+            ft.view(),
+            &[0, 1],
+        );
         assert!((all.total - (all.ce + all.kl + all.feature)).abs() < 1e-6);
         assert!((all.feature - 1.0).abs() < 1e-6);
     }

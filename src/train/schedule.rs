@@ -28,7 +28,12 @@ mod tests {
 
     #[test]
     fn warms_up_then_decays_to_min() {
-        let s = Cosine { base: 1e-3, min: 1e-5, warmup: 10, total: 110 };
+        let s = Cosine {
+            base: 1e-3,
+            min: 1e-5,
+            warmup: 10,
+            total: 110,
+        };
         assert!((s.lr(0) - 1e-4).abs() < 1e-9);
         assert!((s.lr(9) - 1e-3).abs() < 1e-9);
         assert!((s.lr(10) - 1e-3).abs() < 1e-9);

@@ -104,7 +104,11 @@ struct VecAdam {
 
 impl VecAdam {
     fn new(n: usize) -> Self {
-        VecAdam { m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+        VecAdam {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
     }
 
     fn step(&mut self, x: &mut [f32], g: &[f32], lr: f32) {
@@ -144,13 +148,22 @@ impl Search {
     /// Wraps a trainer whose plan is ignored: every head becomes a searched mix.
     pub fn new(trainer: Trainer, config: SearchConfig) -> Result<Self> {
         if !(config.lambda >= 0.0 && config.alpha_lr > 0.0) {
-            return Err(Error::Config("lambda must be non-negative and alpha_lr positive".into()));
+            return Err(Error::Config(
+                "lambda must be non-negative and alpha_lr positive".into(),
+            ));
         }
         let cfg = &trainer.config;
         let units = config.granularity.units(cfg);
         let tokens = cfg.depth * cfg.tokens();
         let betas = config.gelu.map(|_| vec![1.0; tokens]);
-        let mut s = Search { alphas: vec![1.0; units], betas, alpha_opt: VecAdam::new(units), beta_opt: VecAdam::new(tokens), trainer, config };
+        let mut s = Search {
+            alphas: vec![1.0; units],
+            betas,
+            alpha_opt: VecAdam::new(units),
+            beta_opt: VecAdam::new(tokens),
+            trainer,
+            config,
+        };
         s.trainer.arch = s.arch();
         Ok(s)
     }
@@ -161,7 +174,17 @@ impl Search {
         let n = cfg.tokens();
         let g = self.config.granularity;
         let heads = (0..cfg.depth)
-            .map(|l| (0..cfg.heads).map(|h| HeadKind::Rows((0..n).map(|r| RowFn::Mix(self.alphas[g.unit(cfg, l, h, r)])).collect())).collect())
+            .map(|l| {
+                (0..cfg.heads)
+                    .map(|h| {
+                        HeadKind::Rows(
+                            (0..n)
+                                .map(|r| RowFn::Mix(self.alphas[g.unit(cfg, l, h, r)]))
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            })
             .collect();
         let mlp = (0..cfg.depth)
             .map(|l| {
@@ -179,7 +202,10 @@ impl Search {
     /// The latency penalty for the current parameters.
     pub fn penalty(&self) -> f32 {
         let cfg = &self.trainer.config;
-        let lat = self.config.latency.attention_unit(cfg, self.config.granularity) as f32;
+        let lat = self
+            .config
+            .latency
+            .attention_unit(cfg, self.config.granularity) as f32;
         let mut p = self.config.lambda * lat * self.alphas.iter().sum::<f32>();
         if let (Some(b), Some(gs)) = (&self.betas, self.config.gelu) {
             p += gs.eta * self.config.latency.gelu_token as f32 * b.iter().sum::<f32>();
@@ -193,7 +219,11 @@ impl Search {
     }
 
     /// One joint step with a custom task loss (the latency penalty is added here).
-    pub fn step_with(&mut self, data: &Dataset, loss_fn: impl FnOnce(&Batch<'_>) -> LossGrad) -> Result<SearchStats> {
+    pub fn step_with(
+        &mut self,
+        data: &Dataset,
+        loss_fn: impl FnOnce(&Batch<'_>) -> LossGrad,
+    ) -> Result<SearchStats> {
         self.trainer.arch = self.arch();
         let penalty = self.penalty();
         let (mut stats, grads) = self.trainer.step_with(data, loss_fn)?;
@@ -216,7 +246,10 @@ impl Search {
             let dbeta: Vec<f32> = grads.beta.iter().map(|d| d + gl).collect();
             self.beta_opt.step(betas, &dbeta, lr);
         }
-        Ok(SearchStats { step: stats, penalty })
+        Ok(SearchStats {
+            step: stats,
+            penalty,
+        })
     }
 
     /// The binarised plan: top-k `alpha` with budget `mu` (and `beta > sigma` keeps GeLU).
@@ -248,27 +281,52 @@ pub fn binarize_top_k(alphas: &[f32], mu: f32) -> Vec<bool> {
 /// `mu` in every layer, the top `round(mu * units_per_layer)` alphas of each layer kept.
 pub fn binarize_per_layer(cfg: &ViTConfig, g: Granularity, alphas: &[f32], mu: f32) -> Vec<bool> {
     let per = g.units(cfg) / cfg.depth;
-    alphas.chunks(per).flat_map(|layer| binarize_top_k(layer, mu)).collect()
+    alphas
+        .chunks(per)
+        .flat_map(|layer| binarize_top_k(layer, mu))
+        .collect()
 }
 
 /// Builds a plan from a keep-RSAttn mask over units (ScaleAttn elsewhere).
 pub fn plan_from_mask(cfg: &ViTConfig, g: Granularity, keep: &[bool]) -> Plan {
-    let pick = |k: bool| if k { Attention::RsAttn } else { Attention::ScaleAttn };
+    let pick = |k: bool| {
+        if k {
+            Attention::RsAttn
+        } else {
+            Attention::ScaleAttn
+        }
+    };
     let attention = match g {
         Granularity::Layer => AttentionPlan::Layer(keep.iter().map(|k| pick(*k)).collect()),
-        Granularity::Head => AttentionPlan::Head(keep.chunks(cfg.heads).map(|l| l.iter().map(|k| pick(*k)).collect()).collect()),
+        Granularity::Head => AttentionPlan::Head(
+            keep.chunks(cfg.heads)
+                .map(|l| l.iter().map(|k| pick(*k)).collect())
+                .collect(),
+        ),
         Granularity::Row => AttentionPlan::Row(
             keep.chunks(cfg.heads * cfg.tokens())
-                .map(|l| l.chunks(cfg.tokens()).map(|h| h.iter().map(|k| pick(*k)).collect()).collect())
+                .map(|l| {
+                    l.chunks(cfg.tokens())
+                        .map(|h| h.iter().map(|k| pick(*k)).collect())
+                        .collect()
+                })
                 .collect(),
         ),
     };
-    Plan { attention, gelu: None }
+    Plan {
+        attention,
+        gelu: None,
+    }
 }
 
 /// Thresholds `beta` (section 5.5): a token is linearised where `beta <= sigma`.
 pub fn gelu_plan(cfg: &ViTConfig, betas: &[f32], sigma: f32) -> GeluPlan {
-    GeluPlan { linearised: betas.chunks(cfg.tokens()).map(|l| l.iter().map(|b| *b <= sigma).collect()).collect() }
+    GeluPlan {
+        linearised: betas
+            .chunks(cfg.tokens())
+            .map(|l| l.iter().map(|b| *b <= sigma).collect())
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -282,20 +340,46 @@ mod tests {
     fn top_k_keeps_the_mu_fraction_with_largest_alpha() {
         let a = [0.9, 0.1, 0.5, 0.7, 0.3, 0.2, 0.8, 0.4, 0.6, 0.0];
         let keep = binarize_top_k(&a, 0.3);
-        assert_eq!(keep, vec![true, false, false, true, false, false, true, false, false, false]);
+        assert_eq!(
+            keep,
+            vec![true, false, false, true, false, false, true, false, false, false]
+        );
         assert_eq!(binarize_top_k(&a, 0.0), vec![false; 10]);
         assert_eq!(binarize_top_k(&a, 1.0), vec![true; 10]);
         // Ties at the threshold are all kept, as the rule 1(alpha >= alpha*) says.
-        assert_eq!(binarize_top_k(&[0.5, 0.5, 0.1], 0.34), vec![true, true, false]);
+        assert_eq!(
+            binarize_top_k(&[0.5, 0.5, 0.1], 0.34),
+            vec![true, true, false]
+        );
     }
 
     #[test]
     fn per_layer_baseline_spreads_the_budget() {
-        let cfg = ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 8, depth: 2, heads: 4, mlp_ratio: 2, classes: 2, linformer_k: 2 };
+        let cfg = ViTConfig {
+            image_size: 8,
+            channels: 1,
+            patch: 4,
+            dim: 8,
+            depth: 2,
+            heads: 4,
+            mlp_ratio: 2,
+            classes: 2,
+            linformer_k: 2,
+        };
         let a = [0.9, 0.8, 0.7, 0.6, 0.1, 0.2, 0.3, 0.4];
-        assert_eq!(binarize_top_k(&a, 0.5), vec![true, true, true, true, false, false, false, false]);
-        assert_eq!(binarize_per_layer(&cfg, Granularity::Head, &a, 0.5), vec![true, true, false, false, false, false, true, true]);
-        let plan = plan_from_mask(&cfg, Granularity::Head, &binarize_per_layer(&cfg, Granularity::Head, &a, 0.5));
+        assert_eq!(
+            binarize_top_k(&a, 0.5),
+            vec![true, true, true, true, false, false, false, false]
+        );
+        assert_eq!(
+            binarize_per_layer(&cfg, Granularity::Head, &a, 0.5),
+            vec![true, true, false, false, false, false, true, true]
+        );
+        let plan = plan_from_mask(
+            &cfg,
+            Granularity::Head,
+            &binarize_per_layer(&cfg, Granularity::Head, &a, 0.5),
+        );
         plan.validate(&cfg).unwrap();
         assert_eq!(plan.attention.variant(1, 3, 0), Attention::RsAttn);
         assert_eq!(plan.attention.variant(0, 3, 0), Attention::ScaleAttn);
@@ -308,36 +392,84 @@ mod tests {
         for _ in 0..64 {
             let y = rng.gen_range(0..2u8);
             labels.push(y);
-            pixels.extend((0..64).map(|i| if (i < 32) == (y == 0) { 200u8 } else { rng.gen_range(0..40) }));
+            pixels.extend((0..64).map(|i| {
+                if (i < 32) == (y == 0) {
+                    200u8
+                } else {
+                    rng.gen_range(0..40)
+                }
+            }));
         }
         Dataset::new("toy", 8, 8, 1, 2, labels, pixels).unwrap()
     }
 
     fn search(lambda: f32, g: Granularity, gelu: Option<GeluSearch>) -> Search {
-        let cfg = ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 8, depth: 2, heads: 2, mlp_ratio: 2, classes: 2, linformer_k: 2 };
+        let cfg = ViTConfig {
+            image_size: 8,
+            channels: 1,
+            patch: 4,
+            dim: 8,
+            depth: 2,
+            heads: 2,
+            mlp_ratio: 2,
+            classes: 2,
+            linformer_k: 2,
+        };
         let mut tc = TrainConfig::default_for("toy");
         tc.seed = Some(3);
         tc.batch_size = 16;
         tc.augment = Augment::NONE;
         let t = Trainer::new(cfg.clone(), Plan::uniform(&cfg, Attention::RsAttn), tc, 64).unwrap();
-        Search::new(t, SearchConfig { granularity: g, lambda, alpha_lr: 0.05, latency: UnitLatency { rs_attn_head: 1.0, gelu_token: 0.5 }, gelu }).unwrap()
+        Search::new(
+            t,
+            SearchConfig {
+                granularity: g,
+                lambda,
+                alpha_lr: 0.05,
+                latency: UnitLatency {
+                    rs_attn_head: 1.0,
+                    gelu_token: 0.5,
+                },
+                gelu,
+            },
+        )
+        .unwrap()
     }
 
     #[test]
     fn alphas_start_at_one_stay_clamped_and_a_strong_penalty_drives_them_down() {
         let data = toy();
         for g in [Granularity::Layer, Granularity::Head, Granularity::Row] {
-            let mut s = search(100.0, g, Some(GeluSearch { eta: 100.0, sigma: 0.5 }));
+            let mut s = search(
+                100.0,
+                g,
+                Some(GeluSearch {
+                    eta: 100.0,
+                    sigma: 0.5,
+                }),
+            );
             assert!(s.alphas.iter().all(|a| *a == 1.0));
             for _ in 0..40 {
                 s.step(&data).unwrap();
                 assert!(s.alphas.iter().all(|a| (0.0..=1.0).contains(a)));
-                assert!(s.betas.as_ref().unwrap().iter().all(|b| (0.0..=1.0).contains(b)));
+                assert!(s
+                    .betas
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .all(|b| (0.0..=1.0).contains(b)));
             }
             assert!(s.alphas.iter().all(|a| *a < 0.2), "{g:?}: {:?}", s.alphas);
             let plan = s.plan(0.5);
             plan.validate(&s.trainer.config).unwrap();
-            assert!(plan.gelu.as_ref().unwrap().linearised.iter().flatten().all(|l| *l));
+            assert!(plan
+                .gelu
+                .as_ref()
+                .unwrap()
+                .linearised
+                .iter()
+                .flatten()
+                .all(|l| *l));
         }
     }
 
@@ -348,7 +480,11 @@ mod tests {
         for _ in 0..20 {
             s.step(&data).unwrap();
         }
-        assert!(s.alphas.iter().any(|a| *a < 1.0), "task gradient never moved alpha: {:?}", s.alphas);
+        assert!(
+            s.alphas.iter().any(|a| *a < 1.0),
+            "task gradient never moved alpha: {:?}",
+            s.alphas
+        );
         assert!(s.penalty() == 0.0);
     }
 }

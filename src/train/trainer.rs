@@ -51,10 +51,14 @@ impl TrainConfig {
     /// Rejects settings that cannot train.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 || self.batch_size == 0 {
-            return Err(Error::Config("epochs and batch_size must be positive".into()));
+            return Err(Error::Config(
+                "epochs and batch_size must be positive".into(),
+            ));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) || self.min_lr < 0.0 || self.weight_decay < 0.0 {
-            return Err(Error::Config("learning rates must be positive and weight decay non-negative".into()));
+            return Err(Error::Config(
+                "learning rates must be positive and weight decay non-negative".into(),
+            ));
         }
         Ok(())
     }
@@ -98,7 +102,11 @@ pub struct Batch<'a> {
 /// Plain cross-entropy as a [`LossGrad`].
 pub fn ce_loss(batch: &Batch<'_>) -> LossGrad {
     let (loss, dlogits) = cross_entropy(batch.logits, batch.labels);
-    LossGrad { loss, dlogits, dfeatures: None }
+    LossGrad {
+        loss,
+        dlogits,
+        dfeatures: None,
+    }
 }
 
 /// A model being trained: parameters, architecture, optimiser, schedule and data order.
@@ -120,7 +128,12 @@ pub struct Trainer {
 
 impl Trainer {
     /// A fresh model for `plan`, to be trained on a dataset of `train_len` images.
-    pub fn new(config: ViTConfig, plan: Plan, train: TrainConfig, train_len: usize) -> Result<Self> {
+    pub fn new(
+        config: ViTConfig,
+        plan: Plan,
+        train: TrainConfig,
+        train_len: usize,
+    ) -> Result<Self> {
         let seed = match train.seed {
             Some(s) => s,
             None => os_seed()?,
@@ -154,9 +167,28 @@ impl Trainer {
             total,
         };
         let arch = vit.arch().clone();
-        let ViT { config, plan, params, .. } = vit;
+        let ViT {
+            config,
+            plan,
+            params,
+            ..
+        } = vit;
         let opt = AdamW::new(&params, train.weight_decay);
-        Ok(Trainer { config, plan, arch, params, train, opt, schedule, rng, order: Vec::new(), cursor: 0, epoch: 0, step: 0, steps_per_epoch })
+        Ok(Trainer {
+            config,
+            plan,
+            arch,
+            params,
+            train,
+            opt,
+            schedule,
+            rng,
+            order: Vec::new(),
+            cursor: 0,
+            epoch: 0,
+            step: 0,
+            steps_per_epoch,
+        })
     }
 
     /// Steps per epoch.
@@ -211,16 +243,38 @@ impl Trainer {
         self.train.augment.apply(&mut images, &mut self.rng);
         let labels: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
         let (logits, trace) = forward_trace(&self.config, &self.params, &self.arch, images.view());
-        let lg = loss_fn(&Batch { images: images.view(), labels: &labels, logits: logits.view(), trace: &trace });
+        let lg = loss_fn(&Batch {
+            images: images.view(),
+            labels: &labels,
+            logits: logits.view(),
+            trace: &trace,
+        });
         if !lg.loss.is_finite() {
-            return Err(Error::Config(format!("training diverged at step {} (loss {})", self.step, lg.loss)));
+            return Err(Error::Config(format!(
+                "training diverged at step {} (loss {})",
+                self.step, lg.loss
+            )));
         }
-        let grads = backward(&self.config, &self.params, &self.arch, &trace, lg.dlogits.view(), lg.dfeatures.as_ref().map(|f| f.view()));
+        let grads = backward(
+            &self.config,
+            &self.params,
+            &self.arch,
+            &trace,
+            lg.dlogits.view(),
+            lg.dfeatures.as_ref().map(|f| f.view()),
+        );
         let lr = self.schedule.lr(self.step);
         self.opt.step(&mut self.params, &grads.params, lr);
         self.step += 1;
         self.epoch = epoch;
-        let stats = StepStats { loss: lg.loss, correct: correct(logits.view(), &labels), images: labels.len(), lr, epoch, step: self.step };
+        let stats = StepStats {
+            loss: lg.loss,
+            correct: correct(logits.view(), &labels),
+            images: labels.len(),
+            lr,
+            epoch,
+            step: self.step,
+        };
         Ok((stats, grads))
     }
 
@@ -234,11 +288,20 @@ fn check_dataset(cfg: &ViTConfig, data: &Dataset) -> Result<()> {
     if (data.channels, data.rows, data.cols) != (cfg.channels, cfg.image_size, cfg.image_size) {
         return Err(Error::Shape(format!(
             "dataset '{}' has {}x{}x{} images, the model expects {}x{}x{}",
-            data.name, data.channels, data.rows, data.cols, cfg.channels, cfg.image_size, cfg.image_size
+            data.name,
+            data.channels,
+            data.rows,
+            data.cols,
+            cfg.channels,
+            cfg.image_size,
+            cfg.image_size
         )));
     }
     if data.classes > cfg.classes {
-        return Err(Error::Shape(format!("dataset has {} classes, the model {}", data.classes, cfg.classes)));
+        return Err(Error::Shape(format!(
+            "dataset has {} classes, the model {}",
+            data.classes, cfg.classes
+        )));
     }
     Ok(())
 }
@@ -265,7 +328,12 @@ pub fn evaluate(vit: &ViT, data: &Dataset, batch: usize) -> Result<Evaluation> {
         loss += cross_entropy(logits.view(), &labels).0 as f64 * chunk.len() as f64;
     }
     let n = data.len().max(1);
-    Ok(Evaluation { accuracy: right as f64 / n as f64, correct: right, images: data.len(), loss: loss / n as f64 })
+    Ok(Evaluation {
+        accuracy: right as f64 / n as f64,
+        correct: right,
+        images: data.len(),
+        loss: loss / n as f64,
+    })
 }
 
 #[cfg(test)]
@@ -295,7 +363,17 @@ mod tests {
     }
 
     fn cfg() -> ViTConfig {
-        ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 16, depth: 1, heads: 2, mlp_ratio: 2, classes: 2, linformer_k: 2 }
+        ViTConfig {
+            image_size: 8,
+            channels: 1,
+            patch: 4,
+            dim: 16,
+            depth: 1,
+            heads: 2,
+            mlp_ratio: 2,
+            classes: 2,
+            linformer_k: 2,
+        }
     }
 
     #[test]
@@ -308,7 +386,13 @@ mod tests {
         train.seed = Some(9);
         train.augment = Augment::NONE;
         let run = || {
-            let mut t = Trainer::new(cfg(), Plan::uniform(&cfg(), Attention::RsAttn), train.clone(), data.len()).unwrap();
+            let mut t = Trainer::new(
+                cfg(),
+                Plan::uniform(&cfg(), Attention::RsAttn),
+                train.clone(),
+                data.len(),
+            )
+            .unwrap();
             while !t.done() {
                 t.step(&data).unwrap();
             }
@@ -328,7 +412,13 @@ mod tests {
         c.image_size = 16;
         let mut tc = TrainConfig::default_for("toy");
         tc.seed = Some(1);
-        let mut t = Trainer::new(c.clone(), Plan::uniform(&c, Attention::Softmax), tc.clone(), 10).unwrap();
+        let mut t = Trainer::new(
+            c.clone(),
+            Plan::uniform(&c, Attention::Softmax),
+            tc.clone(),
+            10,
+        )
+        .unwrap();
         assert!(matches!(t.step(&data), Err(Error::Shape(_))));
         tc.batch_size = 0;
         assert!(Trainer::new(cfg(), Plan::uniform(&cfg(), Attention::Softmax), tc, 10).is_err());

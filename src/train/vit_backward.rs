@@ -34,8 +34,20 @@ pub fn backward(
     let mut dalpha_all = Array3::zeros((cfg.depth, cfg.heads, n));
     let mut dbeta_all = Array2::zeros((cfg.depth, n));
 
-    let dcls_out = linear_backward(trace.cls_out.view(), params.head_w.view(), dlogits, g.head_w.view_mut(), g.head_b.view_mut());
-    let dcls = layer_norm_backward(&trace.final_ln, params.norm_w.view(), dcls_out.view(), g.norm_w.view_mut(), g.norm_b.view_mut());
+    let dcls_out = linear_backward(
+        trace.cls_out.view(),
+        params.head_w.view(),
+        dlogits,
+        g.head_w.view_mut(),
+        g.head_b.view_mut(),
+    );
+    let dcls = layer_norm_backward(
+        &trace.final_ln,
+        params.norm_w.view(),
+        dcls_out.view(),
+        g.norm_w.view_mut(),
+        g.norm_b.view_mut(),
+    );
     let mut dx = match dfeatures {
         Some(df) => df.to_owned(),
         None => Array2::zeros(trace.features.raw_dim()),
@@ -62,7 +74,13 @@ pub fn backward(
                 });
             }
         }
-        let mut dact = linear_backward(bt.hidden_act.view(), bp.fc2_w.view(), dpre.view(), gb.fc2_w.view_mut(), gb.fc2_b.view_mut());
+        let mut dact = linear_backward(
+            bt.hidden_act.view(),
+            bp.fc2_w.view(),
+            dpre.view(),
+            gb.fc2_w.view_mut(),
+            gb.fc2_b.view_mut(),
+        );
         for (r, mut row) in dact.axis_iter_mut(Axis(0)).enumerate() {
             let h = bt.hidden_pre.row(r);
             match modes[r % n] {
@@ -75,12 +93,30 @@ pub fn backward(
                 }
             }
         }
-        let dln2 = linear_backward(bt.ln2_out.view(), bp.fc1_w.view(), dact.view(), gb.fc1_w.view_mut(), gb.fc1_b.view_mut());
-        let dx2 = layer_norm_backward(&bt.ln2, bp.norm2_w.view(), dln2.view(), gb.norm2_w.view_mut(), gb.norm2_b.view_mut());
+        let dln2 = linear_backward(
+            bt.ln2_out.view(),
+            bp.fc1_w.view(),
+            dact.view(),
+            gb.fc1_w.view_mut(),
+            gb.fc1_b.view_mut(),
+        );
+        let dx2 = layer_norm_backward(
+            &bt.ln2,
+            bp.norm2_w.view(),
+            dln2.view(),
+            gb.norm2_w.view_mut(),
+            gb.norm2_b.view_mut(),
+        );
         dx += &dx2;
 
         // Attention: x += proj(MHA(ln1 Wqkv + bqkv)).
-        let dcat = linear_backward(bt.attn_cat.view(), bp.proj_w.view(), dx.view(), gb.proj_w.view_mut(), gb.proj_b.view_mut());
+        let dcat = linear_backward(
+            bt.attn_cat.view(),
+            bp.proj_w.view(),
+            dx.view(),
+            gb.proj_w.view_mut(),
+            gb.proj_b.view_mut(),
+        );
         let mh = multi_head_backward(
             bt.qkv.view(),
             n,
@@ -95,8 +131,20 @@ pub fn backward(
         );
         gb.xnorm_gamma += &mh.dgamma;
         dalpha_all.slice_mut(s![l, .., ..]).assign(&mh.dalpha);
-        let dln1 = linear_backward(bt.ln1_out.view(), bp.qkv_w.view(), mh.dqkv.view(), gb.qkv_w.view_mut(), gb.qkv_b.view_mut());
-        let dx1 = layer_norm_backward(&bt.ln1, bp.norm1_w.view(), dln1.view(), gb.norm1_w.view_mut(), gb.norm1_b.view_mut());
+        let dln1 = linear_backward(
+            bt.ln1_out.view(),
+            bp.qkv_w.view(),
+            mh.dqkv.view(),
+            gb.qkv_w.view_mut(),
+            gb.qkv_b.view_mut(),
+        );
+        let dx1 = layer_norm_backward(
+            &bt.ln1,
+            bp.norm1_w.view(),
+            dln1.view(),
+            gb.norm1_w.view_mut(),
+            gb.norm1_b.view_mut(),
+        );
         dx += &dx1;
     }
 
@@ -107,11 +155,16 @@ pub fn backward(
         let seq = dx.slice(s![b * n..(b + 1) * n, ..]);
         g.pos_embed += &seq;
         g.cls_token += &seq.row(0);
-        demb.slice_mut(s![b * patches..(b + 1) * patches, ..]).assign(&seq.slice(s![1.., ..]));
+        demb.slice_mut(s![b * patches..(b + 1) * patches, ..])
+            .assign(&seq.slice(s![1.., ..]));
     }
     g.patch_w += &trace.patches.t().dot(&demb);
     g.patch_b += &demb.sum_axis(Axis(0));
-    Grads { params: g, alpha: dalpha_all, beta: dbeta_all }
+    Grads {
+        params: g,
+        alpha: dalpha_all,
+        beta: dbeta_all,
+    }
 }
 
 #[cfg(test)]
@@ -126,11 +179,28 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn small() -> ViTConfig {
-        ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 8, depth: 2, heads: 2, mlp_ratio: 2, classes: 3, linformer_k: 3 }
+        ViTConfig {
+            image_size: 8,
+            channels: 1,
+            patch: 4,
+            dim: 8,
+            depth: 2,
+            heads: 2,
+            mlp_ratio: 2,
+            classes: 3,
+            linformer_k: 3,
+        }
     }
 
     /// Loss = CE(logits) + <w, features>, so both gradient inputs are exercised.
-    fn loss(cfg: &ViTConfig, p: &Params, arch: &Arch, x: &Array4<f32>, y: &[u8], fw: &Array2<f32>) -> f64 {
+    fn loss(
+        cfg: &ViTConfig,
+        p: &Params,
+        arch: &Arch,
+        x: &Array4<f32>,
+        y: &[u8],
+        fw: &Array2<f32>,
+    ) -> f64 {
         let (logits, tr) = forward_trace(cfg, p, arch, x.view());
         let (ce, _) = cross_entropy(logits.view(), y);
         ce as f64 + (&tr.features * fw).sum() as f64
@@ -172,14 +242,16 @@ mod tests {
         p.for_each_mut(|_, mut t| t.mapv_inplace(|v| v * 4.0 + rng.gen_range(-0.05..0.05)));
         let x = Array4::from_shape_simple_fn((2, 1, 8, 8), || rng.gen::<f32>());
         let y = [0u8, 2];
-        let fw = Array2::from_shape_simple_fn((2 * cfg.tokens(), cfg.dim), || rng.gen_range(-0.1..0.1));
+        let fw =
+            Array2::from_shape_simple_fn((2 * cfg.tokens(), cfg.dim), || rng.gen_range(-0.1..0.1));
         let (logits, tr) = forward_trace(&cfg, &p, arch, x.view());
         let (_, dlogits) = cross_entropy(logits.view(), &y);
         let g = backward(&cfg, &p, arch, &tr, dlogits.view(), Some(fw.view()));
         // RSAttn rows whose ReLU-sum is near zero are almost discontinuous, so a finite
         // difference there says nothing; only directions where steps h and h/2 agree count.
         let fd_at = |dir: &Params, h: f32| {
-            (loss(&cfg, &perturb(&p, dir, h), arch, &x, &y, &fw) - loss(&cfg, &perturb(&p, dir, -h), arch, &x, &y, &fw))
+            (loss(&cfg, &perturb(&p, dir, h), arch, &x, &y, &fw)
+                - loss(&cfg, &perturb(&p, dir, -h), arch, &x, &y, &fw))
                 / (2.0 * h as f64)
         };
         let (mut checked, mut tried) = (0, 0);
@@ -194,7 +266,10 @@ mod tests {
             }
             let an = dot(&g.params, &dir);
             let rel = (fd_half - an).abs() / (fd_half.abs().max(an.abs()).max(1e-2));
-            assert!(rel < 2e-2, "{arch:?}: finite difference {fd_half} vs analytic {an}");
+            assert!(
+                rel < 2e-2,
+                "{arch:?}: finite difference {fd_half} vs analytic {an}"
+            );
             checked += 1;
         }
     }
@@ -212,7 +287,17 @@ mod tests {
         let cfg = small();
         let n = cfg.tokens();
         let mut arch = Arch::uniform(&cfg, Attention::RsAttn);
-        arch.heads[0][1] = HeadKind::Rows((0..n).map(|r| if r % 2 == 0 { RowFn::Variant(Attention::ScaleAttn) } else { RowFn::Mix(0.3) }).collect());
+        arch.heads[0][1] = HeadKind::Rows(
+            (0..n)
+                .map(|r| {
+                    if r % 2 == 0 {
+                        RowFn::Variant(Attention::ScaleAttn)
+                    } else {
+                        RowFn::Mix(0.3)
+                    }
+                })
+                .collect(),
+        );
         arch.heads[1][0] = HeadKind::Rows(vec![RowFn::Mix(0.7); n]);
         arch.mlp[0][1] = TokenMlp::Linear;
         arch.mlp[1][2] = TokenMlp::Mix(0.4);
@@ -241,11 +326,21 @@ mod tests {
         let (_, dl) = cross_entropy(logits.view(), &y);
         let g = backward(&cfg, &p, &arch, &tr, dl.view(), None);
         let h = 1e-2;
-        let fd_a = (loss(&cfg, &p, &build(0.6 + h, 0.5), &x, &y, &fw) - loss(&cfg, &p, &build(0.6 - h, 0.5), &x, &y, &fw)) / (2.0 * h as f64);
+        let fd_a = (loss(&cfg, &p, &build(0.6 + h, 0.5), &x, &y, &fw)
+            - loss(&cfg, &p, &build(0.6 - h, 0.5), &x, &y, &fw))
+            / (2.0 * h as f64);
         let an_a: f32 = g.alpha.slice(s![1, 1, ..]).sum();
-        assert!((fd_a - an_a as f64).abs() < 2e-2 * fd_a.abs().max(1e-3), "alpha: {fd_a} vs {an_a}");
-        let fd_b = (loss(&cfg, &p, &build(0.6, 0.5 + h), &x, &y, &fw) - loss(&cfg, &p, &build(0.6, 0.5 - h), &x, &y, &fw)) / (2.0 * h as f64);
+        assert!(
+            (fd_a - an_a as f64).abs() < 2e-2 * fd_a.abs().max(1e-3),
+            "alpha: {fd_a} vs {an_a}"
+        );
+        let fd_b = (loss(&cfg, &p, &build(0.6, 0.5 + h), &x, &y, &fw)
+            - loss(&cfg, &p, &build(0.6, 0.5 - h), &x, &y, &fw))
+            / (2.0 * h as f64);
         let an_b = g.beta[[0, 3]];
-        assert!((fd_b - an_b as f64).abs() < 2e-2 * fd_b.abs().max(1e-3), "beta: {fd_b} vs {an_b}");
+        assert!(
+            (fd_b - an_b as f64).abs() < 2e-2 * fd_b.abs().max(1e-3),
+            "beta: {fd_b} vs {an_b}"
+        );
     }
 }
