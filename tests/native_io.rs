@@ -2,6 +2,8 @@
 //! every way a model file can be broken, the committed page samples, and image preprocessing
 //! against real MNIST digits.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use std::path::PathBuf;
 
 use mpcvit::data::{self, preprocess_rgba, samples, MNIST_SIZE};
