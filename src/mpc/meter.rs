@@ -1,0 +1,450 @@
+//! The cost meter: every protocol call is labelled, every exchange is counted.
+//!
+//! A [`Meter`] lives in each [`super::Party`]. Callers push *labels* for the context
+//! (`push_label("layer 3")`, `push_label("head 1")`); protocols push their *op* names as they
+//! nest (`rsattn` -> `reciprocal` -> `mul`). Each communication round, each byte sent or received
+//! online, each byte of dealer correction (offline) and the local compute time between rounds is
+//! attributed to the current (labels, ops) path. A [`Report`] aggregates the paths by outermost
+//! op, by innermost op, or by label prefix, and estimates latency for a [`NetworkProfile`]:
+//!
+//! ```text
+//! latency = rounds * RTT + (bytes sent + bytes received) / bandwidth + measured compute
+//! ```
+//!
+//! Bytes are payload bytes; each message also carries a 20-byte frame header
+//! ([`super::transport::HEADER_LEN`]), counted apart in `messages_*`. A *round* is one
+//! communication step in which each party sends at most one message and waits for at most one
+//! (both parties count the same rounds).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds from an arbitrary origin: `Instant` natively, `performance.now()` (or `Date.now()`)
+/// in wasm.
+pub fn now_s() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_secs_f64()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        let global = js_sys::global();
+        if let Ok(perf) = js_sys::Reflect::get(&global, &"performance".into()) {
+            if let Ok(now) = js_sys::Reflect::get(&perf, &"now".into()) {
+                if let Ok(f) = now.dyn_into::<js_sys::Function>() {
+                    if let Some(ms) = f.call0(&perf).ok().and_then(|v| v.as_f64()) {
+                        return ms / 1000.0;
+                    }
+                }
+            }
+        }
+        js_sys::Date::now() / 1000.0
+    }
+}
+
+/// A network for latency estimates and for [`super::transport::Shaped`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkProfile {
+    /// Display name.
+    pub name: String,
+    /// Round-trip time in seconds.
+    pub rtt_s: f64,
+    /// Bandwidth in bytes per second.
+    pub bandwidth_bytes_per_s: f64,
+}
+
+impl NetworkProfile {
+    /// LAN: 1 GB/s (8 Gbit/s) and 0.1 ms RTT (our choice; the paper gives no LAN setting).
+    pub fn lan() -> Self {
+        NetworkProfile {
+            name: "LAN".into(),
+            rtt_s: 1e-4,
+            bandwidth_bytes_per_s: 1e9,
+        }
+    }
+
+    /// WAN as in the paper: 44 MB/s (44e6 bytes/s) and 40 ms RTT.
+    pub fn wan() -> Self {
+        NetworkProfile {
+            name: "WAN".into(),
+            rtt_s: 0.040,
+            bandwidth_bytes_per_s: 44e6,
+        }
+    }
+}
+
+/// Counters for one path (or an aggregate of paths).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Protocol calls that started on this path.
+    pub calls: u64,
+    /// Communication rounds.
+    pub rounds: u64,
+    /// Online payload bytes sent (in a joint report: party 0 -> party 1).
+    pub sent: u64,
+    /// Online payload bytes received (in a joint report: party 1 -> party 0).
+    pub recv: u64,
+    /// Online messages sent.
+    pub messages_sent: u64,
+    /// Online messages received.
+    pub messages_recv: u64,
+    /// Offline bytes sent (by the dealer).
+    pub offline_sent: u64,
+    /// Offline bytes received (by party 1, from the dealer).
+    pub offline_recv: u64,
+    /// Local online compute, seconds.
+    pub compute_s: f64,
+    /// Time spent obtaining correlated randomness (offline work), seconds.
+    pub offline_compute_s: f64,
+}
+
+impl Stats {
+    /// Online bytes in both directions.
+    pub fn online_bytes(&self) -> u64 {
+        self.sent + self.recv
+    }
+
+    /// Offline bytes (dealer traffic).
+    pub fn offline_bytes(&self) -> u64 {
+        self.offline_sent.max(self.offline_recv)
+    }
+
+    /// `rounds * RTT + online bytes / bandwidth + compute` for `profile`.
+    pub fn estimate(&self, profile: &NetworkProfile) -> f64 {
+        self.rounds as f64 * profile.rtt_s
+            + self.online_bytes() as f64 / profile.bandwidth_bytes_per_s
+            + self.compute_s
+    }
+
+    /// Communication part of [`Stats::estimate`] only (no compute).
+    pub fn estimate_network(&self, profile: &NetworkProfile) -> f64 {
+        self.rounds as f64 * profile.rtt_s
+            + self.online_bytes() as f64 / profile.bandwidth_bytes_per_s
+    }
+
+    /// Time to ship the offline bytes over `profile`.
+    pub fn estimate_offline(&self, profile: &NetworkProfile) -> f64 {
+        self.offline_bytes() as f64 / profile.bandwidth_bytes_per_s
+    }
+
+    fn add(&mut self, o: &Stats) {
+        self.calls += o.calls;
+        self.rounds += o.rounds;
+        self.sent += o.sent;
+        self.recv += o.recv;
+        self.messages_sent += o.messages_sent;
+        self.messages_recv += o.messages_recv;
+        self.offline_sent += o.offline_sent;
+        self.offline_recv += o.offline_recv;
+        self.compute_s += o.compute_s;
+        self.offline_compute_s += o.offline_compute_s;
+    }
+}
+
+/// The per-party meter.
+#[derive(Debug)]
+pub struct Meter {
+    labels: Vec<String>,
+    ops: Vec<&'static str>,
+    entries: BTreeMap<(String, String), Stats>,
+    mark: f64,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter::new()
+    }
+}
+
+impl Meter {
+    /// An empty meter.
+    pub fn new() -> Self {
+        Meter {
+            labels: Vec::new(),
+            ops: Vec::new(),
+            entries: BTreeMap::new(),
+            mark: now_s(),
+        }
+    }
+
+    /// Enters a caller context (`"layer 3"`, `"head 1"`, ...).
+    pub fn push_label(&mut self, label: impl Into<String>) {
+        self.tick();
+        self.labels.push(label.into());
+    }
+
+    /// Leaves the innermost caller context.
+    pub fn pop_label(&mut self) {
+        self.tick();
+        self.labels.pop();
+    }
+
+    /// Enters protocol `op` (protocols call this; counts a call).
+    pub fn begin(&mut self, op: &'static str) {
+        self.tick();
+        self.ops.push(op);
+        self.cur().calls += 1;
+    }
+
+    /// Leaves the innermost protocol.
+    pub fn end(&mut self) {
+        self.tick();
+        self.ops.pop();
+    }
+
+    /// The innermost op name (or "" outside any protocol).
+    pub fn leaf_op(&self) -> &'static str {
+        self.ops.last().copied().unwrap_or("")
+    }
+
+    fn key(&self) -> (String, String) {
+        (self.labels.join("/"), self.ops.join("/"))
+    }
+
+    fn cur(&mut self) -> &mut Stats {
+        let k = self.key();
+        self.entries.entry(k).or_default()
+    }
+
+    /// Attributes the time since the last mark to the current path as compute.
+    pub(crate) fn tick(&mut self) {
+        let now = now_s();
+        let dt = now - self.mark;
+        self.mark = now;
+        if dt > 0.0 && !self.ops.is_empty() {
+            self.cur().compute_s += dt;
+        }
+    }
+
+    /// Restarts the compute clock without attributing (after waiting for the peer).
+    pub(crate) fn reset_mark(&mut self) {
+        self.mark = now_s();
+    }
+
+    /// Attributes the time since the last mark as offline compute.
+    pub(crate) fn tick_offline(&mut self) {
+        let now = now_s();
+        let dt = now - self.mark;
+        self.mark = now;
+        if dt > 0.0 {
+            self.cur().offline_compute_s += dt;
+        }
+    }
+
+    /// Records one round with the given online bytes and messages.
+    pub(crate) fn record_round(
+        &mut self,
+        sent: usize,
+        recv: usize,
+        msgs_sent: u64,
+        msgs_recv: u64,
+    ) {
+        let s = self.cur();
+        s.rounds += 1;
+        s.sent += sent as u64;
+        s.recv += recv as u64;
+        s.messages_sent += msgs_sent;
+        s.messages_recv += msgs_recv;
+    }
+
+    /// Records offline (dealer) bytes.
+    pub(crate) fn record_offline(&mut self, sent: usize, recv: usize) {
+        let s = self.cur();
+        s.offline_sent += sent as u64;
+        s.offline_recv += recv as u64;
+    }
+
+    /// All paths recorded so far.
+    pub fn report(&self) -> Report {
+        Report {
+            rows: self
+                .entries
+                .iter()
+                .map(|((l, o), s)| ReportRow {
+                    labels: l.clone(),
+                    ops: o.clone(),
+                    stats: *s,
+                })
+                .collect(),
+        }
+    }
+
+    /// Forgets all counts (keeps the label stack).
+    pub fn reset(&mut self) {
+        self.entries.clear();
+        self.mark = now_s();
+    }
+}
+
+/// Counters of one (labels, ops) path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// Caller labels joined by `/` (e.g. `layer 3/head 1`).
+    pub labels: String,
+    /// Protocol ops joined by `/`, outermost first (e.g. `rsattn/reciprocal/mul`).
+    pub ops: String,
+    /// The counts.
+    pub stats: Stats,
+}
+
+/// A snapshot of a meter (or of both parties' meters joined).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// One row per path.
+    pub rows: Vec<ReportRow>,
+}
+
+impl Report {
+    /// Joins the two parties' reports: rounds from party 0 (both count the same), `sent` =
+    /// party 0 -> party 1, `recv` = party 1 -> party 0, offline bytes summed (party 0 receives
+    /// none), compute = the larger of the two parties (they compute concurrently).
+    pub fn joint(r0: &Report, r1: &Report) -> Report {
+        let mut map: BTreeMap<(String, String), (Stats, Stats)> = BTreeMap::new();
+        for r in &r0.rows {
+            map.entry((r.labels.clone(), r.ops.clone())).or_default().0 = r.stats;
+        }
+        for r in &r1.rows {
+            map.entry((r.labels.clone(), r.ops.clone())).or_default().1 = r.stats;
+        }
+        Report {
+            rows: map
+                .into_iter()
+                .map(|((labels, ops), (a, b))| ReportRow {
+                    labels,
+                    ops,
+                    stats: Stats {
+                        calls: a.calls.max(b.calls),
+                        rounds: a.rounds.max(b.rounds),
+                        sent: a.sent.max(b.recv),
+                        recv: a.recv.max(b.sent),
+                        messages_sent: a.messages_sent.max(b.messages_recv),
+                        messages_recv: a.messages_recv.max(b.messages_sent),
+                        offline_sent: a.offline_sent + b.offline_sent,
+                        offline_recv: a.offline_recv + b.offline_recv,
+                        compute_s: a.compute_s.max(b.compute_s),
+                        offline_compute_s: a.offline_compute_s.max(b.offline_compute_s),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Everything.
+    pub fn total(&self) -> Stats {
+        let mut t = Stats::default();
+        for r in &self.rows {
+            t.add(&r.stats);
+        }
+        // `calls` of nested protocols would double count: report top-level calls only.
+        t.calls = self
+            .rows
+            .iter()
+            .filter(|r| !r.ops.contains('/'))
+            .map(|r| r.stats.calls)
+            .sum();
+        t
+    }
+
+    fn group(&self, key: impl Fn(&ReportRow) -> Option<String>) -> Vec<(String, Stats)> {
+        let mut m: BTreeMap<String, Stats> = BTreeMap::new();
+        for r in &self.rows {
+            if let Some(k) = key(r) {
+                m.entry(k).or_default().add(&r.stats);
+            }
+        }
+        m.into_iter().collect()
+    }
+
+    /// Aggregated by outermost op (a `reciprocal` called inside `rsattn` counts as `rsattn`).
+    pub fn by_op(&self) -> Vec<(String, Stats)> {
+        let mut v = self.group(|r| Some(r.ops.split('/').next().unwrap_or("").to_string()));
+        for (op, s) in v.iter_mut() {
+            s.calls = self
+                .rows
+                .iter()
+                .filter(|r| r.ops == *op)
+                .map(|r| r.stats.calls)
+                .sum();
+        }
+        v
+    }
+
+    /// Aggregated by innermost op (where the bytes are actually exchanged).
+    pub fn by_leaf_op(&self) -> Vec<(String, Stats)> {
+        self.group(|r| Some(r.ops.rsplit('/').next().unwrap_or("").to_string()))
+    }
+
+    /// Aggregated by the first `depth` labels (e.g. depth 1: per layer; 2: per layer and head).
+    pub fn by_labels(&self, depth: usize) -> Vec<(String, Stats)> {
+        self.group(|r| {
+            let parts: Vec<&str> = r.labels.split('/').filter(|s| !s.is_empty()).collect();
+            Some(parts[..depth.min(parts.len())].join("/"))
+        })
+    }
+
+    /// Sum of the rows whose label path starts with `prefix` (component-wise: `layer 1`
+    /// does not match `layer 10`).
+    pub fn with_label_prefix(&self, prefix: &str) -> Stats {
+        let want: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+        let mut t = Stats::default();
+        for r in &self.rows {
+            let have: Vec<&str> = r.labels.split('/').filter(|s| !s.is_empty()).collect();
+            if have.len() >= want.len() && have[..want.len()] == want[..] {
+                t.add(&r.stats);
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_aggregation() {
+        let mut m = Meter::new();
+        m.push_label("layer 1");
+        m.begin("rsattn");
+        m.begin("mul");
+        m.record_round(10, 10, 1, 1);
+        m.end();
+        m.record_offline(0, 8);
+        m.end();
+        m.pop_label();
+        m.push_label("layer 10");
+        m.begin("mul");
+        m.record_round(4, 4, 1, 1);
+        m.end();
+        let r = m.report();
+        assert_eq!(r.total().rounds, 2);
+        assert_eq!(r.total().calls, 2);
+        assert_eq!(r.with_label_prefix("layer 1").online_bytes(), 20);
+        assert_eq!(r.with_label_prefix("layer 10").online_bytes(), 8);
+        let by_op = r.by_op();
+        assert_eq!(
+            by_op
+                .iter()
+                .find(|(o, _)| o == "rsattn")
+                .unwrap()
+                .1
+                .offline_recv,
+            8
+        );
+        let leaf = r.by_leaf_op();
+        assert_eq!(leaf.iter().find(|(o, _)| o == "mul").unwrap().1.rounds, 2);
+        let wan = NetworkProfile::wan();
+        let s = Stats {
+            rounds: 10,
+            sent: 22_000_000,
+            recv: 22_000_000,
+            ..Default::default()
+        };
+        assert!((s.estimate(&wan) - 1.4).abs() < 1e-9);
+    }
+}
