@@ -133,6 +133,9 @@ impl Op {
     ];
 }
 
+/// An input: owner, shape, value.
+type Input = (usize, Vec<usize>, Option<ArrayD<f64>>);
+
 struct Shapes {
     flat: Vec<usize>,
     rows: Vec<usize>,
@@ -165,11 +168,7 @@ fn random(prg: &mut Prg, shape: &[usize], lo: f64, hi: f64) -> ArrayD<f64> {
 
 /// Shares `inputs` (owned by party 0; the last one by party 1 for ops with weights), resets the
 /// meter, runs `op`.
-async fn program(
-    p: &mut Party,
-    op: Op,
-    inputs: &[(usize, Vec<usize>, Option<ArrayD<f64>>)],
-) -> Result<()> {
+async fn program(p: &mut Party, op: Op, inputs: &[Input]) -> Result<()> {
     let mut xs = Vec::new();
     for (owner, shape, v) in inputs {
         let v = if p.id() == *owner { v.as_ref() } else { None };
@@ -269,11 +268,7 @@ async fn program(
     Ok(())
 }
 
-fn inputs_for(
-    op: Op,
-    s: &Shapes,
-    prg: &mut Prg,
-) -> (Vec<usize>, Vec<(usize, Vec<usize>, Option<ArrayD<f64>>)>) {
+fn inputs_for(op: Op, s: &Shapes, prg: &mut Prg) -> (Vec<usize>, Vec<Input>) {
     let mut inp = |owner: usize, shape: &Vec<usize>, lo: f64, hi: f64| {
         (owner, shape.clone(), Some(random(prg, shape, lo, hi)))
     };

@@ -354,7 +354,7 @@ impl Dealer {
                         .collect(),
                     CompRing::Bits(n) => {
                         let mut c: Vec<u64> = val.iter().zip(&s0).map(|(v, s)| v ^ s).collect();
-                        if n % 64 != 0 {
+                        if !n.is_multiple_of(64) {
                             if let Some(l) = c.last_mut() {
                                 *l &= (1u64 << (n % 64)) - 1;
                             }
@@ -409,7 +409,7 @@ enum Source {
     OnDemand(Rc<RefCell<Dealer>>),
     Remote(Box<dyn Transport>),
     Dealer {
-        dealer: Dealer,
+        dealer: Box<Dealer>,
         out: Box<dyn Transport>,
     },
 }
@@ -463,7 +463,10 @@ impl DealerClient {
     pub(crate) fn dealer(dealer: Dealer, out: Box<dyn Transport>) -> Self {
         DealerClient {
             prg: None,
-            source: Source::Dealer { dealer, out },
+            source: Source::Dealer {
+                dealer: Box::new(dealer),
+                out,
+            },
             count: 0,
         }
     }

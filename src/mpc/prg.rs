@@ -79,7 +79,7 @@ impl Prg {
     /// bits of the last word cleared.
     pub fn bits(&mut self, nbits: usize) -> Vec<u64> {
         let mut v = self.words(nbits.div_ceil(64));
-        if nbits % 64 != 0 {
+        if !nbits.is_multiple_of(64) {
             if let Some(last) = v.last_mut() {
                 *last &= (1u64 << (nbits % 64)) - 1;
             }

@@ -285,7 +285,7 @@ impl BitShare {
 
     fn mask_tail(&mut self) {
         let n = self.len();
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             if let Some(w) = self.words.last_mut() {
                 *w &= (1u64 << (n % 64)) - 1;
             }
@@ -440,7 +440,7 @@ pub fn bytes_to_bits(bytes: &[u8], nbits: usize) -> Result<Vec<u64>> {
     for (i, &b) in bytes.iter().enumerate() {
         words[i / 8] |= (b as u64) << (8 * (i % 8));
     }
-    if nbits % 64 != 0 {
+    if !nbits.is_multiple_of(64) {
         if let Some(w) = words.last_mut() {
             *w &= (1u64 << (nbits % 64)) - 1;
         }
