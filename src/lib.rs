@@ -15,6 +15,7 @@ pub mod error;
 pub mod io;
 pub mod model;
 pub mod mpc;
+pub mod perf;
 pub mod secure;
 pub mod train;
 

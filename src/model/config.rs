@@ -134,13 +134,13 @@ impl ViTConfig {
                 return Err(Error::Config(format!("{name} must be positive")));
             }
         }
-        if self.image_size % self.patch != 0 {
+        if !self.image_size.is_multiple_of(self.patch) {
             return Err(Error::Config(format!(
                 "patch {} does not divide image_size {}",
                 self.patch, self.image_size
             )));
         }
-        if self.dim % self.heads != 0 {
+        if !self.dim.is_multiple_of(self.heads) {
             return Err(Error::Config(format!(
                 "heads {} does not divide dim {}",
                 self.heads, self.dim

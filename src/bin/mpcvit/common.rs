@@ -1,0 +1,232 @@
+//! Arguments and the epoch loop shared by `train`, `retrain` and `search`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mpcvit::data::{self, Dataset, Split};
+use mpcvit::io::{Manifest, Metrics, TrainingRecord};
+use mpcvit::model::{Plan, ViT, ViTConfig};
+use mpcvit::mpc::{SessionConfig, SessionSeeds};
+use mpcvit::secure::infer_local;
+use mpcvit::train::{evaluate, TrainConfig};
+use mpcvit::{Error, Result};
+
+/// Dataset, model shape and optimiser settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Dataset: `mnist` or `fashion`.
+    #[arg(long)]
+    pub dataset: String,
+    /// Folder of converted datasets (see `mpcvit convert`).
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Folder the model files are written to.
+    #[arg(long, default_value = "models")]
+    pub out: PathBuf,
+    /// A JSON `ViTConfig`; default: the demo config (28x28, patch 7, dim 64, depth 4, 4 heads).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Overrides the config's embedding width.
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Overrides the config's number of blocks.
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Overrides the config's heads per block.
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Overrides the config's patch side.
+    #[arg(long)]
+    pub patch: Option<usize>,
+    /// Overrides the config's MLP ratio.
+    #[arg(long)]
+    pub mlp_ratio: Option<usize>,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f32,
+    /// Fixes initialisation, order and augmentation; default: a fresh OS seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Largest random shift in pixels (augmentation); default 2.
+    #[arg(long)]
+    pub shift: Option<usize>,
+    /// Random horizontal flips: default on for `fashion`, off for digits.
+    #[arg(long)]
+    pub hflip: Option<bool>,
+    /// Train on the first N training images only (quick runs).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// Reads a JSON file with a clear error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+impl RunArgs {
+    /// The model config with overrides applied.
+    pub fn model_config(&self) -> Result<ViTConfig> {
+        let mut config: ViTConfig = match &self.config {
+            Some(p) => read_json(p)?,
+            None => ViTConfig::demo(),
+        };
+        let overrides = [
+            (self.dim, &mut config.dim),
+            (self.depth, &mut config.depth),
+            (self.heads, &mut config.heads),
+            (self.patch, &mut config.patch),
+            (self.mlp_ratio, &mut config.mlp_ratio),
+        ];
+        for (value, field) in overrides {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The optimiser settings, with a seed drawn from the OS when none was given.
+    pub fn train_config(&self) -> Result<TrainConfig> {
+        let mut tc = TrainConfig::default_for(&self.dataset);
+        tc.epochs = self.epochs;
+        tc.batch_size = self.batch_size;
+        tc.lr = self.lr;
+        if let Some(s) = self.shift {
+            tc.augment.max_shift = s;
+        }
+        if let Some(f) = self.hflip {
+            tc.augment.hflip = f;
+        }
+        tc.seed = Some(match self.seed {
+            Some(s) => s,
+            None => mpcvit::train::trainer::os_seed()?,
+        });
+        Ok(tc)
+    }
+
+    /// Train and test splits (train limited by `--limit`).
+    pub fn datasets(&self) -> Result<(Dataset, Dataset)> {
+        let mut train = data::load(&self.data_dir, &self.dataset, Split::Train)?;
+        if let Some(n) = self.limit {
+            train = train.take(n);
+        }
+        Ok((train, data::load(&self.data_dir, &self.dataset, Split::Test)?))
+    }
+}
+
+/// The command line as typed, for the manifest's training record.
+pub fn command_line() -> String {
+    format!("mpcvit {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "))
+}
+
+/// A progress bar for one epoch.
+pub fn epoch_bar(epoch: usize, epochs: usize, steps: usize) -> ProgressBar {
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+    bar
+}
+
+/// Running loss / accuracy / speed of an epoch.
+#[derive(Default)]
+pub struct Meter {
+    loss: f64,
+    right: usize,
+    count: usize,
+    pub images: usize,
+    pub busy_s: f64,
+}
+
+impl Meter {
+    /// Times `f` (one training step) and records its stats.
+    pub fn step(&mut self, f: impl FnOnce() -> Result<mpcvit::train::StepStats>) -> Result<mpcvit::train::StepStats> {
+        let t0 = Instant::now();
+        let s = f()?;
+        self.busy_s += t0.elapsed().as_secs_f64();
+        self.images += s.images;
+        self.loss += s.loss as f64 * s.images as f64;
+        self.right += s.correct;
+        self.count += s.images;
+        Ok(s)
+    }
+
+    /// Starts a new epoch's running averages (speed keeps accumulating).
+    pub fn new_epoch(&mut self) {
+        self.loss = 0.0;
+        self.right = 0;
+        self.count = 0;
+    }
+
+    /// Training images per second of step time.
+    pub fn images_per_sec(&self) -> f64 {
+        self.images as f64 / self.busy_s.max(1e-9)
+    }
+
+    pub fn message(&self) -> String {
+        format!(
+            "loss {:.4} acc {:.2}% {:.0} img/s",
+            self.loss / self.count.max(1) as f64,
+            100.0 * self.right as f64 / self.count.max(1) as f64,
+            self.images_per_sec()
+        )
+    }
+}
+
+/// Private-inference cost of `vit` on one image, as a manifest `cost` value.
+pub fn private_cost(vit: &ViT, image: &[f32]) -> Result<serde_json::Value> {
+    let r = infer_local(vit, &[image], SessionConfig::default(), Some(SessionSeeds::from_os()?))?.remove(0);
+    let c = &r.cost;
+    Ok(serde_json::json!({
+        "rounds": c.rounds,
+        "online_bytes": c.online_bytes(),
+        "bytes_client_to_server": c.bytes_client_to_server,
+        "bytes_server_to_client": c.bytes_server_to_client,
+        "offline_bytes": c.offline_bytes,
+        "compute_s": c.compute_s,
+        "lan_s": c.lan_s,
+        "wan_s": c.wan_s,
+    }))
+}
+
+/// Evaluates, measures the private cost and builds a manifest.
+#[allow(clippy::too_many_arguments)]
+pub fn finished_manifest(
+    name: &str,
+    args: &RunArgs,
+    config: &ViTConfig,
+    plan: &Plan,
+    vit: &ViT,
+    test: &Dataset,
+    tc: &TrainConfig,
+    epochs_done: usize,
+    meter: &Meter,
+    with_cost: bool,
+) -> Result<Manifest> {
+    let eval = evaluate(vit, test, 256)?;
+    eprintln!("{name}: epoch {epochs_done}: test accuracy {:.2}% (loss {:.4})", 100.0 * eval.accuracy, eval.loss);
+    let mut m = Manifest::new(name, args.dataset.clone(), config.clone(), plan.clone());
+    m.metrics = Metrics { test_accuracy: Some(eval.accuracy), test_images: Some(test.len()), ..Default::default() };
+    m.training = Some(TrainingRecord {
+        command: command_line(),
+        epochs: epochs_done,
+        seed: tc.seed.unwrap_or_default(),
+        images_per_sec: Some(meter.images_per_sec()),
+        seconds: Some(meter.busy_s),
+        ..Default::default()
+    });
+    if with_cost {
+        let image = test.to_input(&[0])?;
+        m.cost = Some(private_cost(vit, image.as_slice().ok_or_else(|| Error::Shape("non-contiguous image".into()))?)?);
+    }
+    Ok(m)
+}

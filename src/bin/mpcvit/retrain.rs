@@ -1,0 +1,120 @@
+//! `mpcvit retrain`: trains a searched heterogeneous ViT from scratch with knowledge
+//! distillation from a baseline teacher (paper section 4.4):
+//! `chi * CE + beta * KL + gamma * feature distance`; each term can be switched off.
+
+use std::path::PathBuf;
+
+use mpcvit::io;
+use mpcvit::model::{Plan, ViT};
+use mpcvit::train::distill::{kd_loss, DistillConfig};
+use mpcvit::train::Trainer;
+use mpcvit::{Error, Result};
+
+use crate::common::{epoch_bar, finished_manifest, read_json, Meter, RunArgs};
+use crate::search::SearchResult;
+
+/// Arguments of `mpcvit retrain`.
+#[derive(clap::Args, Debug)]
+pub struct RetrainArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Model name (file stem).
+    #[arg(long)]
+    pub name: String,
+    /// A search result (from `mpcvit search`); its config is used.
+    #[arg(long, conflicts_with = "plan")]
+    pub search: Option<PathBuf>,
+    /// Budget mu to take from the search result.
+    #[arg(long)]
+    pub mu: Option<f32>,
+    /// Take the per-layer uniform plan instead of the global top-k one.
+    #[arg(long)]
+    pub per_layer: bool,
+    /// Drop the searched GeLU plan (MPCViT without +).
+    #[arg(long)]
+    pub no_gelu_plan: bool,
+    /// A JSON plan instead of a search result.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// Teacher model name in `--models` (no distillation when absent).
+    #[arg(long)]
+    pub teacher: Option<String>,
+    /// Folder of the teacher model.
+    #[arg(long, default_value = "models")]
+    pub models: PathBuf,
+    #[arg(long, default_value_t = 1.0)]
+    pub chi: f32,
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f32,
+    #[arg(long, default_value_t = 1.0)]
+    pub gamma: f32,
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+}
+
+pub fn run(args: RetrainArgs) -> Result<()> {
+    let run = &args.run;
+    let (config, plan) = match (&args.search, &args.plan) {
+        (Some(path), _) => {
+            let s: SearchResult = read_json(path)?;
+            let mu = args.mu.ok_or_else(|| Error::Config("--mu is required with --search".into()))?;
+            let (_, global, per_layer) = s
+                .plans
+                .iter()
+                .find(|(m, _, _)| (m - mu).abs() < 1e-6)
+                .ok_or_else(|| Error::Config(format!("the search has no plan for mu = {mu}")))?
+                .clone();
+            let mut plan = if args.per_layer { per_layer } else { global };
+            if args.no_gelu_plan {
+                plan.gelu = None;
+            }
+            (s.config, plan)
+        }
+        (None, Some(path)) => (run.model_config()?, read_json::<Plan>(path)?),
+        (None, None) => return Err(Error::Config("give --search with --mu, or --plan".into())),
+    };
+    if args.search.is_some() && (run.dim.is_some() || run.depth.is_some() || run.heads.is_some()) {
+        return Err(Error::Config("the model shape comes from the search result".into()));
+    }
+    config.validate()?;
+    plan.validate(&config)?;
+    let teacher = match &args.teacher {
+        Some(t) => {
+            let (m, p) = io::load_model_dir(&args.models, t)?;
+            Some(ViT::new(m.config, m.plan, p)?)
+        }
+        None => None,
+    };
+    let (train_set, test_set) = run.datasets()?;
+    let tc = run.train_config()?;
+    let mut trainer = Trainer::new(config.clone(), plan.clone(), tc.clone(), train_set.len())?;
+    let kd = DistillConfig { chi: args.chi, beta: args.beta, gamma: args.gamma, temperature: args.temperature };
+    let loss = match &teacher {
+        Some(t) => Some(kd_loss(t, &config, kd)?),
+        None => None,
+    };
+    eprintln!("retraining {} with {} ({} steps)", args.name, args.teacher.as_deref().unwrap_or("no teacher"), trainer.total_steps());
+    let mut meter = Meter::default();
+    for epoch in 0..tc.epochs {
+        let bar = epoch_bar(epoch, tc.epochs, trainer.steps_per_epoch());
+        meter.new_epoch();
+        for _ in 0..trainer.steps_per_epoch() {
+            meter.step(|| match &loss {
+                Some(l) => trainer.step_with(&train_set, l).map(|(s, _)| s),
+                None => trainer.step(&train_set),
+            })?;
+            bar.inc(1);
+            bar.set_message(meter.message());
+        }
+        bar.finish();
+        let last = epoch + 1 == tc.epochs;
+        let mut m = finished_manifest(&args.name, run, &config, &plan, &trainer.model()?, &test_set, &tc, epoch + 1, &meter, last)?;
+        if let Some(t) = &mut m.training {
+            t.teacher = args.teacher.clone();
+            t.extra.insert("distill".into(), serde_json::to_value(kd)?);
+        }
+        io::save_model(&run.out, &m, &trainer.params)?;
+    }
+    io::write_index(&run.out)?;
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! `mpcvit search`: the MPC-aware differentiable architecture search (paper section 4.3). Trains
+//! a supernet whose every unit mixes RSAttn and ScaleAttn with a learned `alpha`, penalised by
+//! the unit's latency measured on the real protocol, then writes the alphas and the binarised
+//! plans (global top-k and the per-layer baseline) for each budget `mu`.
+
+use std::path::PathBuf;
+
+use mpcvit::model::{Attention, Plan};
+use mpcvit::mpc::NetworkProfile;
+use mpcvit::secure::unit_latency;
+use mpcvit::train::search::{binarize_per_layer, gelu_plan, plan_from_mask, GeluSearch, Granularity, Search, SearchConfig};
+use mpcvit::train::Trainer;
+use mpcvit::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{command_line, epoch_bar, Meter, RunArgs};
+
+/// Arguments of `mpcvit search`.
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output file of the search (alphas and plans).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// `layer`, `head` or `row`.
+    #[arg(long, default_value = "head")]
+    pub granularity: String,
+    /// Weight of the latency penalty (per second of latency).
+    #[arg(long, default_value_t = 0.1)]
+    pub lambda: f32,
+    /// Learning rate of the architecture parameters.
+    #[arg(long, default_value_t = 1e-2)]
+    pub alpha_lr: f32,
+    /// Network profile whose latency the penalty uses: `wan` or `lan`.
+    #[arg(long, default_value = "wan")]
+    pub profile: String,
+    /// Budgets mu (fraction of units kept as RSAttn) to binarise for.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7")]
+    pub mu: Vec<f32>,
+    /// Also search GeLU per token (MPCViT+), with this eta (penalty weight).
+    #[arg(long)]
+    pub gelu_eta: Option<f32>,
+    /// MPCViT+ threshold: tokens with beta <= sigma are linearised.
+    #[arg(long, default_value_t = 0.5)]
+    pub sigma: f32,
+}
+
+/// What `search` writes: everything `retrain` needs to pick a plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub dataset: String,
+    pub config: mpcvit::model::ViTConfig,
+    pub granularity: Granularity,
+    pub lambda: f32,
+    pub profile: NetworkProfile,
+    pub latency: mpcvit::train::search::UnitLatency,
+    pub alphas: Vec<f32>,
+    pub betas: Option<Vec<f32>>,
+    pub sigma: f32,
+    /// `(mu, global top-k plan, per-layer uniform plan)`.
+    pub plans: Vec<(f32, Plan, Plan)>,
+    pub command: String,
+    pub final_train_accuracy: f64,
+}
+
+pub fn parse_granularity(s: &str) -> Result<Granularity> {
+    match s {
+        "layer" => Ok(Granularity::Layer),
+        "head" => Ok(Granularity::Head),
+        "row" => Ok(Granularity::Row),
+        _ => Err(Error::Config(format!("granularity '{s}': expected layer, head or row"))),
+    }
+}
+
+pub fn parse_profile(s: &str) -> Result<NetworkProfile> {
+    match s {
+        "wan" => Ok(NetworkProfile::wan()),
+        "lan" => Ok(NetworkProfile::lan()),
+        _ => Err(Error::Config(format!("profile '{s}': expected wan or lan"))),
+    }
+}
+
+/// The alphas as a layer x unit text heat map.
+fn heat_map(alphas: &[f32], depth: usize) -> String {
+    let per = alphas.len() / depth;
+    alphas
+        .chunks(per)
+        .enumerate()
+        .map(|(l, row)| {
+            let cells: Vec<String> = row.iter().map(|a| format!("{a:.2}")).collect();
+            format!("layer {l}: {}", cells.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn run(args: SearchArgs) -> Result<()> {
+    let run = &args.run;
+    let config = run.model_config()?;
+    let granularity = parse_granularity(&args.granularity)?;
+    let profile = parse_profile(&args.profile)?;
+    eprintln!("measuring unit latencies on the real protocol ({})...", profile.name);
+    let latency = unit_latency(&config, &profile)?;
+    eprintln!("RSAttn head: {:.4} s, GeLU token: {:.5} s ({})", latency.rs_attn_head, latency.gelu_token, profile.name);
+    let (train_set, _) = run.datasets()?;
+    let tc = run.train_config()?;
+    let trainer = Trainer::new(config.clone(), Plan::uniform(&config, Attention::RsAttn), tc.clone(), train_set.len())?;
+    let gelu = args.gelu_eta.map(|eta| GeluSearch { eta, sigma: args.sigma });
+    let mut search = Search::new(trainer, SearchConfig { granularity, lambda: args.lambda, alpha_lr: args.alpha_lr, latency, gelu })?;
+    let mut meter = Meter::default();
+    let mut last_acc = 0.0;
+    for epoch in 0..tc.epochs {
+        let steps = search.trainer.steps_per_epoch();
+        let bar = epoch_bar(epoch, tc.epochs, steps);
+        meter.new_epoch();
+        let (mut right, mut count) = (0, 0);
+        for _ in 0..steps {
+            let s = meter.step(|| search.step(&train_set).map(|s| s.step))?;
+            right += s.correct;
+            count += s.images;
+            bar.inc(1);
+            let mean: f32 = search.alphas.iter().sum::<f32>() / search.alphas.len() as f32;
+            bar.set_message(format!("{} mean alpha {mean:.3}", meter.message()));
+        }
+        bar.finish();
+        last_acc = right as f64 / count.max(1) as f64;
+        if granularity != Granularity::Row {
+            eprintln!("{}", heat_map(&search.alphas, config.depth));
+        }
+    }
+    let plans = args
+        .mu
+        .iter()
+        .map(|&mu| {
+            let mut per_layer = plan_from_mask(&config, granularity, &binarize_per_layer(&config, granularity, &search.alphas, mu));
+            if let Some(b) = &search.betas {
+                per_layer.gelu = Some(gelu_plan(&config, b, args.sigma));
+            }
+            (mu, search.plan(mu), per_layer)
+        })
+        .collect();
+    let result = SearchResult {
+        dataset: run.dataset.clone(),
+        config: config.clone(),
+        granularity,
+        lambda: args.lambda,
+        profile,
+        latency,
+        alphas: search.alphas.clone(),
+        betas: search.betas.clone(),
+        sigma: args.sigma,
+        plans,
+        command: command_line(),
+        final_train_accuracy: last_acc,
+    };
+    if let Some(dir) = args.output.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.output, serde_json::to_string_pretty(&result)?)?;
+    println!("search written to {}\n{}", args.output.display(), heat_map(&result.alphas, config.depth));
+    Ok(())
+}
