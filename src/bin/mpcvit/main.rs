@@ -11,6 +11,8 @@ mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 mod perf;
 #[cfg(not(target_arch = "wasm32"))]
+mod report;
+#[cfg(not(target_arch = "wasm32"))]
 mod retrain;
 #[cfg(not(target_arch = "wasm32"))]
 mod search;
@@ -21,7 +23,7 @@ mod train;
 mod cli {
     use clap::{Parser, Subcommand};
 
-    use super::{convert, eval, perf, retrain, search, train};
+    use super::{convert, eval, perf, report, retrain, search, train};
 
     /// MPCViT: private Vision Transformer inference with heterogeneous attention.
     #[derive(Parser)]
@@ -47,6 +49,8 @@ mod cli {
         Retrain(retrain::RetrainArgs),
         /// Plaintext speed natively and in wasm (Node), and the wasm module size.
         Perf(perf::PerfArgs),
+        /// Accuracy / private-latency table of the models in a folder.
+        Report(report::ReportArgs),
     }
 
     pub fn main() -> std::process::ExitCode {
@@ -58,6 +62,7 @@ mod cli {
             Command::Search(args) => search::run(args),
             Command::Retrain(args) => retrain::run(args),
             Command::Perf(args) => perf::run(args),
+            Command::Report(args) => report::run(args),
         };
         match result {
             Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,94 @@
+//! `mpcvit report`: the accuracy / private-latency table of every model in a folder (the Pareto
+//! table of the shipped family), filling in the private-inference cost of manifests that lack
+//! it.
+
+use std::path::PathBuf;
+
+use mpcvit::data::{self, Split};
+use mpcvit::io;
+use mpcvit::model::{Attention, ViT};
+use mpcvit::{Error, Result};
+
+use crate::common::private_cost;
+
+/// Arguments of `mpcvit report`.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long, default_value = "models")]
+    pub models: PathBuf,
+    /// Folder of converted datasets (to measure costs on a real test image).
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Re-measure the private cost of every model and save it in its manifest.
+    #[arg(long)]
+    pub update_costs: bool,
+    /// Also write the table as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// A short description of a model's plan: the RSAttn fraction and linearised tokens.
+pub fn plan_summary(vit: &ViT) -> String {
+    let c = &vit.config;
+    let variants: Vec<Attention> = Attention::ALL
+        .into_iter()
+        .filter(|a| vit.plan.attention.fraction(c, *a) > 0.0)
+        .collect();
+    let mut s = if variants.len() == 1 {
+        format!("all {}", variants[0].name())
+    } else {
+        variants
+            .iter()
+            .map(|a| format!("{} {:.2}", a.name(), vit.plan.attention.fraction(c, *a)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(g) = &vit.plan.gelu {
+        let total = g.linearised.iter().flatten().count();
+        let lin = g.linearised.iter().flatten().filter(|b| **b).count();
+        s.push_str(&format!(", linear tokens {:.2}", lin as f64 / total as f64));
+    }
+    s
+}
+
+pub fn run(args: ReportArgs) -> Result<()> {
+    let index = io::build_index(&args.models)?;
+    if index.models.is_empty() {
+        return Err(Error::Model(format!("no models in {}", args.models.display())));
+    }
+    println!(
+        "{:<28} {:<8} {:<34} {:>8} {:>7} {:>10} {:>8} {:>8}",
+        "model", "dataset", "plan", "acc %", "rounds", "online MB", "LAN s", "WAN s"
+    );
+    let mut rows = Vec::new();
+    for e in &index.models {
+        let (mut m, p) = io::load_model_dir(&args.models, &e.name)?;
+        let vit = ViT::new(m.config.clone(), m.plan.clone(), p.clone())?;
+        if m.cost.is_none() || args.update_costs {
+            let test = data::load(&args.data_dir, &m.dataset, Split::Test)?;
+            let image = test.to_input(&[0])?;
+            m.cost = Some(private_cost(&vit, image.as_slice().ok_or_else(|| Error::Shape("non-contiguous image".into()))?)?);
+            io::save_model(&args.models, &m, &p)?;
+        }
+        let cost = m.cost.clone().unwrap_or_default();
+        let num = |k: &str| cost.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+        let acc = m.metrics.test_accuracy.map_or(f64::NAN, |a| 100.0 * a);
+        println!(
+            "{:<28} {:<8} {:<34} {:>8.2} {:>7.0} {:>10.2} {:>8.3} {:>8.2}",
+            e.name,
+            m.dataset,
+            plan_summary(&vit),
+            acc,
+            num("rounds"),
+            num("online_bytes") / 1e6,
+            num("lan_s"),
+            num("wan_s")
+        );
+        rows.push(serde_json::json!({"model": e.name, "dataset": m.dataset, "plan": plan_summary(&vit), "test_accuracy": m.metrics.test_accuracy, "cost": cost}));
+    }
+    io::write_index(&args.models)?;
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(())
+}
