@@ -492,6 +492,7 @@ fn exp_error_bound() {
             Box::pin(async move { pr::exp(p, &xs[0]).await })
         });
         let err = max_abs_err(&o.out, &quant(&x).mapv(f64::exp));
+        eprintln!("measured: exp {mode:?} abs err on [-16, 0] {err:.2e}");
         assert!(err <= 5e-3, "exp {mode:?} abs err {err}");
         assert_cost("exp", &o, cost::exp(mode, 400));
     }
@@ -505,6 +506,7 @@ fn exp_error_bound() {
         Box::pin(async move { pr::exp(p, &xs[0]).await })
     });
     let rel = max_rel_err(&o.out, &quant(&pos).mapv(f64::exp));
+    eprintln!("measured: exp rel err on [-4, 4] {rel:.2e}");
     assert!(rel <= 7e-2, "exp rel err on [-4, 4]: {rel}");
 }
 
@@ -531,12 +533,30 @@ fn reciprocal_error_bound() {
             }
         }
         eprintln!(
-            "reciprocal {mode:?}: rel err on [0.01, 4] {rel:.2e}, abs err on [1, 1e4] {abs:.2e}"
+            "measured: reciprocal {mode:?}: rel err on [0.01, 4] {rel:.2e}, abs err on [1, 1e4] {abs:.2e}"
         );
         assert!(rel <= 4e-4 && abs <= 1.5e-4);
         assert_cost("reciprocal", &o, cost::reciprocal(mode, 500));
     }
     assert_eq!(cost::reciprocal(TruncMode::Local, 1).rounds, 14);
+}
+
+#[test]
+fn divide_keeps_the_quotient_precise() {
+    let mut g = prg(14);
+    let s = log_uniform(&mut g, &[50, 1], 0.01, 1e5);
+    let frac = uniform(&mut g, &[50, 4], 0.0, 1.0);
+    let q = &frac * &s;
+    for mode in MODES {
+        let o = run_op(mode, &[(0, q.clone()), (1, s.clone())], |p, xs| {
+            Box::pin(async move { pr::divide(p, &xs[0], &xs[1]).await })
+        });
+        let want = &quant(&q) / &quant(&s);
+        let err = max_abs_err(&o.out, &want);
+        eprintln!("measured: divide {mode:?} abs err {err:.2e}");
+        assert!(err <= 2e-4, "divide {mode:?}: {err}");
+        assert_cost("divide", &o, cost::divide(mode, 200, 50));
+    }
 }
 
 #[test]
@@ -560,7 +580,7 @@ fn rsqrt_error_bound() {
             }
         }
         eprintln!(
-            "rsqrt {mode:?}: rel err on [1e-3, 100] {rel:.2e}, abs err on [100, 1e4] {abs:.2e}"
+            "measured: rsqrt {mode:?}: rel err on [1e-3, 100] {rel:.2e}, abs err on [100, 1e4] {abs:.2e}"
         );
         assert!(rel <= 2e-3 && abs <= 1e-4);
         assert_cost("rsqrt", &o, cost::rsqrt(mode, 500));
@@ -579,6 +599,7 @@ fn gelu_error_bound() {
             Box::pin(async move { pr::gelu(p, &xs[0]).await })
         });
         let err = max_abs_err(&o.out, &quant(&x).mapv(gelu_tanh));
+        eprintln!("measured: gelu {mode:?} abs err {err:.2e}");
         assert!(err <= 5e-4, "gelu {mode:?} abs err {err}");
         assert_cost("gelu", &o, cost::gelu(mode, 400));
     }
@@ -617,7 +638,8 @@ fn layer_norm_accuracy() {
             );
             let want = plain_layer_norm(&quant(&x), &quant(&gamma), &quant(&beta));
             let err = max_abs_err(&o.out, &want);
-            assert!(err <= 1e-2, "layer_norm on [{lo}, {hi}] {mode:?}: {err}");
+            eprintln!("measured: layer_norm on [{lo}, {hi}] {mode:?} abs err {err:.2e}");
+            assert!(err <= 5e-3, "layer_norm on [{lo}, {hi}] {mode:?}: {err}");
             assert_cost("layer_norm", &o, cost::layer_norm(mode, 10, c, true));
         }
     }
@@ -754,6 +776,7 @@ fn attention_maps_accuracy_and_counts() {
     for (variant, op, tol, want_cost) in cases {
         let o = run_op(TruncMode::Local, &[(0, x.clone())], op);
         let err = max_abs_err(&o.out, &plain_map(variant, &xq));
+        eprintln!("measured: {} map abs err {err:.2e}", variant.name());
         assert!(err <= tol, "{}: abs err {err} > {tol}", variant.name());
         assert_cost(variant.name(), &o, want_cost);
     }
@@ -844,6 +867,10 @@ fn attention_heads() {
         },
     );
     let want = plain_matmul(&plain_matmul(&qq, &t2(&kq)), &vq).mapv(|x| x / 24.0);
+    eprintln!(
+        "measured: scale_attn abs err {:.2e}",
+        max_abs_err(&o.out, &want)
+    );
     assert!(max_abs_err(&o.out, &want) <= 1e-4, "scale_attn");
     assert!(attention::scale_attn_reassociates(n, d, d));
     assert_cost(
@@ -875,6 +902,10 @@ fn attention_heads() {
     let fv = plain_matmul(&quant(&f), &vq);
     let s = plain_matmul(&qq, &t2(&ek)).mapv(|x| x * 0.5);
     let want = plain_matmul(&rows_map(&s, plain_softmax), &fv);
+    eprintln!(
+        "measured: linformer abs err {:.2e}",
+        max_abs_err(&o.out, &want)
+    );
     assert!(
         max_abs_err(&o.out, &want) <= 5e-3,
         "linformer {}",
@@ -906,6 +937,7 @@ fn attention_heads() {
         want.index_axis_mut(Axis(0), hi)
             .mapv_inplace(|x| x * quant(&gamma)[hi]);
     }
+    eprintln!("measured: xnorm abs err {:.2e}", max_abs_err(&o.out, &want));
     assert!(
         max_abs_err(&o.out, &want) <= 5e-3,
         "xnorm {}",
@@ -917,6 +949,10 @@ fn attention_heads() {
     let o = run_op(TruncMode::Local, &[(0, x.clone())], |p, xs| {
         Box::pin(async move { pr::l2_normalize(p, &xs[0], 1e-6).await })
     });
+    eprintln!(
+        "measured: l2_normalize abs err {:.2e}",
+        max_abs_err(&o.out, &norm_rows(&quant(&x)))
+    );
     assert!(max_abs_err(&o.out, &norm_rows(&quant(&x))) <= 3e-3);
     assert_cost(
         "l2_normalize",

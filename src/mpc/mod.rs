@@ -13,7 +13,7 @@
 //! | [`party`] | the per-party context and session setup |
 //! | [`exec`] | a deadlock-detecting single-thread executor, `run_joined` |
 //! | [`protocols`] | the protocols and their cost formulas |
-//! | [`bench`] | the per-protocol cost table |
+//! | [`mod@bench`] | the per-protocol cost table |
 //!
 //! Two parties in one thread:
 //!

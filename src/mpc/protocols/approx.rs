@@ -1,31 +1,39 @@
 //! Non-linear functions by approximation, and the normalisations built from them.
 //!
-//! Error bounds are for the default F = 16 and were measured by the tests in
-//! `tests/native_mpc.rs` against `f64` (they include fixed-point rounding); "abs" is absolute
-//! and "rel" relative error. Round counts assume [`super::super::TruncMode::Local`]; exact
-//! truncation adds one round per multiplicative level (formulas in [`super::cost`]).
+//! Error bounds are for the default F = 16, against `f64` on the fixed-point-rounded inputs,
+//! and are asserted by `tests/native_mpc.rs` (measured values in parentheses, local truncation);
+//! "abs" is absolute and "rel" relative error. Round counts are for
+//! [`super::super::TruncMode::Local`]; exact truncation adds one round per multiplicative
+//! level (formulas in [`super::cost`]). `L` is the row length.
 //!
-//! | function | method | domain | error | rounds |
+//! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
-//! | [`exp`] | `(1 + x/2^7)^(2^7)`, 7 squarings (CrypTen's method, one squaring fewer) | `[-128, 20]` | abs <= 5e-3 on `[-16, 0]`, rel <= 7e-2 on `[-4, 4]` | 7 |
-//! | [`reciprocal`] | staircase init + 5 Goldschmidt steps | `[4^-7, 4^9)` | rel <= 4e-4 on `[0.01, 100]`, abs <= 1e-4 above 1 | 14 |
-//! | [`rsqrt`] | staircase init + 4 Goldschmidt steps | `[4^-8, 4^9)` | rel <= 2e-3 on `[1e-3, 1e4]` | 17 |
-//! | [`gelu`] | `relu(x) + [abs x < 4] h(abs x)`, Chebyshev degree 8 | all | abs <= 5e-4 | 12 |
-//! | [`layer_norm`] | mean, variance, [`rsqrt`] | var in `[4^-8, 4^9)` | abs <= 1e-2 for outputs below 8 | 20 |
-//! | [`softmax`] | max tree, [`exp`], [`reciprocal`] | any | abs <= 5e-3 per probability | `8 ceil(log2 L) + 23` |
-//! | [`relu_softmax`] | [`relu`](super::compare::relu), [`reciprocal`] | row sums in `[1e-3, 4^9)` | abs <= 1e-3 | 23 |
-//! | [`two_quad`] | square, [`reciprocal`] | row sums below `4^9` | abs <= 1e-3 | 16 |
-//! | [`sparsemax`] | bisection on the threshold (no sorting) | any | abs <= `2^-(iters+1)` + 1e-4 | `8 ceil(log2 L) + 16 iters + 8` |
-//! | [`l2_normalize`] | square, [`rsqrt`] | squared norms in `[4^-8, 4^9)` | abs <= 3e-3 | 19 |
+//! | [`exp`] | `(1 + x/2^7)^(2^7)`, 7 squarings (CrypTen's method) | `[-128, 20]` | abs 5e-3 on `[-16, 0]` (3.8e-3); rel 7e-2 on `[-4, 4]` (5.8e-2) | 7 |
+//! | [`reciprocal`] | staircase guess + 5 Goldschmidt steps | `[4^-7, 3e5]` | rel 4e-4 on `[0.01, 4]` (3.1e-4); abs 1.5e-4 on `[1, 1e4]` (8.1e-5) | 14 |
+//! | [`divide`] `q / s` | exact `4^-J` normalisation, Goldschmidt on `[1, 4)` | `s` in `[4^-7, 3e5]` | abs 2e-4 for quotients in `[0, 1]` (1.4e-4) | 15 |
+//! | [`rsqrt`] | exact `4^-J` normalisation, 4 Goldschmidt steps on `[1, 4)` | `[2^-16, 3.9e5]` | rel 2e-3 on `[1e-3, 100]` (5.6e-4); abs 1e-4 on `[100, 1e4]` (2.1e-5) | 17 |
+//! | [`gelu`] | `relu(x) + [abs x < 4] h(abs x)`, Chebyshev degree 8 | all | abs 5e-4 (1.5e-4) | 12 |
+//! | [`layer_norm`] | mean, variance, normalised rsqrt | var in `[2^-16, 3.9e5]` | abs 1e-2 (3.8e-3 for std 0.1, 1.3e-4 for std 1.7, 1.2e-3 for std 35) | 18 |
+//! | [`softmax`] | max tree, [`exp`], [`divide`] | any | abs 5e-3 (3.8e-3) | `8 ceil(log2 L) + 22` |
+//! | [`relu_softmax`] | [`relu`](super::compare::relu), [`divide`] | row sums below 3e5 | abs 1e-3 (7.8e-5) | 23 |
+//! | [`two_quad`] | square, [`divide`] | row sums below 3e5 | abs 1e-3 (7e-5) | 16 |
+//! | [`sparsemax`] | bisection on the threshold (no sorting) | any | abs `2^-(iters+1)` + 1e-4 (1.95e-3 for 8 iters) | `8 ceil(log2 L) + 16 iters + 8` |
+//! | [`l2_normalize`] | square, normalised rsqrt | squared norms in `[2^-16, 3.9e5]` | abs 3e-3 (4.7e-5) | 18 |
 //!
-//! **Staircase initialisation** (for [`reciprocal`] and [`rsqrt`]): one batched [`msb`] of
+//! Public scalings (`1/n` of the ReLU, ReLU6, Square and ScaleAttn maps, `1/C` of the mean)
+//! multiply by the encoded constant, whose relative error is up to `2^-(F+1) / c`.
+//!
+//! **Staircase** (for [`reciprocal`], [`divide`] and [`rsqrt`]): one batched [`msb`] of
 //! `x - 4^j` for every `j` of a range of powers of four and one [`b2a`] give the bits
-//! `[x < 4^j]`; `y0 = c(J)` for `x` in `[4^J, 4^(J+1))` is a telescoping linear combination of
-//! them (public coefficients: no multiplication). `x y0` then lies in `[0.4, 1.6)` for the
-//! reciprocal and `x y0^2` in `[0.5, 2)` for rsqrt, whatever the magnitude, which is what lets a
-//! fixed small number of Goldschmidt iterations (each one round of independent products) reach
-//! full fixed-point precision on a range of 2^34, instead of CrypTen's `exp`-based guess that
-//! covers about [0.1, 100] for rsqrt.
+//! `[x < 4^j]`; any `c(J)` for `x` in `[4^J, 4^(J+1))` is then a telescoping linear combination
+//! of them with public coefficients (no multiplication). With `c(J) = 0.4 / 4^J`, `x c(J)` lies
+//! in `[0.4, 1.6)`, whatever the magnitude, so a fixed small number of Goldschmidt iterations
+//! (each one round of independent products) reaches full precision over a range of 2^34
+//! (CrypTen's `exp`-based guess covers about [0.1, 100] for rsqrt). With `c(J) = 2^-J` and
+//! `4^-J`, which are exact in fixed point, [`divide`] and [`rsqrt`] instead scale their input
+//! into `[1, 4)` and iterate there, so the result keeps its significant bits even when it is
+//! tiny (`1/x` itself has only `F` fractional bits: [`reciprocal`] of a large `x` is accurate
+//! in absolute terms only).
 //!
 //! [`msb`]: super::compare::msb
 //! [`b2a`]: super::compare::b2a
@@ -97,15 +105,10 @@ fn eps_ring(p: &Party, eps: f64) -> u64 {
     p.fp().encode(eps).max(1)
 }
 
-/// `y0 = c(J)` for `x` in `[4^J, 4^(J+1))`, `J` clamped to `lo - 1 ..= hi` (see the module
-/// doc). Cost: [`msb`](super::compare::msb) and [`b2a`](super::compare::b2a) of
-/// `(hi - lo + 1) n` elements: 8 rounds.
-async fn staircase(
-    p: &mut Party,
-    x: &ArithShare,
-    (lo, hi): (i32, i32),
-    c: impl Fn(i32) -> f64,
-) -> Result<ArithShare> {
+/// Additive shares of the integer bits `[x < 4^j]` for `j` in `lo..=hi`, `j`-major (one
+/// batched [`msb`](super::compare::msb) and [`b2a`](super::compare::b2a) of `(hi - lo + 1) n`
+/// elements: 8 rounds).
+async fn staircase_bits(p: &mut Party, x: &ArithShare, (lo, hi): (i32, i32)) -> Result<ArithShare> {
     let n = x.len();
     let flat = x.reshape(&[n])?;
     let shifted: Vec<ArithShare> = (lo..=hi)
@@ -114,14 +117,50 @@ async fn staircase(
     let refs: Vec<&ArithShare> = shifted.iter().collect();
     let all = ArithShare::concat(0, &refs)?;
     let m = msb_impl(p, &all).await?;
-    let mi = b2a_impl(p, &m).await?;
+    b2a_impl(p, &m).await
+}
+
+/// `c(J)` for `x` in `[4^J, 4^(J+1))`, `J` clamped to `lo - 1 ..= hi`, from the bits of
+/// [`staircase_bits`]: a telescoping combination with public coefficients (local).
+fn staircase_combine(
+    p: &Party,
+    bits: &ArithShare,
+    shape: &[usize],
+    (lo, hi): (i32, i32),
+    c: impl Fn(i32) -> f64,
+) -> Result<ArithShare> {
+    let n: usize = shape.iter().product();
     let fp = p.fp();
     let mut y = ArithShare::zeros(&[n]).add_scalar_ring(fp.encode(c(hi)), p.id());
     for (idx, j) in (lo..=hi).enumerate() {
-        let mj = mi.slice_axis(0, idx * n, (idx + 1) * n)?;
+        let mj = bits.slice_axis(0, idx * n, (idx + 1) * n)?;
         y = y.add(&mj.mul_int(fp.encode(c(j - 1) - c(j))))?;
     }
-    y.reshape(x.shape())
+    y.reshape(shape)
+}
+
+/// [`staircase_bits`] then [`staircase_combine`] (see the module doc): 8 rounds.
+async fn staircase(
+    p: &mut Party,
+    x: &ArithShare,
+    range: (i32, i32),
+    c: impl Fn(i32) -> f64,
+) -> Result<ArithShare> {
+    let bits = staircase_bits(p, x, range).await?;
+    staircase_combine(p, &bits, x.shape(), range, c)
+}
+
+/// Exact shares of `2^-J` and `4^-J` for `x` in `[4^J, 4^(J+1))` (powers of two are exact in
+/// fixed point over the threshold range): 8 rounds.
+async fn pow4_scale(
+    p: &mut Party,
+    x: &ArithShare,
+    range: (i32, i32),
+) -> Result<(ArithShare, ArithShare)> {
+    let bits = staircase_bits(p, x, range).await?;
+    let s2 = staircase_combine(p, &bits, x.shape(), range, |j| 2f64.powi(-j))?;
+    let s4 = staircase_combine(p, &bits, x.shape(), range, |j| 4f64.powi(-j))?;
+    Ok((s2, s4))
 }
 
 /// `e^x` (see the module table). Inputs below -128 are not supported (the base
@@ -214,11 +253,36 @@ pub async fn rsqrt(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
 }
 
 pub(crate) async fn rsqrt_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
-    let half = std::f64::consts::FRAC_1_SQRT_2 * 0.5;
-    let mut h = staircase(p, x, RSQRT_THRESHOLDS, |j| half * 2f64.powi(-j)).await?;
-    let y0 = h.mul_int(2);
-    let mut g = mul1(p, x, &y0).await?;
-    for it in 0..RSQRT_ITERS {
+    let (s2, s4) = pow4_scale(p, x, RSQRT_THRESHOLDS).await?;
+    let xs = mul1(p, x, &s4).await?;
+    let r = rsqrt_unit(p, &xs).await?;
+    mul1(p, &r, &s2).await
+}
+
+/// `1 / sqrt(x)` for `x` in `[1, 4)` (converges on `(0, 6)`): Goldschmidt from the public
+/// guess `y0 = 1/sqrt(2)` (`x y0^2` in `[0.5, 2)`), `g -> sqrt(x)`, `h -> 1 / (2 sqrt(x))`,
+/// `r = 1/2 - g h`, `g <- g + g r`, `h <- h + h r`; the first step is local but for one product
+/// (its `h` is public), the other [`RSQRT_ITERS`]` - 1` take 2 rounds: 7 rounds.
+async fn rsqrt_unit(p: &mut Party, xs: &ArithShare) -> Result<ArithShare> {
+    let fp = p.fp();
+    let y0 = std::f64::consts::FRAC_1_SQRT_2;
+    let h0 = y0 / 2.0;
+    // g0 = x y0, r0 = 1/2 - g0 h0 = 1/2 - x/4, h1 = h0 (1 + r0) = 1.5 h0 - (h0 / 4) x.
+    let t = trunc_many_impl(
+        p,
+        vec![
+            xs.mul_int(fp.encode(y0)),
+            xs.mul_int(fp.encode(0.25)),
+            xs.mul_int(fp.encode(h0 * 0.25)),
+        ],
+        fp.frac_bits,
+    )
+    .await?;
+    let g0 = &t[0];
+    let r0 = add_const(p, &t[1].neg(), 0.5);
+    let mut h = add_const(p, &t[2].neg(), 1.5 * h0);
+    let mut g = g0.add(&mul1(p, g0, &r0).await?)?;
+    for it in 1..RSQRT_ITERS {
         let gh = mul1(p, &g, &h).await?;
         let r = add_const(p, &gh.neg(), 0.5);
         if it + 1 == RSQRT_ITERS {
@@ -230,6 +294,15 @@ pub(crate) async fn rsqrt_impl(p: &mut Party, x: &ArithShare) -> Result<ArithSha
         }
     }
     Ok(h.mul_int(2))
+}
+
+/// `num / sqrt(x)` to the precision of the result: `x' = x 4^-J` in `[1, 4)` and
+/// `num' = num 2^-J` (one round), then `num' rsqrt_unit(x')`. `x` broadcasts to `num`.
+async fn scaled_rsqrt_mul(p: &mut Party, num: &ArithShare, x: &ArithShare) -> Result<ArithShare> {
+    let (s2, s4) = pow4_scale(p, x, RSQRT_THRESHOLDS).await?;
+    let r = mul_many_impl(p, &[(x, &s4), (num, &s2)], true).await?;
+    let u = rsqrt_unit(p, &r[0]).await?;
+    mul1(p, &r[1], &u).await
 }
 
 /// GeLU, tanh form (see the module table). `gelu(x) = relu(x) + gelu(-|x|)` (exact identity
@@ -323,8 +396,7 @@ async fn layer_norm_impl(
     };
     let var = trunc1(p, sq.sum_last_keep()?.mul_int(inv_c), fp.frac_bits).await?;
     let var = var.add_scalar_ring(eps_ring(p, eps), p.id());
-    let r = rsqrt_impl(p, &var).await?;
-    let y = mul1(p, &dg, &r).await?;
+    let y = scaled_rsqrt_mul(p, &dg, &var).await?;
     match beta {
         Some(b) => y.add(b),
         None => Ok(y),
@@ -416,8 +488,7 @@ pub(crate) async fn l2_normalize_impl(
     let s = sq
         .sum_last_keep()?
         .add_scalar_ring(eps_ring(p, eps), p.id());
-    let r = rsqrt_impl(p, &s).await?;
-    mul1(p, x, &r).await
+    scaled_rsqrt_mul(p, x, &s).await
 }
 
 /// The attention map `P = f(S)` of a row-wise variant over the last axis of `s`, as the model

@@ -225,11 +225,24 @@ pub fn divide(mode: TruncMode, n: usize, rows: usize) -> Cost {
 
 /// Inverse square root on `n` elements.
 pub fn rsqrt(mode: TruncMode, n: usize) -> Cost {
-    staircase(n, RSQRT_THRESHOLDS)
+    staircase(n, RSQRT_THRESHOLDS) + mul(mode, n, n) + rsqrt_unit(mode, n) + mul(mode, n, n)
+}
+
+/// Inverse square root of `n` elements already in `[1, 4)`.
+fn rsqrt_unit(mode: TruncMode, n: usize) -> Cost {
+    trunc(mode, 3 * n)
         + mul(mode, n, n)
         + (mul(mode, n, n) + mul_batch(mode, &[(n, Some(n)), (n, Some(n))]))
-            * (RSQRT_ITERS as u64 - 1)
+            * (RSQRT_ITERS as u64 - 2)
         + mul(mode, n, n) * 2
+}
+
+/// `num / sqrt(x)` for `n` numerators and `rows` values of `x`.
+fn scaled_rsqrt_mul(mode: TruncMode, n: usize, rows: usize) -> Cost {
+    staircase(rows, RSQRT_THRESHOLDS)
+        + mul_batch(mode, &[(rows, Some(rows)), (n, Some(rows))])
+        + rsqrt_unit(mode, rows)
+        + mul(mode, n, rows)
 }
 
 /// GeLU on `n` elements.
@@ -252,7 +265,7 @@ pub fn layer_norm(mode: TruncMode, rows: usize, c: usize, gamma: bool) -> Cost {
     } else {
         square(mode, n)
     };
-    trunc(mode, rows) + sq + trunc(mode, rows) + rsqrt(mode, rows) + mul(mode, n, rows)
+    trunc(mode, rows) + sq + trunc(mode, rows) + scaled_rsqrt_mul(mode, n, rows)
 }
 
 /// Softmax of `rows` rows of length `len`.
@@ -279,7 +292,7 @@ pub fn sparsemax(rows: usize, len: usize, iters: usize) -> Cost {
 
 /// L2 normalisation of `rows` rows of length `len`.
 pub fn l2_normalize(mode: TruncMode, rows: usize, len: usize) -> Cost {
-    square(mode, rows * len) + rsqrt(mode, rows) + mul(mode, rows * len, rows)
+    square(mode, rows * len) + scaled_rsqrt_mul(mode, rows * len, rows)
 }
 
 /// ScaleAttn on `(h, n, d)` inputs with values of width `dv`.
