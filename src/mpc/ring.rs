@@ -171,16 +171,7 @@ mod tests {
     #[test]
     fn encode_decode_round_trip() {
         let fp = FixedPoint::default();
-        for &x in &[
-            0.0,
-            1.0,
-            -1.0,
-            3.25,
-            -1234.5678,
-            1e9,
-            -1e9,
-            1.0 / 65536.0,
-        ] {
+        for &x in &[0.0, 1.0, -1.0, 3.25, -1234.5678, 1e9, -1e9, 1.0 / 65536.0] {
             let back = fp.decode(fp.encode(x));
             assert!((back - x).abs() <= fp.ulp() / 2.0 + 1e-12, "{x} -> {back}");
         }
