@@ -906,6 +906,11 @@ fn attention_heads() {
         "measured: linformer abs err {:.2e}",
         max_abs_err(&o.out, &want)
     );
+    assert_cost(
+        "linformer",
+        &o,
+        cost::linformer(TruncMode::Local, h, n, d, 3),
+    );
     assert!(
         max_abs_err(&o.out, &want) <= 5e-3,
         "linformer {}",
@@ -938,6 +943,7 @@ fn attention_heads() {
             .mapv_inplace(|x| x * quant(&gamma)[hi]);
     }
     eprintln!("measured: xnorm abs err {:.2e}", max_abs_err(&o.out, &want));
+    assert_cost("xnorm", &o, cost::xnorm(TruncMode::Local, h, n, d));
     assert!(
         max_abs_err(&o.out, &want) <= 5e-3,
         "xnorm {}",

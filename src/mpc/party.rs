@@ -101,7 +101,7 @@ pub struct Party {
     cfg: SessionConfig,
     transport: Option<Box<dyn Transport>>,
     corr: DealerClient,
-    local: Prg,
+    local: Option<Prg>,
     /// The cost meter (labels: [`Party::push_label`]).
     pub meter: Meter,
     send_seq: u64,
@@ -126,7 +126,7 @@ impl Party {
             cfg,
             transport: Some(transport),
             corr,
-            local: Prg::new(local_seed),
+            local: Some(Prg::new(local_seed)),
             meter: Meter::new(),
             send_seq: 0,
             recv_seq: 0,
@@ -145,7 +145,7 @@ impl Party {
             cfg,
             transport: None,
             corr: DealerClient::dealer(dealer, to_party1),
-            local: Prg::new(Seed::insecure_fixed(0)),
+            local: None,
             meter: Meter::new(),
             send_seq: 0,
             recv_seq: 0,
@@ -182,9 +182,12 @@ impl Party {
         self.meter.pop_label();
     }
 
-    /// `n` words from the private PRG.
-    pub(crate) fn local_words(&mut self, n: usize) -> Vec<u64> {
-        self.local.words(n)
+    /// `n` words from the private PRG (the dealer's run has none and never needs one).
+    pub(crate) fn local_words(&mut self, n: usize) -> Result<Vec<u64>> {
+        self.local
+            .as_mut()
+            .map(|prg| prg.words(n))
+            .ok_or_else(|| Error::Protocol("the dealer has no private randomness".into()))
     }
 
     /// The next correlation; its fetching time and offline bytes are metered apart.

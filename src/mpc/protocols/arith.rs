@@ -113,7 +113,7 @@ async fn share_input_ring_impl(
     };
     if owner == 0 {
         if p.id() == 0 {
-            let r = p.local_words(n);
+            let r = p.local_words(n)?;
             let masked: Vec<u64> = x.iter().zip(&r).map(|(x, r)| x.wrapping_sub(*r)).collect();
             p.round(Some(words_to_bytes(&masked)), None).await?;
             ArithShare::from_vec(shape, r)

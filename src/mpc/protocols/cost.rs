@@ -152,6 +152,16 @@ pub fn matmul(mode: TruncMode, bx: usize, by: usize, m: usize, k: usize, p: usiz
     sym(8 * (bx * m * k + by * k * p), 8 * b * m * p) + trunc(mode, b * m * p)
 }
 
+/// Several matrix products `(bx, by, m, k, p)` in one round ([`super::arith::matmul_many`]).
+pub fn matmul_batch(mode: TruncMode, ops: &[(usize, usize, usize, usize, usize)]) -> Cost {
+    let (mut each, mut out) = (0, 0);
+    for &(bx, by, m, k, p) in ops {
+        each += 8 * (bx * m * k + by * k * p);
+        out += bx.max(by) * m * p;
+    }
+    sym(each, 8 * out) + trunc(mode, out)
+}
+
 /// MSB of `n` elements (7 rounds).
 pub fn msb(n: usize) -> Cost {
     let mut c = sym(8 * n, 8 * n);
@@ -302,4 +312,21 @@ pub fn scale_attn(mode: TruncMode, h: usize, n: usize, d: usize, dv: usize) -> C
     } else {
         matmul(mode, h, h, n, d, n) + trunc(mode, h * n * n) + matmul(mode, h, h, n, n, dv)
     }
+}
+
+/// Linformer on `(h, n, d)` inputs with `(kl, n)` projections.
+pub fn linformer(mode: TruncMode, h: usize, n: usize, d: usize, kl: usize) -> Cost {
+    matmul_batch(mode, &[(1, h, kl, n, d), (1, h, kl, n, d)])
+        + matmul(mode, h, h, n, d, kl)
+        + trunc(mode, h * n * kl)
+        + softmax(mode, h * n, kl)
+        + matmul(mode, h, h, n, kl, d)
+}
+
+/// XNorm attention on `(h, n, d)` inputs.
+pub fn xnorm(mode: TruncMode, h: usize, n: usize, d: usize) -> Cost {
+    matmul(mode, h, h, d, n, d)
+        + l2_normalize(mode, h * n + h * d, d)
+        + matmul(mode, h, h, n, d, d)
+        + mul(mode, h * n * d, h)
 }
