@@ -133,8 +133,9 @@ pub fn load_model_dir(dir: &Path, name: &str) -> Result<(Manifest, Params)> {
     Ok((m, p))
 }
 
-/// Builds the index of `dir`: every `*.json` except `index.json` must be a valid manifest whose
-/// name matches its file and whose weights file exists.
+/// Builds the index of `dir`: every `*.json` that claims to be a manifest (a JSON object with
+/// `name` and `plan`) must be a valid one whose name matches its file and whose weights file
+/// exists. Other JSON files (search results, reports) are not models and are passed over.
 pub fn build_index(dir: &Path) -> Result<ModelIndex> {
     let mut models = Vec::new();
     let entries = std::fs::read_dir(dir)
@@ -150,6 +151,12 @@ pub fn build_index(dir: &Path) -> Result<ModelIndex> {
             continue;
         }
         let json = std::fs::read_to_string(&path)?;
+        let claims_manifest = serde_json::from_str::<serde_json::Value>(&json)
+            .map(|v| v.get("name").is_some() && v.get("plan").is_some())
+            .unwrap_or(true);
+        if !claims_manifest {
+            continue;
+        }
         let m = Manifest::from_json(&json)
             .map_err(|e| Error::Model(format!("{}: {}", path.display(), strip(e))))?;
         let (wp, _) = model_paths(dir, &m.name);
