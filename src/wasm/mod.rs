@@ -1,0 +1,29 @@
+//! The `#[wasm_bindgen]` surface, thin by design: every function converts arguments, calls the
+//! library and converts errors to `JsError` with the library's message. No logic lives here.
+
+mod bench;
+mod classifier;
+mod trainer;
+
+pub use bench::bench_plaintext;
+pub use classifier::Classifier;
+pub use trainer::TrainerHandle;
+
+use wasm_bindgen::prelude::*;
+
+/// Installs the panic hook so a bug shows a readable message in the console.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// The crate version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Turns any library error into a JavaScript `Error` with the same message.
+pub(crate) fn js_err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}

@@ -1,0 +1,144 @@
+//! The wasm test suite, run in three environments (Node, a browser page, a dedicated worker) by
+//! tests/wasm_node.rs, tests/wasm_browser.rs and tests/wasm_worker.rs.
+
+use mpcvit::data::Dataset;
+use mpcvit::io::{to_safetensors, Manifest};
+use mpcvit::model::{Attention, Params, Plan, ViT, ViTConfig};
+use mpcvit::mpc::exec::run_joined;
+use mpcvit::mpc::protocols::{relu_softmax, reveal, share_input};
+use mpcvit::mpc::{local_pair_with, transport::mem_pair, SessionConfig, SessionSeeds};
+use mpcvit::secure::infer_local;
+use mpcvit::wasm::{Classifier, TrainerHandle};
+use ndarray::ArrayD;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn cfg() -> ViTConfig {
+    ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 16, depth: 2, heads: 2, mlp_ratio: 2, classes: 3, linformer_k: 3 }
+}
+
+fn model(attention: Attention) -> (Vec<u8>, String) {
+    let c = cfg();
+    let p = Params::init(&c, &mut ChaCha8Rng::seed_from_u64(1));
+    let m = Manifest::new("tiny", "toy", c.clone(), Plan::uniform(&c, attention));
+    (to_safetensors(&p, &[]).unwrap(), m.to_json().unwrap())
+}
+
+fn field(v: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(v, &name.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn classifier_returns_probabilities_for_every_variant() {
+    for a in Attention::ALL {
+        let (w, m) = model(a);
+        let c = Classifier::load(&w, &m).unwrap();
+        let r = c.classify(&[128u8; 64]).unwrap();
+        let probs: Vec<f32> = serde_wasm_bindgen::from_value(field(&r, "probabilities")).unwrap();
+        assert_eq!(probs.len(), 3);
+        assert!(probs.iter().all(|p| p.is_finite()), "{a:?}");
+        assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_inputs_are_errors_not_panics() {
+    let (w, m) = model(Attention::RsAttn);
+    let c = Classifier::load(&w, &m).unwrap();
+    assert!(c.classify(&[0u8; 10]).is_err(), "wrong image size");
+    assert!(Classifier::load(&w[..w.len() / 2], &m).is_err(), "truncated weights");
+    assert!(Classifier::load(b"garbage", &m).is_err(), "garbage weights");
+    assert!(Classifier::load(&w, "{").is_err(), "bad manifest");
+    assert!(c.prepare_rgba(&[0u8; 12], 2, 2).is_err(), "blank drawing");
+}
+
+#[wasm_bindgen_test]
+fn drawn_rgba_is_prepared_to_model_input() {
+    let (w, m) = model(Attention::Softmax);
+    let c = Classifier::load(&w, &m).unwrap();
+    let (wd, ht) = (40usize, 40usize);
+    let mut rgba = vec![255u8; wd * ht * 4];
+    for y in 10..30 {
+        for x in 18..22 {
+            let i = (y * wd + x) * 4;
+            rgba[i..i + 3].copy_from_slice(&[0, 0, 0]);
+        }
+    }
+    let px = c.prepare_rgba(&rgba, wd, ht).unwrap();
+    assert_eq!(px.len(), 64);
+    assert!(px.iter().any(|&p| p > 128), "the stroke is bright after preparation");
+    c.classify(&px).unwrap();
+}
+
+#[wasm_bindgen_test]
+fn trainer_reduces_loss_on_a_separable_task() {
+    let c = cfg();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (mut labels, mut pixels) = (Vec::new(), Vec::new());
+    for _ in 0..96 {
+        let y = rng.gen_range(0..2u8);
+        labels.push(y);
+        pixels.extend((0..64).map(|i| if (i < 32) == (y == 0) { 220u8 } else { rng.gen_range(0..30) }));
+    }
+    let data = Dataset::new("toy", 8, 8, 1, 3, labels, pixels).unwrap().to_bytes().unwrap();
+    let train = r#"{"epochs":20,"batch_size":16,"lr":0.003,"min_lr":0.0001,"warmup_epochs":0.5,"weight_decay":0.0,"augment":{"max_shift":0,"hflip":false},"seed":5}"#;
+    let plan = serde_json::to_string(&Plan::uniform(&c, Attention::RsAttn)).unwrap();
+    let mut t = TrainerHandle::new(&serde_json::to_string(&c).unwrap(), &plan, train, &data).unwrap();
+    let first: f64 = field(&t.step(6).unwrap(), "loss").as_f64().unwrap();
+    let mut last = first;
+    for _ in 0..15 {
+        last = field(&t.step(6).unwrap(), "loss").as_f64().unwrap();
+    }
+    assert!(last < first * 0.8, "loss {first} -> {last}");
+    assert!(t.evaluate(&data).unwrap() > 0.9);
+    let w = t.export_weights().unwrap();
+    let m = t.export_manifest("trained-in-tab").unwrap();
+    Classifier::load(&w, &m).unwrap();
+    assert!(TrainerHandle::new("{}", &plan, train, &data).is_err());
+}
+
+#[wasm_bindgen_test]
+fn private_inference_matches_plaintext_in_wasm() {
+    let c = cfg();
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut p = Params::init(&c, &mut rng);
+    p.for_each_mut(|name, mut t| {
+        if t.ndim() == 2 && !name.contains("linformer") {
+            t.mapv_inplace(|_| rng.gen_range(-0.5..0.5));
+        }
+    });
+    let heads = vec![vec![Attention::RsAttn, Attention::ScaleAttn]; 2];
+    let plan = Plan { attention: mpcvit::model::AttentionPlan::Head(heads), gelu: None };
+    let vit = ViT::new(c.clone(), plan, p).unwrap();
+    let img: Vec<f32> = (0..64).map(|_| rng.gen()).collect();
+    let r = infer_local(&vit, &[&img], SessionConfig::default(), None).unwrap().remove(0);
+    let want = vit.classify(&img).unwrap();
+    let err = want.iter().zip(&r.probabilities).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(err < 0.02, "probability error {err}");
+    assert!(r.cost.rounds > 0 && r.cost.wan_s > 0.0);
+}
+
+#[wasm_bindgen_test]
+fn mpc_protocol_runs_in_wasm() {
+    let (t0, t1) = mem_pair();
+    let (mut p0, mut p1) = local_pair_with(SessionConfig::default(), SessionSeeds::from_os().unwrap(), Box::new(t0), Box::new(t1)).unwrap();
+    let x = ArrayD::from_shape_vec(vec![2, 4], vec![1.0, -2.0, 3.0, 0.5, -1.0, -1.0, 2.0, 2.0]).unwrap();
+    let a = async {
+        let s = share_input(&mut p0, 0, Some(&x), &[2, 4]).await?;
+        let r = relu_softmax(&mut p0, &s, 1e-8).await?;
+        reveal(&mut p0, &r).await
+    };
+    let b = async {
+        let s = share_input(&mut p1, 0, None, &[2, 4]).await?;
+        let r = relu_softmax(&mut p1, &s, 1e-8).await?;
+        reveal(&mut p1, &r).await
+    };
+    let (r0, r1) = run_joined(a, b).unwrap();
+    assert_eq!(r0, r1);
+    let want = [1.0 / 4.5, 0.0, 3.0 / 4.5, 0.5 / 4.5, 0.0, 0.0, 0.5, 0.5];
+    for (g, w) in r0.iter().zip(want) {
+        assert!((g - w).abs() < 1e-3, "{g} vs {w}");
+    }
+}
