@@ -7,6 +7,7 @@
 //!   reciprocal run only on the heads, rows and tokens the plan gives RSAttn or GeLU, ScaleAttn
 //!   heads cost only their (re-associated) matrix products, and heads sharing a variant share
 //!   rounds;
+//! * [`programs`]: what the client, the server and the dealer each run, over any transport;
 //! * [`session`]: both parties joined in one thread (tests, CLI), with the cost report;
 //! * [`latency`]: per-unit latencies from the real protocol, for the search's penalty.
 //!
@@ -15,6 +16,7 @@
 
 pub mod forward;
 pub mod latency;
+pub mod programs;
 pub mod session;
 pub mod weights;
 

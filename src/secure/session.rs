@@ -3,14 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::forward::{forward, share_image};
+use super::programs::{blind_infer, client_infer};
 use super::weights::share_weights;
 use crate::model::ViT;
 use crate::mpc::exec::run_joined;
-use crate::mpc::protocols::reveal_to;
 use crate::mpc::transport::mem_pair;
 use crate::mpc::{local_pair_with, NetworkProfile, Report, SessionConfig, SessionSeeds, Stats};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Cost of one private inference (weight sharing, a once-per-session setup, excluded).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,15 +101,8 @@ pub fn infer_local(
         let w = share_weights(&mut p0, cfg, plan, None).await?;
         let mut out = Vec::new();
         for img in images {
-            let x = share_image(&mut p0, cfg, Some(img)).await?;
-            let logits = forward(&mut p0, cfg, arch, &w, &x).await?;
-            let plain = reveal_to(&mut p0, &logits, 0)
-                .await?
-                .ok_or_else(|| Error::Protocol("party 0 got no logits".into()))?;
-            out.push((
-                plain.iter().copied().collect::<Vec<f64>>(),
-                p0.meter.report(),
-            ));
+            let logits = client_infer(&mut p0, cfg, arch, &w, img).await?;
+            out.push((logits, p0.meter.report()));
             p0.meter.reset();
         }
         Ok(out)
@@ -119,11 +111,7 @@ pub fn infer_local(
         let w = share_weights(&mut p1, cfg, plan, Some(&vit.params)).await?;
         let mut reports = Vec::new();
         for _ in images {
-            let x = share_image(&mut p1, cfg, None).await?;
-            let logits = forward(&mut p1, cfg, arch, &w, &x).await?;
-            if reveal_to(&mut p1, &logits, 0).await?.is_some() {
-                return Err(Error::Protocol("party 1 must not learn the logits".into()));
-            }
+            blind_infer(&mut p1, cfg, arch, &w).await?;
             reports.push(p1.meter.report());
             p1.meter.reset();
         }
