@@ -75,7 +75,8 @@ pub struct PrivateInference {
     pub report: Report,
 }
 
-fn softmax(logits: &[f64]) -> Vec<f32> {
+/// Class probabilities from revealed logits (softmax in f64).
+pub fn probabilities(logits: &[f64]) -> Vec<f32> {
     let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let e: Vec<f64> = logits.iter().map(|l| (l - m).exp()).collect();
     let z: f64 = e.iter().sum();
@@ -123,7 +124,7 @@ pub fn infer_local(
         .zip(server_reports)
         .map(|((logits, r0), r1)| {
             let report = Report::joint(&r0, &r1);
-            let probabilities = softmax(&logits);
+            let probabilities = probabilities(&logits);
             let prediction = crate::train::loss::argmax(probabilities.iter().copied());
             PrivateInference {
                 prediction,

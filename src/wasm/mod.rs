@@ -3,10 +3,12 @@
 
 mod bench;
 mod classifier;
+mod party;
 mod trainer;
 
 pub use bench::bench_plaintext;
 pub use classifier::Classifier;
+pub use party::{run_client, run_dealer, run_server};
 pub use trainer::TrainerHandle;
 
 use wasm_bindgen::prelude::*;
