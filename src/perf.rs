@@ -34,11 +34,34 @@ pub fn plaintext(vit: &ViT, forward_iters: usize, train_steps: usize) -> Result<
     let forward_ms = (now_s() - t0) * 1000.0 / forward_iters.max(1) as f64;
 
     let n = 64 * train_steps.max(1);
-    let labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..cfg.classes as u8)).collect();
+    let labels: Vec<u8> = (0..n)
+        .map(|_| rng.gen_range(0..cfg.classes as u8))
+        .collect();
     let pixels: Vec<u8> = (0..n * cfg.input_len()).map(|_| rng.gen()).collect();
-    let data = Dataset::new("bench", cfg.image_size, cfg.image_size, cfg.channels, cfg.classes, labels, pixels)?;
-    let tc = TrainConfig { epochs: 1, batch_size: 64, augment: Augment::NONE, seed: Some(1), ..TrainConfig::default_for("bench") };
-    let mut trainer = Trainer::with_params(cfg.clone(), vit.plan.clone(), vit.params.clone(), tc, n, ChaCha8Rng::seed_from_u64(2))?;
+    let data = Dataset::new(
+        "bench",
+        cfg.image_size,
+        cfg.image_size,
+        cfg.channels,
+        cfg.classes,
+        labels,
+        pixels,
+    )?;
+    let tc = TrainConfig {
+        epochs: 1,
+        batch_size: 64,
+        augment: Augment::NONE,
+        seed: Some(1),
+        ..TrainConfig::default_for("bench")
+    };
+    let mut trainer = Trainer::with_params(
+        cfg.clone(),
+        vit.plan.clone(),
+        vit.params.clone(),
+        tc,
+        n,
+        ChaCha8Rng::seed_from_u64(2),
+    )?;
     trainer.step(&data)?;
     let t0 = now_s();
     let mut images = 0;
@@ -46,7 +69,10 @@ pub fn plaintext(vit: &ViT, forward_iters: usize, train_steps: usize) -> Result<
         images += trainer.step(&data)?.images;
     }
     let train_images_per_s = images as f64 / (now_s() - t0).max(1e-9);
-    Ok(PlainBench { forward_ms, train_images_per_s })
+    Ok(PlainBench {
+        forward_ms,
+        train_images_per_s,
+    })
 }
 
 #[cfg(test)]
@@ -56,8 +82,23 @@ mod tests {
 
     #[test]
     fn bench_runs_and_reports_positive_figures() {
-        let cfg = ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 8, depth: 1, heads: 2, mlp_ratio: 2, classes: 3, linformer_k: 2 };
-        let vit = ViT::new(cfg.clone(), Plan::uniform(&cfg, Attention::Softmax), Params::init(&cfg, &mut ChaCha8Rng::seed_from_u64(0))).unwrap();
+        let cfg = ViTConfig {
+            image_size: 8,
+            channels: 1,
+            patch: 4,
+            dim: 8,
+            depth: 1,
+            heads: 2,
+            mlp_ratio: 2,
+            classes: 3,
+            linformer_k: 2,
+        };
+        let vit = ViT::new(
+            cfg.clone(),
+            Plan::uniform(&cfg, Attention::Softmax),
+            Params::init(&cfg, &mut ChaCha8Rng::seed_from_u64(0)),
+        )
+        .unwrap();
         let b = plaintext(&vit, 3, 3).unwrap();
         assert!(b.forward_ms > 0.0 && b.train_images_per_s > 0.0);
     }

@@ -9,8 +9,15 @@ fn data_dir() -> PathBuf {
 }
 
 fn mpcvit(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mpcvit")).args(args).output().expect("run mpcvit");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
+        .args(args)
+        .output()
+        .expect("run mpcvit");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "mpcvit {args:?} failed:\n{text}");
     text
 }
@@ -25,41 +32,126 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn train_eval_search_retrain_report() {
     let data = data_dir();
-    assert!(data.join("mnist-train.bin").exists(), "run ./scripts/setup.sh first: {} has no datasets", data.display());
+    assert!(
+        data.join("mnist-train.bin").exists(),
+        "run ./scripts/setup.sh first: {} has no datasets",
+        data.display()
+    );
     let dir = temp_dir("flow");
     let (d, out) = (data.to_str().unwrap(), dir.to_str().unwrap());
-    let small = ["--dataset", "mnist", "--data-dir", d, "--out", out, "--limit", "4096", "--dim", "32", "--depth", "2", "--seed", "7", "--lr", "5e-3"];
+    let small = [
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--out",
+        out,
+        "--limit",
+        "4096",
+        "--dim",
+        "32",
+        "--depth",
+        "2",
+        "--seed",
+        "7",
+        "--lr",
+        "5e-3",
+    ];
 
-    let mut args = vec!["train", "--attention", "softmax", "--epochs", "8", "--name", "teacher"];
+    let mut args = vec![
+        "train",
+        "--attention",
+        "softmax",
+        "--epochs",
+        "8",
+        "--name",
+        "teacher",
+    ];
     args.extend(small);
     mpcvit(&args);
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("teacher.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("teacher.json")).unwrap()).unwrap();
     let acc = manifest["metrics"]["test_accuracy"].as_f64().unwrap();
-    assert!(acc > 0.5, "8 epochs on 4096 digits should beat 50%, got {acc}");
+    assert!(
+        acc > 0.5,
+        "8 epochs on 4096 digits should beat 50%, got {acc}"
+    );
     assert!(manifest["cost"]["rounds"].as_u64().unwrap() > 0);
-    assert!(manifest["training"]["command"].as_str().unwrap().contains("train"));
+    assert!(manifest["training"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("train"));
 
-    let text = mpcvit(&["eval", "teacher", "--models", out, "--data-dir", d, "--limit", "500"]);
+    let text = mpcvit(&[
+        "eval",
+        "teacher",
+        "--models",
+        out,
+        "--data-dir",
+        d,
+        "--limit",
+        "500",
+    ]);
     assert!(text.contains("accuracy"), "{text}");
 
     let search_file = dir.join("search.json");
-    let mut args = vec!["search", "--epochs", "1", "--output", search_file.to_str().unwrap(), "--mu", "0.5", "--gelu-eta", "0.01"];
+    let mut args = vec![
+        "search",
+        "--epochs",
+        "1",
+        "--output",
+        search_file.to_str().unwrap(),
+        "--mu",
+        "0.5",
+        "--gelu-eta",
+        "0.01",
+    ];
     args.extend(small);
     mpcvit(&args);
-    let search: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&search_file).unwrap()).unwrap();
+    let search: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&search_file).unwrap()).unwrap();
     assert_eq!(search["alphas"].as_array().unwrap().len(), 2 * 4);
     assert!(search["latency"]["rs_attn_head"].as_f64().unwrap() > 0.0);
 
-    let small_retrain = ["--dataset", "mnist", "--data-dir", d, "--out", out, "--limit", "2048", "--seed", "7"];
-    let mut args = vec!["retrain", "--search", search_file.to_str().unwrap(), "--mu", "0.5", "--teacher", "teacher", "--models", out, "--epochs", "1", "--name", "student"];
+    let small_retrain = [
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--out",
+        out,
+        "--limit",
+        "2048",
+        "--seed",
+        "7",
+    ];
+    let mut args = vec![
+        "retrain",
+        "--search",
+        search_file.to_str().unwrap(),
+        "--mu",
+        "0.5",
+        "--teacher",
+        "teacher",
+        "--models",
+        out,
+        "--epochs",
+        "1",
+        "--name",
+        "student",
+    ];
     args.extend(small_retrain);
     mpcvit(&args);
-    let student: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("student.json")).unwrap()).unwrap();
+    let student: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("student.json")).unwrap()).unwrap();
     assert_eq!(student["training"]["teacher"], "teacher");
     assert_eq!(student["plan"]["attention"]["granularity"], "head");
 
     let text = mpcvit(&["report", "--models", out, "--data-dir", d]);
-    assert!(text.contains("teacher") && text.contains("student"), "{text}");
+    assert!(
+        text.contains("teacher") && text.contains("student"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -67,16 +159,33 @@ fn train_eval_search_retrain_report() {
 fn bad_arguments_are_clear_errors() {
     let dir = temp_dir("bad");
     let out = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
-        .args(["train", "--dataset", "nope", "--data-dir", dir.to_str().unwrap()])
+        .args([
+            "train",
+            "--dataset",
+            "nope",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("error"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_mpcvit")).args(["eval", "missing-model", "--models", dir.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
+        .args(["eval", "missing-model", "--models", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let out = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
-        .args(["train", "--dataset", "mnist", "--attention", "bogus", "--data-dir", data_dir().to_str().unwrap()])
+        .args([
+            "train",
+            "--dataset",
+            "mnist",
+            "--attention",
+            "bogus",
+            "--data-dir",
+            data_dir().to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown attention"));

@@ -319,10 +319,17 @@ fn index_passes_over_json_that_is_not_a_manifest() {
     std::fs::create_dir_all(&dir).unwrap();
     let (m, p) = model();
     io::save_model(&dir, &m, &p).unwrap();
-    std::fs::write(dir.join("search.json"), r#"{"config": {}, "alphas": [1.0]}"#).unwrap();
+    std::fs::write(
+        dir.join("search.json"),
+        r#"{"config": {}, "alphas": [1.0]}"#,
+    )
+    .unwrap();
     let index = io::build_index(&dir).unwrap();
     assert_eq!(index.models.len(), 1);
     std::fs::write(dir.join("broken.json"), "{ not json").unwrap();
-    assert!(io::build_index(&dir).is_err(), "unparseable JSON in a models folder is still an error");
+    assert!(
+        io::build_index(&dir).is_err(),
+        "unparseable JSON in a models folder is still an error"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

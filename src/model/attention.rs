@@ -343,7 +343,18 @@ pub(crate) mod tests {
                             srow.iter().map(|x| x.exp() / z).collect()
                         }
                         Attention::Relu => srow.iter().map(|x| x.max(0.0) / nf).collect(),
-                        Attention::Relu6 => srow.iter().map(|&x| if x <= 0.0 { 0.0 } else if x >= 6.0 { 6.0 / nf } else { x / nf }).collect(),
+                        Attention::Relu6 => srow
+                            .iter()
+                            .map(|&x| {
+                                if x <= 0.0 {
+                                    0.0
+                                } else if x >= 6.0 {
+                                    6.0 / nf
+                                } else {
+                                    x / nf
+                                }
+                            })
+                            .collect(),
                         Attention::Square => srow.iter().map(|x| x * x / nf).collect(),
                         Attention::ScaleAttn => srow.iter().map(|x| x / nf).collect(),
                         Attention::TwoQuad => {

@@ -28,7 +28,10 @@ pub fn seed_message(seed: &Seed) -> Vec<u8> {
 /// Parses [`seed_message`], rejecting anything else.
 pub fn parse_seed_message(bytes: &[u8]) -> Result<Seed> {
     if bytes.len() != 36 || &bytes[..4] != SEED_MAGIC {
-        return Err(Error::Protocol(format!("expected the dealer's 36-byte seed message, got {} bytes", bytes.len())));
+        return Err(Error::Protocol(format!(
+            "expected the dealer's 36-byte seed message, got {} bytes",
+            bytes.len()
+        )));
     }
     let mut s = [0u8; 32];
     s.copy_from_slice(&bytes[4..]);
@@ -37,7 +40,12 @@ pub fn parse_seed_message(bytes: &[u8]) -> Result<Seed> {
 
 /// Party 0: classifies `image` (`channels * size * size` values in `[0, 1]`) with the server's
 /// model of public shape `cfg` and plan `plan`; returns the logits.
-pub async fn client(p: &mut Party, cfg: &ViTConfig, plan: &Plan, image: &[f32]) -> Result<Vec<f64>> {
+pub async fn client(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    plan: &Plan,
+    image: &[f32],
+) -> Result<Vec<f64>> {
     plan.validate(cfg)?;
     let arch = Arch::from_plan(cfg, plan);
     let w = share_weights(p, cfg, plan, None).await?;
@@ -45,10 +53,18 @@ pub async fn client(p: &mut Party, cfg: &ViTConfig, plan: &Plan, image: &[f32]) 
 }
 
 /// Party 0's part of one inference once the weights are shared.
-pub async fn client_infer(p: &mut Party, cfg: &ViTConfig, arch: &Arch, w: &SharedWeights, image: &[f32]) -> Result<Vec<f64>> {
+pub async fn client_infer(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    arch: &Arch,
+    w: &SharedWeights,
+    image: &[f32],
+) -> Result<Vec<f64>> {
     let x = share_image(p, cfg, Some(image)).await?;
     let logits = forward(p, cfg, arch, w, &x).await?;
-    let plain = reveal_to(p, &logits, 0).await?.ok_or_else(|| Error::Protocol("party 0 received no logits".into()))?;
+    let plain = reveal_to(p, &logits, 0)
+        .await?
+        .ok_or_else(|| Error::Protocol("party 0 received no logits".into()))?;
     Ok(plain.iter().copied().collect())
 }
 
@@ -66,7 +82,12 @@ pub async fn dealer(p: &mut Party, cfg: &ViTConfig, plan: &Plan) -> Result<()> {
 }
 
 /// Party 1's (or the dealer's) part of one inference once the weights are shared.
-pub async fn blind_infer(p: &mut Party, cfg: &ViTConfig, arch: &Arch, w: &SharedWeights) -> Result<()> {
+pub async fn blind_infer(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    arch: &Arch,
+    w: &SharedWeights,
+) -> Result<()> {
     let x = share_image(p, cfg, None).await?;
     let logits = forward(p, cfg, arch, w, &x).await?;
     if reveal_to(p, &logits, 0).await?.is_some() {
@@ -96,7 +117,17 @@ mod tests {
     /// corrections to party 1 ahead of time over its own channel.
     #[test]
     fn client_server_and_dealer_programs_agree_with_plaintext() {
-        let cfg = ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 16, depth: 1, heads: 2, mlp_ratio: 2, classes: 3, linformer_k: 2 };
+        let cfg = ViTConfig {
+            image_size: 8,
+            channels: 1,
+            patch: 4,
+            dim: 16,
+            depth: 1,
+            heads: 2,
+            mlp_ratio: 2,
+            classes: 3,
+            linformer_k: 2,
+        };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let mut params = Params::init(&cfg, &mut rng);
         params.for_each_mut(|_, mut t| {
@@ -105,7 +136,10 @@ mod tests {
             }
         });
         let heads = vec![vec![Attention::RsAttn, Attention::ScaleAttn]];
-        let plan = Plan { attention: crate::model::AttentionPlan::Head(heads), gelu: None };
+        let plan = Plan {
+            attention: crate::model::AttentionPlan::Head(heads),
+            gelu: None,
+        };
         let vit = ViT::new(cfg.clone(), plan.clone(), params).unwrap();
         let image: Vec<f32> = (0..64).map(|_| rng.gen()).collect();
         let (s0, s1) = (Seed::from_os().unwrap(), Seed::from_os().unwrap());
@@ -113,12 +147,34 @@ mod tests {
         let (t0, t1) = mem_pair();
         let sc = SessionConfig::default();
         let mut d = Party::dealer(sc, Dealer::new(s0, s1), Box::new(d_to_p1));
-        let mut p0 = Party::new(0, sc, Box::new(t0), DealerClient::party0(s0), Seed::from_os().unwrap()).unwrap();
-        let mut p1 = Party::new(1, sc, Box::new(t1), DealerClient::party1_remote(s1, Box::new(p1_from_d)), Seed::from_os().unwrap()).unwrap();
+        let mut p0 = Party::new(
+            0,
+            sc,
+            Box::new(t0),
+            DealerClient::party0(s0),
+            Seed::from_os().unwrap(),
+        )
+        .unwrap();
+        let mut p1 = Party::new(
+            1,
+            sc,
+            Box::new(t1),
+            DealerClient::party1_remote(s1, Box::new(p1_from_d)),
+            Seed::from_os().unwrap(),
+        )
+        .unwrap();
         // The dealer runs first and to completion: its traffic is offline.
-        block_on_local(dealer(&mut d, &cfg, &plan)).unwrap().unwrap();
-        let (logits, ()) = crate::mpc::exec::run_joined(client(&mut p0, &cfg, &plan, &image), server(&mut p1, &vit)).unwrap();
-        let want = vit.forward(ndarray::ArrayView4::from_shape((1, 1, 8, 8), &image).unwrap()).unwrap();
+        block_on_local(dealer(&mut d, &cfg, &plan))
+            .unwrap()
+            .unwrap();
+        let (logits, ()) = crate::mpc::exec::run_joined(
+            client(&mut p0, &cfg, &plan, &image),
+            server(&mut p1, &vit),
+        )
+        .unwrap();
+        let want = vit
+            .forward(ndarray::ArrayView4::from_shape((1, 1, 8, 8), &image).unwrap())
+            .unwrap();
         for (a, b) in want.iter().zip(&logits) {
             assert!((*a as f64 - b).abs() < 0.05, "{want:?} vs {logits:?}");
         }

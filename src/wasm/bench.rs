@@ -5,7 +5,12 @@ use wasm_bindgen::prelude::*;
 /// Plaintext forward and training speed of a model in this wasm instance:
 /// `{forward_ms, train_images_per_s}`.
 #[wasm_bindgen]
-pub fn bench_plaintext(weights: &[u8], manifest: &str, forward_iters: usize, train_steps: usize) -> Result<JsValue, JsError> {
+pub fn bench_plaintext(
+    weights: &[u8],
+    manifest: &str,
+    forward_iters: usize,
+    train_steps: usize,
+) -> Result<JsValue, JsError> {
     let (m, p) = crate::io::load_model(weights, manifest).map_err(super::js_err)?;
     let vit = crate::model::ViT::new(m.config, m.plan, p).map_err(super::js_err)?;
     let b = crate::perf::plaintext(&vit, forward_iters, train_steps).map_err(super::js_err)?;

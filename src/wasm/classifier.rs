@@ -27,7 +27,8 @@ impl Classifier {
     /// Loads and validates a model; a corrupt file is an error naming what is wrong.
     pub fn load(weights: &[u8], manifest_json: &str) -> Result<Classifier, JsError> {
         let (manifest, params) = load_model(weights, manifest_json).map_err(js_err)?;
-        let vit = ViT::new(manifest.config.clone(), manifest.plan.clone(), params).map_err(js_err)?;
+        let vit =
+            ViT::new(manifest.config.clone(), manifest.plan.clone(), params).map_err(js_err)?;
         Ok(Classifier { vit, manifest })
     }
 
@@ -37,12 +38,21 @@ impl Classifier {
         let input: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
         let probabilities = self.vit.classify(&input).map_err(js_err)?;
         let prediction = crate::train::loss::argmax(probabilities.iter().copied());
-        serde_wasm_bindgen::to_value(&Prediction { prediction, probabilities }).map_err(js_err)
+        serde_wasm_bindgen::to_value(&Prediction {
+            prediction,
+            probabilities,
+        })
+        .map_err(js_err)
     }
 
     /// Converts a drawn or uploaded RGBA image to the model's input (grey, cropped, scaled and
     /// centred as MNIST was made) and returns those bytes.
-    pub fn prepare_rgba(&self, rgba: &[u8], width: usize, height: usize) -> Result<Vec<u8>, JsError> {
+    pub fn prepare_rgba(
+        &self,
+        rgba: &[u8],
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<u8>, JsError> {
         preprocess_rgba(width, height, rgba, self.vit.config.image_size).map_err(js_err)
     }
 

@@ -28,7 +28,11 @@ fn port_transport(port: &MessagePort) -> Box<dyn Transport> {
     let (transport, pump) = pumped();
     let incoming = pump.incoming;
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        let bytes = e.data().dyn_into::<js_sys::ArrayBuffer>().map(|b| js_sys::Uint8Array::new(&b).to_vec()).unwrap_or_default();
+        let bytes = e
+            .data()
+            .dyn_into::<js_sys::ArrayBuffer>()
+            .map(|b| js_sys::Uint8Array::new(&b).to_vec())
+            .unwrap_or_default();
         let _ = incoming.unbounded_send(bytes);
     });
     port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -41,7 +45,10 @@ fn port_transport(port: &MessagePort) -> Box<dyn Transport> {
         while let Some(frame) = outgoing.next().await {
             let buf = js_sys::Uint8Array::from(frame.as_slice()).buffer();
             let transfer = js_sys::Array::of1(&buf);
-            if out_port.post_message_with_transferable(&buf, &transfer).is_err() {
+            if out_port
+                .post_message_with_transferable(&buf, &transfer)
+                .is_err()
+            {
                 break;
             }
         }
@@ -57,7 +64,9 @@ impl Sleeper for TimeoutSleeper {
         let ms = (seconds * 1000.0).max(0.0);
         let promise = js_sys::Promise::new(&mut |resolve, _| {
             let global = js_sys::global();
-            if let Ok(f) = js_sys::Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
+            if let Ok(f) = js_sys::Reflect::get(&global, &"setTimeout".into())
+                .and_then(|f| f.dyn_into::<js_sys::Function>())
+            {
                 let _ = f.call2(&global, &resolve, &JsValue::from_f64(ms));
             }
         });
@@ -81,9 +90,15 @@ fn shaped(t: Box<dyn Transport>, profile: JsValue) -> Result<Box<dyn Transport>,
     }
     let p: ProfileArg = serde_wasm_bindgen::from_value(profile).map_err(js_err)?;
     if !(p.rtt_ms >= 0.0 && p.mbytes_per_s > 0.0) {
-        return Err(JsError::new("network profile: RTT must be >= 0 and bandwidth > 0"));
+        return Err(JsError::new(
+            "network profile: RTT must be >= 0 and bandwidth > 0",
+        ));
     }
-    let profile = NetworkProfile { name: p.name, rtt_s: p.rtt_ms / 1000.0, bandwidth_bytes_per_s: p.mbytes_per_s * 1e6 };
+    let profile = NetworkProfile {
+        name: p.name,
+        rtt_s: p.rtt_ms / 1000.0,
+        bandwidth_bytes_per_s: p.mbytes_per_s * 1e6,
+    };
     Ok(Box::new(Shaped::new(t, profile, Rc::new(TimeoutSleeper))))
 }
 
@@ -105,36 +120,76 @@ struct ClientResult {
 /// 0-255) with the server's model, whose public shape is in `manifest_json`. Returns
 /// `{prediction, probabilities, logits, cost, measured_s}`; only this party learns them.
 #[wasm_bindgen]
-pub async fn run_client(manifest_json: String, pixels: Vec<u8>, peer: MessagePort, dealer_port: MessagePort, profile: JsValue) -> Result<JsValue, JsError> {
+pub async fn run_client(
+    manifest_json: String,
+    pixels: Vec<u8>,
+    peer: MessagePort,
+    dealer_port: MessagePort,
+    profile: JsValue,
+) -> Result<JsValue, JsError> {
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
     let image: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
     if image.len() != m.config.input_len() {
-        return Err(JsError::new(&format!("the model expects {} pixels, got {}", m.config.input_len(), image.len())));
+        return Err(JsError::new(&format!(
+            "the model expects {} pixels, got {}",
+            m.config.input_len(),
+            image.len()
+        )));
     }
     let mut from_dealer = port_transport(&dealer_port);
     let seed = receive_seed(&mut from_dealer).await?;
     let t = shaped(port_transport(&peer), profile)?;
-    let mut p = Party::new(0, SessionConfig::default(), t, DealerClient::party0(seed), Seed::from_os().map_err(js_err)?).map_err(js_err)?;
+    let mut p = Party::new(
+        0,
+        SessionConfig::default(),
+        t,
+        DealerClient::party0(seed),
+        Seed::from_os().map_err(js_err)?,
+    )
+    .map_err(js_err)?;
     let t0 = crate::mpc::meter::now_s();
-    let logits = client(&mut p, &m.config, &m.plan, &image).await.map_err(js_err)?;
+    let logits = client(&mut p, &m.config, &m.plan, &image)
+        .await
+        .map_err(js_err)?;
     let measured_s = crate::mpc::meter::now_s() - t0;
     let probabilities = probabilities(&logits);
     let prediction = crate::train::loss::argmax(probabilities.iter().copied());
     let cost = CostSummary::from_report(&p.meter.report());
     let s = serde_wasm_bindgen::Serializer::json_compatible();
-    ClientResult { prediction, probabilities, logits, cost, measured_s }.serialize(&s).map_err(js_err)
+    ClientResult {
+        prediction,
+        probabilities,
+        logits,
+        cost,
+        measured_s,
+    }
+    .serialize(&s)
+    .map_err(js_err)
 }
 
 /// Party 1 (the server, who owns the weights): serves one inference. Returns its own view of
 /// the cost (it learns no result).
 #[wasm_bindgen]
-pub async fn run_server(weights: Vec<u8>, manifest_json: String, peer: MessagePort, dealer_port: MessagePort, profile: JsValue) -> Result<JsValue, JsError> {
+pub async fn run_server(
+    weights: Vec<u8>,
+    manifest_json: String,
+    peer: MessagePort,
+    dealer_port: MessagePort,
+    profile: JsValue,
+) -> Result<JsValue, JsError> {
     let (m, params) = load_model(&weights, &manifest_json).map_err(js_err)?;
     let vit = ViT::new(m.config, m.plan, params).map_err(js_err)?;
     let mut from_dealer = port_transport(&dealer_port);
     let seed = receive_seed(&mut from_dealer).await?;
     let t = shaped(port_transport(&peer), profile)?;
-    let mut p = Party::new(1, SessionConfig::default(), t, DealerClient::party1_remote(seed, from_dealer), Seed::from_os().map_err(js_err)?).map_err(js_err)?;
+    let mut p = Party::new(
+        1,
+        SessionConfig::default(),
+        t,
+        DealerClient::party1_remote(seed, from_dealer),
+        Seed::from_os().map_err(js_err)?,
+    )
+    .map_err(js_err)?;
     server(&mut p, &vit).await.map_err(js_err)?;
     report_value(&p.meter.report())
 }
@@ -142,9 +197,16 @@ pub async fn run_server(weights: Vec<u8>, manifest_json: String, peer: MessagePo
 /// The dealer: draws both parties' seeds, sends each its own, then runs the server's program
 /// on shapes only and streams party 1's corrections (offline traffic). Returns its cost view.
 #[wasm_bindgen]
-pub async fn run_dealer(manifest_json: String, to_client: MessagePort, to_server: MessagePort) -> Result<JsValue, JsError> {
+pub async fn run_dealer(
+    manifest_json: String,
+    to_client: MessagePort,
+    to_server: MessagePort,
+) -> Result<JsValue, JsError> {
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
-    let (s0, s1) = (Seed::from_os().map_err(js_err)?, Seed::from_os().map_err(js_err)?);
+    let (s0, s1) = (
+        Seed::from_os().map_err(js_err)?,
+        Seed::from_os().map_err(js_err)?,
+    );
     let mut c = port_transport(&to_client);
     let mut s = port_transport(&to_server);
     c.send(seed_message(&s0)).map_err(js_err)?;

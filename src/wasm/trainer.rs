@@ -32,14 +32,23 @@ impl TrainerHandle {
     /// `config`, `plan` and `train` are JSON (`ViTConfig`, `Plan`, `TrainConfig`); `dataset` is
     /// the compact binary dataset form.
     #[wasm_bindgen(constructor)]
-    pub fn new(config: &str, plan: &str, train: &str, dataset: &[u8]) -> Result<TrainerHandle, JsError> {
+    pub fn new(
+        config: &str,
+        plan: &str,
+        train: &str,
+        dataset: &[u8],
+    ) -> Result<TrainerHandle, JsError> {
         let config: ViTConfig = serde_json::from_str(config).map_err(js_err)?;
         let plan: Plan = serde_json::from_str(plan).map_err(js_err)?;
         let train: TrainConfig = serde_json::from_str(train).map_err(js_err)?;
         let data = Dataset::from_bytes(dataset).map_err(js_err)?;
         let dataset = data.name.clone();
         let trainer = Trainer::new(config, plan, train, data.len()).map_err(js_err)?;
-        Ok(TrainerHandle { trainer, data, dataset })
+        Ok(TrainerHandle {
+            trainer,
+            data,
+            dataset,
+        })
     }
 
     /// Runs up to `n` steps (fewer at the end of training): `{step, total, loss, accuracy, lr}`
@@ -57,14 +66,22 @@ impl TrainerHandle {
             lr = s.lr;
         }
         let c = count.max(1);
-        let p = Progress { step: self.trainer.step_count(), total: self.trainer.total_steps(), loss: loss / c as f32, accuracy: right as f64 / c as f64, lr };
+        let p = Progress {
+            step: self.trainer.step_count(),
+            total: self.trainer.total_steps(),
+            loss: loss / c as f32,
+            accuracy: right as f64 / c as f64,
+            lr,
+        };
         serde_wasm_bindgen::to_value(&p).map_err(js_err)
     }
 
     /// Accuracy of the current model on a dataset (binary form).
     pub fn evaluate(&self, dataset: &[u8]) -> Result<f64, JsError> {
         let data = Dataset::from_bytes(dataset).map_err(js_err)?;
-        Ok(evaluate(&self.trainer.model().map_err(js_err)?, &data, 256).map_err(js_err)?.accuracy)
+        Ok(evaluate(&self.trainer.model().map_err(js_err)?, &data, 256)
+            .map_err(js_err)?
+            .accuracy)
     }
 
     /// The trained weights as safetensors bytes.
@@ -74,7 +91,12 @@ impl TrainerHandle {
 
     /// A manifest for the trained model, named `name`.
     pub fn export_manifest(&self, name: &str) -> Result<String, JsError> {
-        let m = Manifest::new(name, self.dataset.clone(), self.trainer.config.clone(), self.trainer.plan.clone());
+        let m = Manifest::new(
+            name,
+            self.dataset.clone(),
+            self.trainer.config.clone(),
+            self.trainer.plan.clone(),
+        );
         m.validate().map_err(js_err)?;
         m.to_json().map_err(js_err)
     }

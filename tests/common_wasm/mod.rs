@@ -16,7 +16,17 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn cfg() -> ViTConfig {
-    ViTConfig { image_size: 8, channels: 1, patch: 4, dim: 16, depth: 2, heads: 2, mlp_ratio: 2, classes: 3, linformer_k: 3 }
+    ViTConfig {
+        image_size: 8,
+        channels: 1,
+        patch: 4,
+        dim: 16,
+        depth: 2,
+        heads: 2,
+        mlp_ratio: 2,
+        classes: 3,
+        linformer_k: 3,
+    }
 }
 
 fn model(attention: Attention) -> (Vec<u8>, String) {
@@ -48,7 +58,10 @@ fn bad_inputs_are_errors_not_panics() {
     let (w, m) = model(Attention::RsAttn);
     let c = Classifier::load(&w, &m).unwrap();
     assert!(c.classify(&[0u8; 10]).is_err(), "wrong image size");
-    assert!(Classifier::load(&w[..w.len() / 2], &m).is_err(), "truncated weights");
+    assert!(
+        Classifier::load(&w[..w.len() / 2], &m).is_err(),
+        "truncated weights"
+    );
     assert!(Classifier::load(b"garbage", &m).is_err(), "garbage weights");
     assert!(Classifier::load(&w, "{").is_err(), "bad manifest");
     assert!(c.prepare_rgba(&[0u8; 12], 2, 2).is_err(), "blank drawing");
@@ -68,7 +81,10 @@ fn drawn_rgba_is_prepared_to_model_input() {
     }
     let px = c.prepare_rgba(&rgba, wd, ht).unwrap();
     assert_eq!(px.len(), 64);
-    assert!(px.iter().any(|&p| p > 128), "the stroke is bright after preparation");
+    assert!(
+        px.iter().any(|&p| p > 128),
+        "the stroke is bright after preparation"
+    );
     c.classify(&px).unwrap();
 }
 
@@ -80,12 +96,22 @@ fn trainer_reduces_loss_on_a_separable_task() {
     for _ in 0..96 {
         let y = rng.gen_range(0..2u8);
         labels.push(y);
-        pixels.extend((0..64).map(|i| if (i < 32) == (y == 0) { 220u8 } else { rng.gen_range(0..30) }));
+        pixels.extend((0..64).map(|i| {
+            if (i < 32) == (y == 0) {
+                220u8
+            } else {
+                rng.gen_range(0..30)
+            }
+        }));
     }
-    let data = Dataset::new("toy", 8, 8, 1, 3, labels, pixels).unwrap().to_bytes().unwrap();
+    let data = Dataset::new("toy", 8, 8, 1, 3, labels, pixels)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
     let train = r#"{"epochs":20,"batch_size":16,"lr":0.003,"min_lr":0.0001,"warmup_epochs":0.5,"weight_decay":0.0,"augment":{"max_shift":0,"hflip":false},"seed":5}"#;
     let plan = serde_json::to_string(&Plan::uniform(&c, Attention::RsAttn)).unwrap();
-    let mut t = TrainerHandle::new(&serde_json::to_string(&c).unwrap(), &plan, train, &data).unwrap();
+    let mut t =
+        TrainerHandle::new(&serde_json::to_string(&c).unwrap(), &plan, train, &data).unwrap();
     let first: f64 = field(&t.step(6).unwrap(), "loss").as_f64().unwrap();
     let mut last = first;
     for _ in 0..15 {
@@ -110,12 +136,21 @@ fn private_inference_matches_plaintext_in_wasm() {
         }
     });
     let heads = vec![vec![Attention::RsAttn, Attention::ScaleAttn]; 2];
-    let plan = Plan { attention: mpcvit::model::AttentionPlan::Head(heads), gelu: None };
+    let plan = Plan {
+        attention: mpcvit::model::AttentionPlan::Head(heads),
+        gelu: None,
+    };
     let vit = ViT::new(c.clone(), plan, p).unwrap();
     let img: Vec<f32> = (0..64).map(|_| rng.gen()).collect();
-    let r = infer_local(&vit, &[&img], SessionConfig::default(), None).unwrap().remove(0);
+    let r = infer_local(&vit, &[&img], SessionConfig::default(), None)
+        .unwrap()
+        .remove(0);
     let want = vit.classify(&img).unwrap();
-    let err = want.iter().zip(&r.probabilities).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let err = want
+        .iter()
+        .zip(&r.probabilities)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(err < 0.02, "probability error {err}");
     assert!(r.cost.rounds > 0 && r.cost.wan_s > 0.0);
 }
@@ -123,8 +158,15 @@ fn private_inference_matches_plaintext_in_wasm() {
 #[wasm_bindgen_test]
 fn mpc_protocol_runs_in_wasm() {
     let (t0, t1) = mem_pair();
-    let (mut p0, mut p1) = local_pair_with(SessionConfig::default(), SessionSeeds::from_os().unwrap(), Box::new(t0), Box::new(t1)).unwrap();
-    let x = ArrayD::from_shape_vec(vec![2, 4], vec![1.0, -2.0, 3.0, 0.5, -1.0, -1.0, 2.0, 2.0]).unwrap();
+    let (mut p0, mut p1) = local_pair_with(
+        SessionConfig::default(),
+        SessionSeeds::from_os().unwrap(),
+        Box::new(t0),
+        Box::new(t1),
+    )
+    .unwrap();
+    let x = ArrayD::from_shape_vec(vec![2, 4], vec![1.0, -2.0, 3.0, 0.5, -1.0, -1.0, 2.0, 2.0])
+        .unwrap();
     let a = async {
         let s = share_input(&mut p0, 0, Some(&x), &[2, 4]).await?;
         let r = relu_softmax(&mut p0, &s, 1e-8).await?;

@@ -64,7 +64,8 @@ pub struct RunArgs {
 
 /// Reads a JSON file with a clear error.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
 }
 
@@ -116,13 +117,19 @@ impl RunArgs {
         if let Some(n) = self.limit {
             train = train.take(n);
         }
-        Ok((train, data::load(&self.data_dir, &self.dataset, Split::Test)?))
+        Ok((
+            train,
+            data::load(&self.data_dir, &self.dataset, Split::Test)?,
+        ))
     }
 }
 
 /// The command line as typed, for the manifest's training record.
 pub fn command_line() -> String {
-    format!("mpcvit {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "))
+    format!(
+        "mpcvit {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// A progress bar for one epoch.
@@ -149,7 +156,10 @@ pub struct Meter {
 
 impl Meter {
     /// Times `f` (one training step) and records its stats.
-    pub fn step(&mut self, f: impl FnOnce() -> Result<mpcvit::train::StepStats>) -> Result<mpcvit::train::StepStats> {
+    pub fn step(
+        &mut self,
+        f: impl FnOnce() -> Result<mpcvit::train::StepStats>,
+    ) -> Result<mpcvit::train::StepStats> {
         let t0 = Instant::now();
         let s = f()?;
         self.busy_s += t0.elapsed().as_secs_f64();
@@ -184,7 +194,13 @@ impl Meter {
 
 /// Private-inference cost of `vit` on one image, as a manifest `cost` value.
 pub fn private_cost(vit: &ViT, image: &[f32]) -> Result<serde_json::Value> {
-    let r = infer_local(vit, &[image], SessionConfig::default(), Some(SessionSeeds::from_os()?))?.remove(0);
+    let r = infer_local(
+        vit,
+        &[image],
+        SessionConfig::default(),
+        Some(SessionSeeds::from_os()?),
+    )?
+    .remove(0);
     let c = &r.cost;
     Ok(serde_json::json!({
         "rounds": c.rounds,
@@ -213,9 +229,17 @@ pub fn finished_manifest(
     with_cost: bool,
 ) -> Result<Manifest> {
     let eval = evaluate(vit, test, 256)?;
-    eprintln!("{name}: epoch {epochs_done}: test accuracy {:.2}% (loss {:.4})", 100.0 * eval.accuracy, eval.loss);
+    eprintln!(
+        "{name}: epoch {epochs_done}: test accuracy {:.2}% (loss {:.4})",
+        100.0 * eval.accuracy,
+        eval.loss
+    );
     let mut m = Manifest::new(name, args.dataset.clone(), config.clone(), plan.clone());
-    m.metrics = Metrics { test_accuracy: Some(eval.accuracy), test_images: Some(test.len()), ..Default::default() };
+    m.metrics = Metrics {
+        test_accuracy: Some(eval.accuracy),
+        test_images: Some(test.len()),
+        ..Default::default()
+    };
     m.training = Some(TrainingRecord {
         command: command_line(),
         epochs: epochs_done,
@@ -226,7 +250,12 @@ pub fn finished_manifest(
     });
     if with_cost {
         let image = test.to_input(&[0])?;
-        m.cost = Some(private_cost(vit, image.as_slice().ok_or_else(|| Error::Shape("non-contiguous image".into()))?)?);
+        m.cost = Some(private_cost(
+            vit,
+            image
+                .as_slice()
+                .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
+        )?);
     }
     Ok(m)
 }

@@ -37,11 +37,15 @@ fn wasm_bench(args: &PerfArgs) -> Result<PlainBench> {
         .output()
         .map_err(|e| Error::Config(format!("cannot run node: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Config(format!("wasm benchmark failed: {}", String::from_utf8_lossy(&out.stderr))));
+        return Err(Error::Config(format!(
+            "wasm benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or_default();
-    serde_json::from_str(line).map_err(|e| Error::Config(format!("wasm benchmark printed '{line}': {e}")))
+    serde_json::from_str(line)
+        .map_err(|e| Error::Config(format!("wasm benchmark printed '{line}': {e}")))
 }
 
 pub fn run(args: PerfArgs) -> Result<()> {
@@ -49,8 +53,13 @@ pub fn run(args: PerfArgs) -> Result<()> {
     let vit = ViT::new(m.config, m.plan, p)?;
     let native = plaintext(&vit, args.forward_iters, args.train_steps)?;
     let wasm = wasm_bench(&args)?;
-    let size = std::fs::metadata(args.pkg.join("mpcvit_bg.wasm")).map(|m| m.len()).unwrap_or(0);
-    println!("{:<34} {:>12} {:>12} {:>12}", args.model, "native", "wasm (Node)", "wasm/native");
+    let size = std::fs::metadata(args.pkg.join("mpcvit_bg.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "{:<34} {:>12} {:>12} {:>12}",
+        args.model, "native", "wasm (Node)", "wasm/native"
+    );
     println!(
         "{:<34} {:>12.3} {:>12.3} {:>12.2}",
         "forward, 1 image (ms)",

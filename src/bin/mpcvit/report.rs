@@ -54,7 +54,10 @@ pub fn plan_summary(vit: &ViT) -> String {
 pub fn run(args: ReportArgs) -> Result<()> {
     let index = io::build_index(&args.models)?;
     if index.models.is_empty() {
-        return Err(Error::Model(format!("no models in {}", args.models.display())));
+        return Err(Error::Model(format!(
+            "no models in {}",
+            args.models.display()
+        )));
     }
     println!(
         "{:<28} {:<8} {:<34} {:>8} {:>7} {:>10} {:>8} {:>8}",
@@ -67,7 +70,12 @@ pub fn run(args: ReportArgs) -> Result<()> {
         if m.cost.is_none() || args.update_costs {
             let test = data::load(&args.data_dir, &m.dataset, Split::Test)?;
             let image = test.to_input(&[0])?;
-            m.cost = Some(private_cost(&vit, image.as_slice().ok_or_else(|| Error::Shape("non-contiguous image".into()))?)?);
+            m.cost = Some(private_cost(
+                &vit,
+                image
+                    .as_slice()
+                    .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
+            )?);
             io::save_model(&args.models, &m, &p)?;
         }
         let cost = m.cost.clone().unwrap_or_default();

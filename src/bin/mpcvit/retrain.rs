@@ -57,7 +57,9 @@ pub fn run(args: RetrainArgs) -> Result<()> {
     let (config, plan) = match (&args.search, &args.plan) {
         (Some(path), _) => {
             let s: SearchResult = read_json(path)?;
-            let mu = args.mu.ok_or_else(|| Error::Config("--mu is required with --search".into()))?;
+            let mu = args
+                .mu
+                .ok_or_else(|| Error::Config("--mu is required with --search".into()))?;
             let (_, global, per_layer) = s
                 .plans
                 .iter()
@@ -74,7 +76,9 @@ pub fn run(args: RetrainArgs) -> Result<()> {
         (None, None) => return Err(Error::Config("give --search with --mu, or --plan".into())),
     };
     if args.search.is_some() && (run.dim.is_some() || run.depth.is_some() || run.heads.is_some()) {
-        return Err(Error::Config("the model shape comes from the search result".into()));
+        return Err(Error::Config(
+            "the model shape comes from the search result".into(),
+        ));
     }
     config.validate()?;
     plan.validate(&config)?;
@@ -88,12 +92,22 @@ pub fn run(args: RetrainArgs) -> Result<()> {
     let (train_set, test_set) = run.datasets()?;
     let tc = run.train_config()?;
     let mut trainer = Trainer::new(config.clone(), plan.clone(), tc.clone(), train_set.len())?;
-    let kd = DistillConfig { chi: args.chi, beta: args.beta, gamma: args.gamma, temperature: args.temperature };
+    let kd = DistillConfig {
+        chi: args.chi,
+        beta: args.beta,
+        gamma: args.gamma,
+        temperature: args.temperature,
+    };
     let loss = match &teacher {
         Some(t) => Some(kd_loss(t, &config, kd)?),
         None => None,
     };
-    eprintln!("retraining {} with {} ({} steps)", args.name, args.teacher.as_deref().unwrap_or("no teacher"), trainer.total_steps());
+    eprintln!(
+        "retraining {} with {} ({} steps)",
+        args.name,
+        args.teacher.as_deref().unwrap_or("no teacher"),
+        trainer.total_steps()
+    );
     let mut meter = Meter::default();
     for epoch in 0..tc.epochs {
         let bar = epoch_bar(epoch, tc.epochs, trainer.steps_per_epoch());
@@ -108,7 +122,18 @@ pub fn run(args: RetrainArgs) -> Result<()> {
         }
         bar.finish();
         let last = epoch + 1 == tc.epochs;
-        let mut m = finished_manifest(&args.name, run, &config, &plan, &trainer.model()?, &test_set, &tc, epoch + 1, &meter, last)?;
+        let mut m = finished_manifest(
+            &args.name,
+            run,
+            &config,
+            &plan,
+            &trainer.model()?,
+            &test_set,
+            &tc,
+            epoch + 1,
+            &meter,
+            last,
+        )?;
         if let Some(t) = &mut m.training {
             t.teacher = args.teacher.clone();
             t.extra.insert("distill".into(), serde_json::to_value(kd)?);

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use mpcvit::model::{Attention, Plan};
 use mpcvit::mpc::NetworkProfile;
 use mpcvit::secure::unit_latency;
-use mpcvit::train::search::{binarize_per_layer, gelu_plan, plan_from_mask, GeluSearch, Granularity, Search, SearchConfig};
+use mpcvit::train::search::{
+    binarize_per_layer, gelu_plan, plan_from_mask, GeluSearch, Granularity, Search, SearchConfig,
+};
 use mpcvit::train::Trainer;
 use mpcvit::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -69,7 +71,9 @@ pub fn parse_granularity(s: &str) -> Result<Granularity> {
         "layer" => Ok(Granularity::Layer),
         "head" => Ok(Granularity::Head),
         "row" => Ok(Granularity::Row),
-        _ => Err(Error::Config(format!("granularity '{s}': expected layer, head or row"))),
+        _ => Err(Error::Config(format!(
+            "granularity '{s}': expected layer, head or row"
+        ))),
     }
 }
 
@@ -100,14 +104,37 @@ pub fn run(args: SearchArgs) -> Result<()> {
     let config = run.model_config()?;
     let granularity = parse_granularity(&args.granularity)?;
     let profile = parse_profile(&args.profile)?;
-    eprintln!("measuring unit latencies on the real protocol ({})...", profile.name);
+    eprintln!(
+        "measuring unit latencies on the real protocol ({})...",
+        profile.name
+    );
     let latency = unit_latency(&config, &profile)?;
-    eprintln!("RSAttn head: {:.4} s, GeLU token: {:.5} s ({})", latency.rs_attn_head, latency.gelu_token, profile.name);
+    eprintln!(
+        "RSAttn head: {:.4} s, GeLU token: {:.5} s ({})",
+        latency.rs_attn_head, latency.gelu_token, profile.name
+    );
     let (train_set, _) = run.datasets()?;
     let tc = run.train_config()?;
-    let trainer = Trainer::new(config.clone(), Plan::uniform(&config, Attention::RsAttn), tc.clone(), train_set.len())?;
-    let gelu = args.gelu_eta.map(|eta| GeluSearch { eta, sigma: args.sigma });
-    let mut search = Search::new(trainer, SearchConfig { granularity, lambda: args.lambda, alpha_lr: args.alpha_lr, latency, gelu })?;
+    let trainer = Trainer::new(
+        config.clone(),
+        Plan::uniform(&config, Attention::RsAttn),
+        tc.clone(),
+        train_set.len(),
+    )?;
+    let gelu = args.gelu_eta.map(|eta| GeluSearch {
+        eta,
+        sigma: args.sigma,
+    });
+    let mut search = Search::new(
+        trainer,
+        SearchConfig {
+            granularity,
+            lambda: args.lambda,
+            alpha_lr: args.alpha_lr,
+            latency,
+            gelu,
+        },
+    )?;
     let mut meter = Meter::default();
     let mut last_acc = 0.0;
     for epoch in 0..tc.epochs {
@@ -133,7 +160,11 @@ pub fn run(args: SearchArgs) -> Result<()> {
         .mu
         .iter()
         .map(|&mu| {
-            let mut per_layer = plan_from_mask(&config, granularity, &binarize_per_layer(&config, granularity, &search.alphas, mu));
+            let mut per_layer = plan_from_mask(
+                &config,
+                granularity,
+                &binarize_per_layer(&config, granularity, &search.alphas, mu),
+            );
             if let Some(b) = &search.betas {
                 per_layer.gelu = Some(gelu_plan(&config, b, args.sigma));
             }
@@ -158,6 +189,10 @@ pub fn run(args: SearchArgs) -> Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&args.output, serde_json::to_string_pretty(&result)?)?;
-    println!("search written to {}\n{}", args.output.display(), heat_map(&result.alphas, config.depth));
+    println!(
+        "search written to {}\n{}",
+        args.output.display(),
+        heat_map(&result.alphas, config.depth)
+    );
     Ok(())
 }

@@ -37,7 +37,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     plan.validate(&config)?;
     let (train_set, test_set) = run.datasets()?;
     let tc = run.train_config()?;
-    let name = args.name.clone().unwrap_or_else(|| format!("{}-{}", run.dataset, args.attention));
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", run.dataset, args.attention));
     let mut trainer = Trainer::new(config.clone(), plan.clone(), tc.clone(), train_set.len())?;
     eprintln!(
         "training {name}: {} parameters, {} train / {} test images, {} steps",
@@ -57,10 +60,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         bar.finish();
         let last = epoch + 1 == tc.epochs;
-        let m = finished_manifest(&name, run, &config, &plan, &trainer.model()?, &test_set, &tc, epoch + 1, &meter, last)?;
+        let m = finished_manifest(
+            &name,
+            run,
+            &config,
+            &plan,
+            &trainer.model()?,
+            &test_set,
+            &tc,
+            epoch + 1,
+            &meter,
+            last,
+        )?;
         io::save_model(&run.out, &m, &trainer.params)?;
     }
     io::write_index(&run.out)?;
-    println!("{name}: saved to {} ({:.0} training images/s)", run.out.display(), meter.images_per_sec());
+    println!(
+        "{name}: saved to {} ({:.0} training images/s)",
+        run.out.display(),
+        meter.images_per_sec()
+    );
     Ok(())
 }
