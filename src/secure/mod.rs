@@ -14,6 +14,7 @@
 //! The architecture (config and plan) is public to both parties; the weights and the image are
 //! not.
 
+pub mod agreement;
 pub mod forward;
 pub mod latency;
 pub mod programs;

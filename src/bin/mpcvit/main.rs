@@ -3,6 +3,8 @@
 //! wasm32-unknown-unknown` builds every binary of the crate.
 
 #[cfg(not(target_arch = "wasm32"))]
+mod agree;
+#[cfg(not(target_arch = "wasm32"))]
 mod common;
 #[cfg(not(target_arch = "wasm32"))]
 mod convert;
@@ -23,7 +25,7 @@ mod train;
 mod cli {
     use clap::{Parser, Subcommand};
 
-    use super::{convert, eval, perf, report, retrain, search, train};
+    use super::{agree, convert, eval, perf, report, retrain, search, train};
 
     /// MPCViT: private Vision Transformer inference with heterogeneous attention.
     #[derive(Parser)]
@@ -51,6 +53,8 @@ mod cli {
         Perf(perf::PerfArgs),
         /// Accuracy / private-latency table of the models in a folder.
         Report(report::ReportArgs),
+        /// Private vs plaintext predictions on a test split: agreement and logit error.
+        Agree(agree::AgreeArgs),
     }
 
     pub fn main() -> std::process::ExitCode {
@@ -63,6 +67,7 @@ mod cli {
             Command::Retrain(args) => retrain::run(args),
             Command::Perf(args) => perf::run(args),
             Command::Report(args) => report::run(args),
+            Command::Agree(args) => agree::run(args),
         };
         match result {
             Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,77 @@
+//! `mpcvit agree`: private vs plaintext on a whole test split. Both parties run in this process
+//! (weights shared once per chunk of images); the figures are the argmax agreement and the
+//! largest logit error, optionally written into the manifest.
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mpcvit::data::{self, Split};
+use mpcvit::io;
+use mpcvit::model::ViT;
+use mpcvit::secure::agreement::measure;
+use mpcvit::Result;
+
+/// Arguments of `mpcvit agree`.
+#[derive(clap::Args, Debug)]
+pub struct AgreeArgs {
+    /// Model name in the models folder.
+    pub model: String,
+    #[arg(long, default_value = "models")]
+    pub models: PathBuf,
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Only the first N test images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Images per two-party session (weights are shared once per session).
+    #[arg(long, default_value_t = 250)]
+    pub chunk: usize,
+    /// Save the figures in the manifest's metrics.
+    #[arg(long)]
+    pub update_manifest: bool,
+}
+
+pub fn run(args: AgreeArgs) -> Result<()> {
+    let (mut m, p) = io::load_model_dir(&args.models, &args.model)?;
+    let vit = ViT::new(m.config.clone(), m.plan.clone(), p.clone())?;
+    let test = data::load(&args.data_dir, &m.dataset, Split::Test)?;
+    let n = args.limit.unwrap_or(test.len()).min(test.len());
+    let bar = ProgressBar::new(n as u64);
+    bar.set_style(
+        ProgressStyle::with_template("[{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let a = measure(&vit, &test, n, args.chunk, |k| bar.inc(k as u64))?;
+    bar.finish();
+    let pct = |k: usize| 100.0 * k as f64 / a.images.max(1) as f64;
+    println!(
+        "{}: private argmax = plaintext argmax on {:.2}% of {} images; largest logit error {:.4} (mean {:.5}); accuracy plaintext {:.2}%, private {:.2}%",
+        m.name,
+        pct(a.agree),
+        a.images,
+        a.max_logit_error,
+        a.mean_logit_error,
+        pct(a.plain_correct),
+        pct(a.private_correct)
+    );
+    if args.update_manifest {
+        m.metrics.extra.insert(
+            "private_agreement".into(),
+            serde_json::json!(pct(a.agree) / 100.0),
+        );
+        m.metrics
+            .extra
+            .insert("private_images".into(), serde_json::json!(a.images));
+        m.metrics.extra.insert(
+            "max_logit_error".into(),
+            serde_json::json!(a.max_logit_error),
+        );
+        m.metrics.extra.insert(
+            "private_accuracy".into(),
+            serde_json::json!(pct(a.private_correct) / 100.0),
+        );
+        io::save_model(&args.models, &m, &p)?;
+    }
+    Ok(())
+}

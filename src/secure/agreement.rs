@@ -1,0 +1,70 @@
+//! Private vs plaintext on a dataset: argmax agreement and logit error (issue: private argmax
+//! must equal plaintext argmax on >= 99.5% of a test split).
+
+use serde::Serialize;
+
+use super::session::infer_local;
+use crate::data::Dataset;
+use crate::model::ViT;
+use crate::mpc::SessionConfig;
+use crate::train::loss::argmax;
+use crate::{Error, Result};
+
+/// Agreement figures over `images` images.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Agreement {
+    pub images: usize,
+    /// Images whose private argmax equals the plaintext argmax.
+    pub agree: usize,
+    pub private_correct: usize,
+    pub plain_correct: usize,
+    pub max_logit_error: f64,
+    pub mean_logit_error: f64,
+}
+
+impl Agreement {
+    /// Fraction of images where private and plaintext predictions agree.
+    pub fn rate(&self) -> f64 {
+        self.agree as f64 / self.images.max(1) as f64
+    }
+}
+
+/// Runs `vit` privately (both parties in this thread, fresh OS seeds, weights shared once per
+/// `chunk` images) and in plaintext on images `[0, n)` of `data`; `progress` is told how many
+/// images each chunk finished.
+pub fn measure(
+    vit: &ViT,
+    data: &Dataset,
+    n: usize,
+    chunk: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Agreement> {
+    let mut a = Agreement::default();
+    let mut err_sum = 0.0;
+    let idx: Vec<usize> = (0..n.min(data.len())).collect();
+    for part in idx.chunks(chunk.max(1)) {
+        let images = data.to_input(part)?;
+        let plain = vit.forward(images.view())?;
+        let flat = images
+            .as_slice()
+            .ok_or_else(|| Error::Shape("non-contiguous batch".into()))?;
+        let refs: Vec<&[f32]> = flat.chunks(vit.config.input_len()).collect();
+        let private = infer_local(vit, &refs, SessionConfig::default(), None)?;
+        for ((r, row), &i) in private.iter().zip(plain.rows()).zip(part) {
+            let p = argmax(row.iter().copied());
+            let label = data.labels[i] as usize;
+            a.agree += (p == r.prediction) as usize;
+            a.private_correct += (r.prediction == label) as usize;
+            a.plain_correct += (p == label) as usize;
+            for (x, y) in row.iter().zip(&r.logits) {
+                let e = (*x as f64 - y).abs();
+                a.max_logit_error = a.max_logit_error.max(e);
+                err_sum += e;
+            }
+        }
+        a.images += part.len();
+        progress(part.len());
+    }
+    a.mean_logit_error = err_sum / (a.images * vit.config.classes).max(1) as f64;
+    Ok(a)
+}
