@@ -6,7 +6,7 @@ mod classifier;
 mod party;
 mod trainer;
 
-pub use bench::bench_plaintext;
+pub use bench::{bench_plaintext, bench_protocols};
 pub use classifier::Classifier;
 pub use party::{run_client, run_dealer, run_server};
 pub use trainer::TrainerHandle;

@@ -5,6 +5,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod agree;
 #[cfg(not(target_arch = "wasm32"))]
+mod bench;
+#[cfg(not(target_arch = "wasm32"))]
 mod common;
 #[cfg(not(target_arch = "wasm32"))]
 mod convert;
@@ -25,7 +27,7 @@ mod train;
 mod cli {
     use clap::{Parser, Subcommand};
 
-    use super::{agree, convert, eval, perf, report, retrain, search, train};
+    use super::{agree, bench, convert, eval, perf, report, retrain, search, train};
 
     /// MPCViT: private Vision Transformer inference with heterogeneous attention.
     #[derive(Parser)]
@@ -55,6 +57,8 @@ mod cli {
         Report(report::ReportArgs),
         /// Private vs plaintext predictions on a test split: agreement and logit error.
         Agree(agree::AgreeArgs),
+        /// Per-protocol 2PC cost table, natively and in wasm (Node).
+        Bench(bench::BenchArgs),
     }
 
     pub fn main() -> std::process::ExitCode {
@@ -68,6 +72,7 @@ mod cli {
             Command::Perf(args) => perf::run(args),
             Command::Report(args) => report::run(args),
             Command::Agree(args) => agree::run(args),
+            Command::Bench(args) => bench::run(args),
         };
         match result {
             Ok(()) => std::process::ExitCode::SUCCESS,
