@@ -17,6 +17,7 @@
 pub mod agreement;
 pub mod forward;
 pub mod latency;
+pub mod paper;
 pub mod programs;
 pub mod session;
 pub mod weights;

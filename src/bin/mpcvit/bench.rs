@@ -18,6 +18,54 @@ pub struct BenchArgs {
     pub pkg: PathBuf,
     #[arg(long)]
     pub native_only: bool,
+    /// Instead: the paper-config table (CIFAR and Tiny-ImageNet ViTs, every variant and MPCViT
+    /// plans at mu 0.1/0.3/0.5/0.7).
+    #[arg(long)]
+    pub paper: bool,
+    /// With `--paper`: also write the table as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+fn paper(args: &BenchArgs) -> Result<()> {
+    use mpcvit::model::ViTConfig;
+    use mpcvit::secure::paper::paper_table;
+    let mut all = Vec::new();
+    for (name, cfg) in [
+        ("CIFAR ViT (7x4x256, 65 tokens)", ViTConfig::paper_cifar()),
+        (
+            "Tiny-ImageNet ViT (9x12x192, 257 tokens)",
+            ViTConfig::paper_tiny_imagenet(),
+        ),
+    ] {
+        eprintln!("measuring {name}...");
+        let rows = paper_table(name, &cfg, &[0.1, 0.3, 0.5, 0.7])?;
+        println!("\n{name}, random weights; one private run per distinct block shape");
+        println!(
+            "{:<16} {:>7} {:>10} {:>11} {:>9} {:>9} {:>14}",
+            "attention", "rounds", "online MB", "offline MB", "LAN s", "WAN s", "WAN network s"
+        );
+        for r in &rows {
+            println!(
+                "{:<16} {:>7} {:>10.2} {:>11.2} {:>9.3} {:>9.2} {:>14.2}",
+                r.model, r.rounds, r.online_mb, r.offline_mb, r.lan_s, r.wan_s, r.wan_network_s
+            );
+        }
+        let wan = |m: &str| {
+            rows.iter()
+                .find(|r| r.model == m)
+                .map_or(f64::NAN, |r| r.wan_s)
+        };
+        println!(
+            "Softmax / MPCViT mu=0.1 WAN latency: {:.2}x",
+            wan("softmax") / wan("MPCViT mu=0.1")
+        );
+        all.extend(rows);
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)?;
+    }
+    Ok(())
 }
 
 fn wasm_rows(args: &BenchArgs) -> Result<Vec<BenchRow>> {
@@ -39,6 +87,9 @@ fn wasm_rows(args: &BenchArgs) -> Result<Vec<BenchRow>> {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.paper {
+        return paper(&args);
+    }
     // The first run warms caches and allocator; the second is measured (as in the wasm script).
     bench_run(args.size)?;
     let native = bench_run(args.size)?;
