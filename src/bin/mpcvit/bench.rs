@@ -2,10 +2,11 @@
 //! compute), natively and in wasm (Node) in one run with the wasm / native compute ratio.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use mpcvit::mpc::bench::{run as bench_run, BenchRow};
-use mpcvit::{Error, Result};
+use mpcvit::Result;
+
+use crate::common::node_json;
 
 /// Arguments of `mpcvit bench`.
 #[derive(clap::Args, Debug)]
@@ -69,21 +70,10 @@ fn paper(args: &BenchArgs) -> Result<()> {
 }
 
 fn wasm_rows(args: &BenchArgs) -> Result<Vec<BenchRow>> {
-    let out = Command::new("node")
-        .arg("scripts/bench-wasm-protocols.mjs")
-        .arg(&args.pkg)
-        .arg(args.size.to_string())
-        .output()
-        .map_err(|e| Error::Config(format!("cannot run node: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::Config(format!(
-            "wasm benchmark failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or_default())
-        .map_err(|e| Error::Config(format!("wasm benchmark output: {e}")))
+    node_json(
+        "scripts/bench-wasm-protocols.mjs",
+        &[args.pkg.display().to_string(), args.size.to_string()],
+    )
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {

@@ -259,3 +259,67 @@ pub fn finished_manifest(
     }
     Ok(m)
 }
+
+/// Trains `trainer` through its epochs, one `step` at a time with a progress bar, evaluating
+/// and saving a checkpoint after every epoch (the last one with its private cost); `annotate`
+/// adds what is particular to the run to each manifest. Returns the speed meter.
+#[allow(clippy::too_many_arguments)]
+pub fn train_epochs(
+    name: &str,
+    run: &RunArgs,
+    tc: &TrainConfig,
+    trainer: &mut mpcvit::train::Trainer,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    mut step: impl FnMut(&mut mpcvit::train::Trainer, &Dataset) -> Result<mpcvit::train::StepStats>,
+    annotate: impl Fn(&mut Manifest) -> Result<()>,
+) -> Result<Meter> {
+    let mut meter = Meter::default();
+    for epoch in 0..tc.epochs {
+        let bar = epoch_bar(epoch, tc.epochs, trainer.steps_per_epoch());
+        meter.new_epoch();
+        for _ in 0..trainer.steps_per_epoch() {
+            meter.step(|| step(trainer, train_set))?;
+            bar.inc(1);
+            bar.set_message(meter.message());
+        }
+        bar.finish();
+        let last = epoch + 1 == tc.epochs;
+        let (config, plan) = (trainer.config.clone(), trainer.plan.clone());
+        let mut m = finished_manifest(
+            name,
+            run,
+            &config,
+            &plan,
+            &trainer.model()?,
+            test_set,
+            tc,
+            epoch + 1,
+            &meter,
+            last,
+        )?;
+        annotate(&mut m)?;
+        mpcvit::io::save_model(&run.out, &m, &trainer.params)?;
+    }
+    mpcvit::io::write_index(&run.out)?;
+    Ok(meter)
+}
+
+/// Runs a Node script and parses the JSON on its last line of output (the wasm side of the
+/// native-vs-wasm benchmarks).
+pub fn node_json<T: serde::de::DeserializeOwned>(script: &str, args: &[String]) -> Result<T> {
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .output()
+        .map_err(|e| Error::Config(format!("cannot run node: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Config(format!(
+            "{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| Error::Config(format!("{script} printed '{line}': {e}")))
+}

@@ -2,11 +2,12 @@
 //! so the ratio is meaningful on a shared, noisy machine, plus the size of the wasm module.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use mpcvit::model::ViT;
 use mpcvit::perf::{plaintext, PlainBench};
-use mpcvit::{io, Error, Result};
+use mpcvit::{io, Result};
+
+use crate::common::node_json;
 
 /// Arguments of `mpcvit perf`.
 #[derive(clap::Args, Debug)]
@@ -27,25 +28,14 @@ pub struct PerfArgs {
 }
 
 fn wasm_bench(args: &PerfArgs) -> Result<PlainBench> {
-    let out = Command::new("node")
-        .arg("scripts/bench-wasm.mjs")
-        .arg(&args.pkg)
-        .arg(&args.models)
-        .arg(&args.model)
-        .arg(args.forward_iters.to_string())
-        .arg(args.train_steps.to_string())
-        .output()
-        .map_err(|e| Error::Config(format!("cannot run node: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::Config(format!(
-            "wasm benchmark failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().unwrap_or_default();
-    serde_json::from_str(line)
-        .map_err(|e| Error::Config(format!("wasm benchmark printed '{line}': {e}")))
+    let a = [
+        args.pkg.display().to_string(),
+        args.models.display().to_string(),
+        args.model.clone(),
+        args.forward_iters.to_string(),
+        args.train_steps.to_string(),
+    ];
+    node_json("scripts/bench-wasm.mjs", &a)
 }
 
 pub fn run(args: PerfArgs) -> Result<()> {

@@ -10,7 +10,7 @@ use mpcvit::train::distill::{kd_loss, DistillConfig};
 use mpcvit::train::Trainer;
 use mpcvit::{Error, Result};
 
-use crate::common::{epoch_bar, finished_manifest, read_json, Meter, RunArgs};
+use crate::common::{read_json, train_epochs, RunArgs};
 use crate::search::SearchResult;
 
 /// Arguments of `mpcvit retrain`.
@@ -108,38 +108,25 @@ pub fn run(args: RetrainArgs) -> Result<()> {
         args.teacher.as_deref().unwrap_or("no teacher"),
         trainer.total_steps()
     );
-    let mut meter = Meter::default();
-    for epoch in 0..tc.epochs {
-        let bar = epoch_bar(epoch, tc.epochs, trainer.steps_per_epoch());
-        meter.new_epoch();
-        for _ in 0..trainer.steps_per_epoch() {
-            meter.step(|| match &loss {
-                Some(l) => trainer.step_with(&train_set, l).map(|(s, _)| s),
-                None => trainer.step(&train_set),
-            })?;
-            bar.inc(1);
-            bar.set_message(meter.message());
-        }
-        bar.finish();
-        let last = epoch + 1 == tc.epochs;
-        let mut m = finished_manifest(
-            &args.name,
-            run,
-            &config,
-            &plan,
-            &trainer.model()?,
-            &test_set,
-            &tc,
-            epoch + 1,
-            &meter,
-            last,
-        )?;
-        if let Some(t) = &mut m.training {
-            t.teacher = args.teacher.clone();
-            t.extra.insert("distill".into(), serde_json::to_value(kd)?);
-        }
-        io::save_model(&run.out, &m, &trainer.params)?;
-    }
-    io::write_index(&run.out)?;
+    let distill = serde_json::to_value(kd)?;
+    train_epochs(
+        &args.name,
+        run,
+        &tc,
+        &mut trainer,
+        &train_set,
+        &test_set,
+        |t, d| match &loss {
+            Some(l) => t.step_with(d, l).map(|(s, _)| s),
+            None => t.step(d),
+        },
+        |m| {
+            if let Some(t) = &mut m.training {
+                t.teacher = args.teacher.clone();
+                t.extra.insert("distill".into(), distill.clone());
+            }
+            Ok(())
+        },
+    )?;
     Ok(())
 }

@@ -4,12 +4,11 @@
 
 use std::path::PathBuf;
 
-use mpcvit::io;
 use mpcvit::model::{Attention, Plan};
 use mpcvit::train::Trainer;
 use mpcvit::Result;
 
-use crate::common::{epoch_bar, finished_manifest, read_json, Meter, RunArgs};
+use crate::common::{read_json, train_epochs, RunArgs};
 
 /// Arguments of `mpcvit train`.
 #[derive(clap::Args, Debug)]
@@ -49,32 +48,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
         test_set.len(),
         trainer.total_steps()
     );
-    let mut meter = Meter::default();
-    for epoch in 0..tc.epochs {
-        let bar = epoch_bar(epoch, tc.epochs, trainer.steps_per_epoch());
-        meter.new_epoch();
-        for _ in 0..trainer.steps_per_epoch() {
-            meter.step(|| trainer.step(&train_set))?;
-            bar.inc(1);
-            bar.set_message(meter.message());
-        }
-        bar.finish();
-        let last = epoch + 1 == tc.epochs;
-        let m = finished_manifest(
-            &name,
-            run,
-            &config,
-            &plan,
-            &trainer.model()?,
-            &test_set,
-            &tc,
-            epoch + 1,
-            &meter,
-            last,
-        )?;
-        io::save_model(&run.out, &m, &trainer.params)?;
-    }
-    io::write_index(&run.out)?;
+    let meter = train_epochs(
+        &name,
+        run,
+        &tc,
+        &mut trainer,
+        &train_set,
+        &test_set,
+        |t, d| t.step(d),
+        |_| Ok(()),
+    )?;
     println!(
         "{name}: saved to {} ({:.0} training images/s)",
         run.out.display(),
