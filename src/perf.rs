@@ -83,15 +83,10 @@ mod tests {
     #[test]
     fn bench_runs_and_reports_positive_figures() {
         let cfg = ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
             dim: 8,
             depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
-            classes: 3,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         };
         let vit = ViT::new(
             cfg.clone(),

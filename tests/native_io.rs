@@ -16,15 +16,10 @@ use safetensors::tensor::{Dtype, TensorView};
 
 fn cfg() -> ViTConfig {
     ViTConfig {
-        image_size: 8,
-        channels: 1,
-        patch: 4,
         dim: 8,
-        depth: 2,
-        heads: 2,
-        mlp_ratio: 2,
         classes: 10,
         linformer_k: 2,
+        ..ViTConfig::tiny()
     }
 }
 

@@ -138,15 +138,9 @@ mod tests {
 
     fn small_cfg() -> ViTConfig {
         ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
             dim: 8,
-            depth: 2,
-            heads: 2,
-            mlp_ratio: 2,
-            classes: 3,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         }
     }
 

@@ -51,6 +51,22 @@ impl ViTConfig {
         }
     }
 
+    /// A minimal valid config (8x8 grey input, patch 4 = 5 tokens, width 16, 2 blocks of 2
+    /// heads, 3 classes) for tests and examples, where speed matters more than accuracy.
+    pub fn tiny() -> Self {
+        ViTConfig {
+            image_size: 8,
+            channels: 1,
+            patch: 4,
+            dim: 16,
+            depth: 2,
+            heads: 2,
+            mlp_ratio: 2,
+            classes: 3,
+            linformer_k: 3,
+        }
+    }
+
     /// The paper's CIFAR ViT: depth 7, 4 heads, width 256, patch 4 on 32x32 (65 tokens).
     pub fn paper_cifar() -> Self {
         ViTConfig {

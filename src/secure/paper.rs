@@ -156,15 +156,9 @@ mod tests {
     #[test]
     fn per_block_costs_add_up_to_the_whole_model() {
         let cfg = ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
-            dim: 16,
             depth: 3,
-            heads: 2,
-            mlp_ratio: 2,
-            classes: 3,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         };
         let plan = AttentionPlan::Head(vec![
             vec![Attention::RsAttn, Attention::ScaleAttn],
@@ -202,15 +196,8 @@ mod tests {
     #[test]
     fn tiny_table_orders_variants_as_the_paper() {
         let cfg = ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
-            dim: 16,
-            depth: 2,
-            heads: 2,
-            mlp_ratio: 2,
-            classes: 3,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         };
         let rows = paper_table("tiny", &cfg, &[0.5]).unwrap();
         let wan = |m: &str| rows.iter().find(|r| r.model == m).unwrap().wan_network_s;

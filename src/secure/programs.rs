@@ -118,15 +118,9 @@ mod tests {
     #[test]
     fn client_server_and_dealer_programs_agree_with_plaintext() {
         let cfg = ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
-            dim: 16,
             depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
-            classes: 3,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let mut params = Params::init(&cfg, &mut rng);

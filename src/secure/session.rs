@@ -147,15 +147,8 @@ mod tests {
 
     fn cfg() -> ViTConfig {
         ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
-            dim: 16,
-            depth: 2,
-            heads: 2,
-            mlp_ratio: 2,
             classes: 4,
-            linformer_k: 3,
+            ..ViTConfig::tiny()
         }
     }
 

@@ -356,15 +356,11 @@ mod tests {
     #[test]
     fn per_layer_baseline_spreads_the_budget() {
         let cfg = ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
             dim: 8,
-            depth: 2,
             heads: 4,
-            mlp_ratio: 2,
             classes: 2,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         };
         let a = [0.9, 0.8, 0.7, 0.6, 0.1, 0.2, 0.3, 0.4];
         assert_eq!(
@@ -405,15 +401,10 @@ mod tests {
 
     fn search(lambda: f32, g: Granularity, gelu: Option<GeluSearch>) -> Search {
         let cfg = ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
             dim: 8,
-            depth: 2,
-            heads: 2,
-            mlp_ratio: 2,
             classes: 2,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         };
         let mut tc = TrainConfig::default_for("toy");
         tc.seed = Some(3);

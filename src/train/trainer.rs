@@ -364,15 +364,10 @@ mod tests {
 
     fn cfg() -> ViTConfig {
         ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
-            dim: 16,
             depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
             classes: 2,
             linformer_k: 2,
+            ..ViTConfig::tiny()
         }
     }
 

@@ -180,15 +180,8 @@ mod tests {
 
     fn small() -> ViTConfig {
         ViTConfig {
-            image_size: 8,
-            channels: 1,
-            patch: 4,
             dim: 8,
-            depth: 2,
-            heads: 2,
-            mlp_ratio: 2,
-            classes: 3,
-            linformer_k: 3,
+            ..ViTConfig::tiny()
         }
     }
 

@@ -76,12 +76,31 @@ impl TrainerHandle {
         serde_wasm_bindgen::to_value(&p).map_err(js_err)
     }
 
+    /// Whether every step of the run has been taken.
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> bool {
+        self.trainer.done()
+    }
+
     /// Accuracy of the current model on a dataset (binary form).
     pub fn evaluate(&self, dataset: &[u8]) -> Result<f64, JsError> {
         let data = Dataset::from_bytes(dataset).map_err(js_err)?;
         Ok(evaluate(&self.trainer.model().map_err(js_err)?, &data, 256)
             .map_err(js_err)?
             .accuracy)
+    }
+
+    /// The trained model, ready for [`super::Classifier::load`] or the private workers:
+    /// `{weights: Uint8Array (safetensors), manifest: string (JSON)}`, named `name`.
+    pub fn export(&self, name: &str) -> Result<js_sys::Object, JsError> {
+        let weights = js_sys::Uint8Array::from(self.export_weights()?.as_slice());
+        let manifest = JsValue::from_str(&self.export_manifest(name)?);
+        let out = js_sys::Object::new();
+        for (key, value) in [("weights", JsValue::from(weights)), ("manifest", manifest)] {
+            js_sys::Reflect::set(&out, &key.into(), &value)
+                .map_err(|_| JsError::new("cannot build the export object"))?;
+        }
+        Ok(out)
     }
 
     /// The trained weights as safetensors bytes.

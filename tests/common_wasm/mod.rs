@@ -8,25 +8,15 @@ use mpcvit::mpc::exec::run_joined;
 use mpcvit::mpc::protocols::{relu_softmax, reveal, share_input};
 use mpcvit::mpc::{local_pair_with, transport::mem_pair, SessionConfig, SessionSeeds};
 use mpcvit::secure::infer_local;
-use mpcvit::wasm::{Classifier, TrainerHandle};
+use mpcvit::wasm::{run_client, run_dealer, run_server, Classifier, TrainerHandle};
 use ndarray::ArrayD;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn cfg() -> ViTConfig {
-    ViTConfig {
-        image_size: 8,
-        channels: 1,
-        patch: 4,
-        dim: 16,
-        depth: 2,
-        heads: 2,
-        mlp_ratio: 2,
-        classes: 3,
-        linformer_k: 3,
-    }
+    ViTConfig::tiny()
 }
 
 fn model(attention: Attention) -> (Vec<u8>, String) {
@@ -54,6 +44,52 @@ fn classifier_returns_probabilities_for_every_variant() {
 }
 
 #[wasm_bindgen_test]
+fn classifier_matches_the_model_run_directly() {
+    let c = cfg();
+    let p = Params::init(&c, &mut ChaCha8Rng::seed_from_u64(1));
+    let plan = Plan::uniform(&c, Attention::RsAttn);
+    let vit = ViT::new(c.clone(), plan.clone(), p).unwrap();
+    let (w, m) = model(Attention::RsAttn);
+    let classifier = Classifier::load(&w, &m).unwrap();
+    let pixels: Vec<u8> = (0..64u32).map(|i| (i * 37 % 256) as u8).collect();
+    let r = classifier.classify(&pixels).unwrap();
+    let got: Vec<f32> = serde_wasm_bindgen::from_value(field(&r, "probabilities")).unwrap();
+    let input: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
+    let want = vit.classify(&input).unwrap();
+    assert_eq!(got, want, "the binding adds nothing to the model's arithmetic");
+    assert!((want.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let pred = field(&r, "prediction").as_f64().unwrap() as usize;
+    assert!(want.iter().all(|&p| p <= want[pred]));
+    assert!(field(&r, "labels").is_undefined(), "dataset 'toy' has no names");
+    assert_eq!(classifier.input_len(), 64);
+    assert_eq!(classifier.image_size(), 8);
+    let info = classifier.info().unwrap();
+    assert_eq!(field(&info, "name").as_string().unwrap(), "tiny");
+    assert_eq!(
+        field(&field(&info, "config"), "dim").as_f64().unwrap(),
+        16.0
+    );
+}
+
+#[wasm_bindgen_test]
+fn known_datasets_give_class_names() {
+    let mut c = cfg();
+    c.classes = 10;
+    let p = Params::init(&c, &mut ChaCha8Rng::seed_from_u64(2));
+    let w = to_safetensors(&p, &[]).unwrap();
+    for (dataset, third) in [("mnist", "2"), ("fashion", "Pullover")] {
+        let m = Manifest::new("named", dataset, c.clone(), Plan::uniform(&c, Attention::Softmax));
+        let r = Classifier::load(&w, &m.to_json().unwrap())
+            .unwrap()
+            .classify(&[0u8; 64])
+            .unwrap();
+        let labels: Vec<String> = serde_wasm_bindgen::from_value(field(&r, "labels")).unwrap();
+        assert_eq!(labels.len(), 10);
+        assert_eq!(labels[2], third);
+    }
+}
+
+#[wasm_bindgen_test]
 fn bad_inputs_are_errors_not_panics() {
     let (w, m) = model(Attention::RsAttn);
     let c = Classifier::load(&w, &m).unwrap();
@@ -63,6 +99,26 @@ fn bad_inputs_are_errors_not_panics() {
         "truncated weights"
     );
     assert!(Classifier::load(b"garbage", &m).is_err(), "garbage weights");
+    assert!(Classifier::load(&[], &m).is_err(), "empty weights");
+    let mut header = w.clone();
+    header[8..16].copy_from_slice(b"{\"x\":!!}");
+    assert!(Classifier::load(&header, &m).is_err(), "corrupt header");
+    let mut huge = w.clone();
+    huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(Classifier::load(&huge, &m).is_err(), "absurd header length");
+    let other = Manifest::new(
+        "other",
+        "toy",
+        ViTConfig { dim: 32, ..cfg() },
+        Plan::uniform(&cfg(), Attention::RsAttn),
+    );
+    assert!(
+        Classifier::load(&w, &other.to_json().unwrap()).is_err(),
+        "weights of another shape"
+    );
+    assert!(c.classify(&[0u8; 65]).is_err(), "one pixel too many");
+    assert!(c.classify_rgba(&[0u8; 12], 4, 4).is_err(), "rgba of the wrong length");
+    assert!(c.classify_rgba(&[], 0, 0).is_err(), "empty rgba");
     assert!(Classifier::load(&w, "{").is_err(), "bad manifest");
     assert!(c.prepare_rgba(&[0u8; 12], 2, 2).is_err(), "blank drawing");
 }
@@ -85,7 +141,13 @@ fn drawn_rgba_is_prepared_to_model_input() {
         px.iter().any(|&p| p > 128),
         "the stroke is bright after preparation"
     );
-    c.classify(&px).unwrap();
+    let direct = c.classify(&px).unwrap();
+    let r = c.classify_rgba(&rgba, wd, ht).unwrap();
+    let input: Vec<u8> = serde_wasm_bindgen::from_value(field(&r, "input")).unwrap();
+    assert_eq!(input, px, "classify_rgba reports the input it classified");
+    let a: Vec<f32> = serde_wasm_bindgen::from_value(field(&r, "probabilities")).unwrap();
+    let b: Vec<f32> = serde_wasm_bindgen::from_value(field(&direct, "probabilities")).unwrap();
+    assert_eq!(a, b);
 }
 
 #[wasm_bindgen_test]
@@ -122,7 +184,124 @@ fn trainer_reduces_loss_on_a_separable_task() {
     let w = t.export_weights().unwrap();
     let m = t.export_manifest("trained-in-tab").unwrap();
     Classifier::load(&w, &m).unwrap();
+    let e = t.export("trained-in-tab").unwrap();
+    let ew = js_sys::Uint8Array::new(&field(&e, "weights")).to_vec();
+    let em = field(&e, "manifest").as_string().unwrap();
+    assert_eq!(ew, w);
+    let trained = Classifier::load(&ew, &em).unwrap();
+    let r = trained.classify(&data_image(&data, 0)).unwrap();
+    assert!(field(&r, "prediction").as_f64().is_some());
+    assert!(t.export("bad name!").is_err(), "an invalid model name");
+    while !t.done() {
+        t.step(50).unwrap();
+    }
+    let after = t.step(3).unwrap();
+    assert_eq!(
+        field(&after, "step").as_f64(),
+        field(&after, "total").as_f64()
+    );
     assert!(TrainerHandle::new("{}", &plan, train, &data).is_err());
+    assert!(
+        TrainerHandle::new(&serde_json::to_string(&c).unwrap(), &plan, train, &data[..20]).is_err(),
+        "truncated dataset"
+    );
+    let wrong = ViTConfig {
+        image_size: 12,
+        ..c.clone()
+    };
+    let wrong_plan = serde_json::to_string(&Plan::uniform(&wrong, Attention::RsAttn)).unwrap();
+    let mut t =
+        TrainerHandle::new(&serde_json::to_string(&wrong).unwrap(), &wrong_plan, train, &data)
+            .unwrap();
+    assert!(t.step(1).is_err(), "8x8 images for a 12x12 model");
+}
+
+/// Image `i` of a dataset in its binary form, as the model's input bytes.
+fn data_image(bytes: &[u8], i: usize) -> Vec<u8> {
+    let d = Dataset::from_bytes(bytes).unwrap();
+    let n = d.rows * d.cols * d.channels;
+    d.pixels[i * n..(i + 1) * n].to_vec()
+}
+
+/// A `MessageChannel` made through the global constructor (browsers, workers and Node have it).
+fn channel() -> (web_sys::MessagePort, web_sys::MessagePort) {
+    let ctor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"MessageChannel".into())
+        .unwrap()
+        .unchecked_into();
+    let ch = js_sys::Reflect::construct(&ctor, &js_sys::Array::new()).unwrap();
+    (field(&ch, "port1").unchecked_into(), field(&ch, "port2").unchecked_into())
+}
+
+#[wasm_bindgen_test]
+async fn party_bindings_classify_privately_over_message_ports() {
+    let c = cfg();
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut p = Params::init(&c, &mut rng);
+    p.for_each_mut(|name, mut t| {
+        if t.ndim() == 2 && !name.contains("linformer") {
+            t.mapv_inplace(|_| rng.gen_range(-0.5..0.5));
+        }
+    });
+    let plan = Plan {
+        attention: mpcvit::model::AttentionPlan::Head(vec![
+            vec![Attention::RsAttn, Attention::ScaleAttn];
+            2
+        ]),
+        gelu: None,
+    };
+    let manifest = Manifest::new("tiny", "toy", c.clone(), plan.clone())
+        .to_json()
+        .unwrap();
+    let weights = to_safetensors(&p, &[]).unwrap();
+    let pixels: Vec<u8> = (0..64).map(|_| rng.gen()).collect();
+    let plain = Classifier::load(&weights, &manifest).unwrap();
+    let want: Vec<f32> =
+        serde_wasm_bindgen::from_value(field(&plain.classify(&pixels).unwrap(), "probabilities"))
+            .unwrap();
+
+    let (client_peer, server_peer) = channel();
+    let (dealer_to_client, client_from_dealer) = channel();
+    let (dealer_to_server, server_from_dealer) = channel();
+    let (client, server, dealer) = futures::join!(
+        run_client(
+            manifest.clone(),
+            pixels.clone(),
+            client_peer,
+            client_from_dealer,
+            JsValue::NULL
+        ),
+        run_server(
+            weights.clone(),
+            manifest.clone(),
+            server_peer,
+            server_from_dealer,
+            JsValue::NULL
+        ),
+        run_dealer(manifest.clone(), dealer_to_client, dealer_to_server),
+    );
+    let (client, server, dealer) = (
+        client.map_err(JsValue::from).unwrap(),
+        server.map_err(JsValue::from).unwrap(),
+        dealer.map_err(JsValue::from).unwrap(),
+    );
+    let got: Vec<f32> = serde_wasm_bindgen::from_value(field(&client, "probabilities")).unwrap();
+    let err = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(err < 0.02, "private vs plaintext probability error {err}");
+    let rounds = |v: &JsValue| field(&field(v, "cost"), "rounds").as_f64().unwrap_or(0.0);
+    assert!(rounds(&client) > 0.0);
+    assert!(field(&server, "rounds").as_f64().unwrap() > 0.0);
+    assert!(field(&dealer, "offline_bytes").as_f64().unwrap() > 0.0);
+
+    // A wrong-sized image fails before any message is sent.
+    let (a, _b) = channel();
+    let (d, _e) = channel();
+    assert!(run_client(manifest, vec![0u8; 10], a, d, JsValue::NULL)
+        .await
+        .is_err());
 }
 
 #[wasm_bindgen_test]
