@@ -278,9 +278,11 @@ function render(model, reference, run) {
 
 async function renderFamily() {
   const rows = [];
+  state.manifests = new Map();
   for (const m of state.index.models) {
     try {
       const manifest = JSON.parse(await (await fetchOk(`../models/${m.manifest}`, 'manifest')).text());
+      state.manifests.set(m.name, manifest);
       const cost = manifest.cost ?? {};
       rows.push(`<tr><td>${m.name}</td><td>${m.dataset}</td><td>${manifest.metrics.test_accuracy != null ? (100 * manifest.metrics.test_accuracy).toFixed(2) + '%' : '–'}</td>` +
         `<td>${cost.rounds ?? '–'}</td><td>${cost.online_bytes != null ? mb(cost.online_bytes) : '–'}</td><td>${cost.wan_s != null ? cost.wan_s.toFixed(2) + ' s' : '–'}</td></tr>`);
@@ -290,5 +292,40 @@ async function renderFamily() {
   }
   $('family').innerHTML = '<tr><th>model</th><th>dataset</th><th>test accuracy</th><th>rounds</th><th>online</th><th>WAN estimate</th></tr>' + rows.join('');
 }
+
+// ---------- variant explorer ----------
+/** Accuracy of a shipped model of this dataset and shape whose plan is `variant` everywhere. */
+function accuracyOf(variant, dataset, config) {
+  for (const m of state.manifests?.values() ?? []) {
+    const v = m.plan.attention.variants.flat(3);
+    const same = m.dataset === dataset && JSON.stringify(m.config) === JSON.stringify(config);
+    if (same && !m.plan.gelu && v.every((x) => x === variant)) return m.metrics.test_accuracy;
+  }
+  return null;
+}
+
+$('compare-run').onclick = async () => {
+  const model = state.current;
+  if (!model) return;
+  $('compare-run').disabled = true;
+  $('compare-status').textContent = 'running every variant privately…';
+  try {
+    const rows = await ask({ type: 'variants', config: JSON.stringify(model.manifest.config) });
+    const body = rows.map((r) => {
+      const acc = accuracyOf(r.model, model.manifest.dataset, model.manifest.config);
+      return `<tr><td>${r.model}</td><td>${r.rounds}</td><td>${r.online_mb.toFixed(2)}</td>` +
+        `<td>${r.lan_s.toFixed(3)} s</td><td>${r.wan_s.toFixed(2)} s</td><td>${acc != null ? (100 * acc).toFixed(2) + '%' : '–'}</td></tr>`;
+    });
+    $('variants').innerHTML = '<tr><th>attention</th><th>rounds</th><th>online MB</th><th>LAN</th><th>WAN</th>' +
+      `<th>accuracy (${model.manifest.dataset})</th></tr>` + body.join('');
+    $('variants').dataset.rows = rows.length;
+    $('compare-status').textContent = '';
+  } catch (err) {
+    showError(`Measuring the variants failed: ${err.message}`);
+    $('compare-status').textContent = '';
+  } finally {
+    $('compare-run').disabled = false;
+  }
+};
 
 loadIndex();

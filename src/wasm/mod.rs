@@ -3,11 +3,13 @@
 
 mod bench;
 mod classifier;
+mod compare;
 mod party;
 mod trainer;
 
 pub use bench::{bench_plaintext, bench_protocols};
 pub use classifier::Classifier;
+pub use compare::variant_costs;
 pub use party::{run_client, run_dealer, run_server};
 pub use trainer::TrainerHandle;
 

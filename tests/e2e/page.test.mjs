@@ -70,6 +70,17 @@ try {
   const drawnPlain = await page.$eval('#plain-pred', (e) => e.dataset.class);
   check('a drawn digit is classified privately, same as plaintext', drawn !== undefined && drawn === drawnPlain, `private ${drawn}, plaintext ${drawnPlain}`);
 
+  // The variant explorer measures every attention variant on the real protocol.
+  await page.click('#compare-run');
+  await page.waitForFunction(() => Number(document.getElementById('variants').dataset.rows) > 0
+    || !document.getElementById('error').hidden, null, { timeout: 180000 });
+  const costs = await page.$$eval('#variants tr', (trs) => trs.slice(1).map((tr) => [...tr.children].map((td) => td.textContent)));
+  const wanOf = (name) => parseFloat(costs.find((r) => r[0] === name)?.[4]);
+  check('variant explorer lists the ten variants and four MPCViT plans', costs.length === 14, `${costs.length} rows`);
+  check('Softmax costs more than RSAttn, which costs more than ScaleAttn (WAN)',
+    wanOf('softmax') > wanOf('rsattn') && wanOf('rsattn') > wanOf('scale'),
+    `softmax ${wanOf('softmax')} s, rsattn ${wanOf('rsattn')} s, scale ${wanOf('scale')} s`);
+
   check('no errors in the page', errors.length === 0, errors.join(' | ').slice(0, 300));
   mkdirSync('test-artifacts', { recursive: true });
   await page.screenshot({ path: 'test-artifacts/page.png', fullPage: true });

@@ -1,6 +1,6 @@
 // The client's local helper: prepares drawn or uploaded images and computes the plaintext
 // reference prediction shown next to the private one.
-import init, { Classifier } from '../../pkg/mpcvit.js';
+import init, { Classifier, variant_costs } from '../../pkg/mpcvit.js';
 
 const ready = init();
 let model = null;
@@ -10,7 +10,9 @@ self.onmessage = async (event) => {
   try {
     await ready;
     let result;
-    if (m.type === 'load') {
+    if (m.type === 'variants') {
+      result = variant_costs(m.config);
+    } else if (m.type === 'load') {
       model?.free();
       model = Classifier.load(m.weights, m.manifest);
       result = true;
