@@ -56,11 +56,17 @@ fn classifier_matches_the_model_run_directly() {
     let got: Vec<f32> = serde_wasm_bindgen::from_value(field(&r, "probabilities")).unwrap();
     let input: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
     let want = vit.classify(&input).unwrap();
-    assert_eq!(got, want, "the binding adds nothing to the model's arithmetic");
+    assert_eq!(
+        got, want,
+        "the binding adds nothing to the model's arithmetic"
+    );
     assert!((want.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     let pred = field(&r, "prediction").as_f64().unwrap() as usize;
     assert!(want.iter().all(|&p| p <= want[pred]));
-    assert!(field(&r, "labels").is_undefined(), "dataset 'toy' has no names");
+    assert!(
+        field(&r, "labels").is_undefined(),
+        "dataset 'toy' has no names"
+    );
     assert_eq!(classifier.input_len(), 64);
     assert_eq!(classifier.image_size(), 8);
     let info = classifier.info().unwrap();
@@ -78,7 +84,12 @@ fn known_datasets_give_class_names() {
     let p = Params::init(&c, &mut ChaCha8Rng::seed_from_u64(2));
     let w = to_safetensors(&p, &[]).unwrap();
     for (dataset, third) in [("mnist", "2"), ("fashion", "Pullover")] {
-        let m = Manifest::new("named", dataset, c.clone(), Plan::uniform(&c, Attention::Softmax));
+        let m = Manifest::new(
+            "named",
+            dataset,
+            c.clone(),
+            Plan::uniform(&c, Attention::Softmax),
+        );
         let r = Classifier::load(&w, &m.to_json().unwrap())
             .unwrap()
             .classify(&[0u8; 64])
@@ -117,7 +128,10 @@ fn bad_inputs_are_errors_not_panics() {
         "weights of another shape"
     );
     assert!(c.classify(&[0u8; 65]).is_err(), "one pixel too many");
-    assert!(c.classify_rgba(&[0u8; 12], 4, 4).is_err(), "rgba of the wrong length");
+    assert!(
+        c.classify_rgba(&[0u8; 12], 4, 4).is_err(),
+        "rgba of the wrong length"
+    );
     assert!(c.classify_rgba(&[], 0, 0).is_err(), "empty rgba");
     assert!(Classifier::load(&w, "{").is_err(), "bad manifest");
     assert!(c.prepare_rgba(&[0u8; 12], 2, 2).is_err(), "blank drawing");
@@ -202,7 +216,13 @@ fn trainer_reduces_loss_on_a_separable_task() {
     );
     assert!(TrainerHandle::new("{}", &plan, train, &data).is_err());
     assert!(
-        TrainerHandle::new(&serde_json::to_string(&c).unwrap(), &plan, train, &data[..20]).is_err(),
+        TrainerHandle::new(
+            &serde_json::to_string(&c).unwrap(),
+            &plan,
+            train,
+            &data[..20]
+        )
+        .is_err(),
         "truncated dataset"
     );
     let wrong = ViTConfig {
@@ -210,17 +230,19 @@ fn trainer_reduces_loss_on_a_separable_task() {
         ..c.clone()
     };
     let wrong_plan = serde_json::to_string(&Plan::uniform(&wrong, Attention::RsAttn)).unwrap();
-    let mut t =
-        TrainerHandle::new(&serde_json::to_string(&wrong).unwrap(), &wrong_plan, train, &data)
-            .unwrap();
+    let mut t = TrainerHandle::new(
+        &serde_json::to_string(&wrong).unwrap(),
+        &wrong_plan,
+        train,
+        &data,
+    )
+    .unwrap();
     assert!(t.step(1).is_err(), "8x8 images for a 12x12 model");
 }
 
 /// Image `i` of a dataset in its binary form, as the model's input bytes.
 fn data_image(bytes: &[u8], i: usize) -> Vec<u8> {
-    let d = Dataset::from_bytes(bytes).unwrap();
-    let n = d.rows * d.cols * d.channels;
-    d.pixels[i * n..(i + 1) * n].to_vec()
+    Dataset::from_bytes(bytes).unwrap().image(i).to_vec()
 }
 
 /// A `MessageChannel` made through the global constructor (browsers, workers and Node have it).
@@ -229,7 +251,10 @@ fn channel() -> (web_sys::MessagePort, web_sys::MessagePort) {
         .unwrap()
         .unchecked_into();
     let ch = js_sys::Reflect::construct(&ctor, &js_sys::Array::new()).unwrap();
-    (field(&ch, "port1").unchecked_into(), field(&ch, "port2").unchecked_into())
+    (
+        field(&ch, "port1").unchecked_into(),
+        field(&ch, "port2").unchecked_into(),
+    )
 }
 
 #[wasm_bindgen_test]
@@ -244,7 +269,10 @@ async fn party_bindings_classify_privately_over_message_ports() {
     });
     let plan = Plan {
         attention: mpcvit::model::AttentionPlan::Head(vec![
-            vec![Attention::RsAttn, Attention::ScaleAttn];
+            vec![
+                Attention::RsAttn,
+                Attention::ScaleAttn
+            ];
             2
         ]),
         gelu: None,
