@@ -1,27 +1,39 @@
 // The page: model and network choice, image input (draw, sample, upload), the private and
-// plaintext results side by side, and the cost of the private inference.
+// plaintext results side by side, the cost of the private inference, the variant explorer and
+// the table of shipped models. All computation runs in workers (see protocol.js): the
+// plaintext helper (workers/plain.js) and, per private inference, three party workers
+// (private.js); this thread only draws.
 import { classifyPrivately, PROFILES } from './private.js';
+import { WorkerClient, REQUEST, Cancelled } from './protocol.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { index: null, models: new Map(), current: null, samples: new Map(), pixels: null, drawn: false };
-window.__mpcvit = state; // for the end-to-end test
+const PLAIN_WORKER = new URL('./workers/plain.js', import.meta.url);
 
-// ---------- the plaintext worker (request / response by id) ----------
-const plain = new Worker(new URL('./workers/plain.js', import.meta.url), { type: 'module' });
-let nextId = 0;
-const pending = new Map();
-plain.onmessage = (e) => {
-  const p = pending.get(e.data.id);
-  pending.delete(e.data.id);
-  if (p) (e.data.ok ? p.resolve(e.data.result) : p.reject(new Error(e.data.error)));
+const state = {
+  index: null, // models/index.json
+  models: new Map(), // name -> {entry, manifestText, manifest, weights}
+  manifests: new Map(), // name -> manifest, for the tables
+  current: null, // the selected, loaded model
+  samples: new Map(), // dataset -> samples JSON
+  input: null, // {kind: 'sample', pixels, label, index} or {kind: 'drawing'}
+  run: null, // AbortController of the classification in progress
+  runs: 0, // completed classifications (private result shown)
+  loadToken: 0,
 };
-plain.onerror = (e) => showError(`The local worker failed: ${e.message || 'script error'}`);
-function ask(message, transfer = []) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    plain.postMessage({ ...message, id }, transfer);
-  });
+window.__mpcvit = state; // for the end-to-end test and for curious users
+
+/** `idle`, `loading`, `ready`, `running`, `done` or `error`: for the test and for CSS. */
+function setPhase(phase) { document.body.dataset.phase = phase; }
+
+// ---------- the plaintext worker ----------
+let plain = new WorkerClient(PLAIN_WORKER, { name: 'plaintext' });
+/** A working plaintext worker: a failed one (e.g. the wasm did not load) is replaced. */
+function plainWorker() {
+  if (plain.failure) {
+    plain.terminate();
+    plain = new WorkerClient(PLAIN_WORKER, { name: 'plaintext' });
+  }
+  return plain;
 }
 
 // ---------- errors and status ----------
@@ -32,22 +44,34 @@ function showError(text, retry) {
   retryAction = retry ?? null;
   $('retry').hidden = !retryAction;
   setStatus('');
+  setPhase('error');
 }
-$('retry').onclick = () => { $('error').hidden = true; retryAction?.(); };
+function hideError() { $('error').hidden = true; }
+$('retry').onclick = () => { hideError(); retryAction?.(); };
 function setStatus(text) { $('status').textContent = text; }
 
 async function fetchOk(url, kind) {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`${kind} ${url}: HTTP ${r.status}`);
+  let r;
+  try {
+    r = await fetch(url);
+  } catch (err) {
+    throw new Error(`${kind} ${url} could not be fetched (${err.message})`);
+  }
+  if (!r.ok) throw new Error(`${kind} ${url}: HTTP ${r.status}${r.status === 404 ? ' (not found)' : ''}`);
   return r;
 }
 
 // ---------- models ----------
 async function loadIndex() {
+  setPhase('loading');
+  setStatus('loading the list of models…');
   try {
-    state.index = await (await fetchOk('../models/index.json', 'model list')).json();
+    const index = await (await fetchOk('../models/index.json', 'model list')).json();
+    if (!Array.isArray(index?.models) || index.models.length === 0) throw new Error('models/index.json lists no models');
+    state.index = index;
   } catch (err) {
-    showError(`No models could be loaded (${err.message}). Run ./scripts/serve.sh from the repository root.`, loadIndex);
+    showError(`No models could be loaded: ${err.message}. Models are trained with the command-line tool into `
+      + 'models/ (see the README); serve the repository root with ./scripts/serve.sh.', loadIndex);
     return;
   }
   const select = $('model');
@@ -55,11 +79,12 @@ async function loadIndex() {
   for (const m of state.index.models) {
     const opt = document.createElement('option');
     opt.value = m.name;
-    opt.textContent = `${m.name} (${m.dataset}${m.test_accuracy ? `, ${(100 * m.test_accuracy).toFixed(1)}%` : ''})`;
+    opt.textContent = `${m.name} (${m.dataset}${m.test_accuracy ? `, ${(100 * m.test_accuracy).toFixed(1)}% accurate` : ''})`;
     select.append(opt);
   }
   const preferred = state.index.models.find((m) => m.name === 'mnist-softmax') ?? state.index.models[0];
-  if (preferred) select.value = preferred.name;
+  select.value = preferred.name;
+  select.disabled = false;
   await selectModel();
   renderFamily();
 }
@@ -67,41 +92,60 @@ async function loadIndex() {
 async function loadModel(name) {
   if (state.models.has(name)) return state.models.get(name);
   const entry = state.index.models.find((m) => m.name === name);
+  if (!entry) throw new Error(`model ${name} is not in models/index.json`);
   const [manifestText, weights] = await Promise.all([
     fetchOk(`../models/${entry.manifest}`, 'manifest').then((r) => r.text()),
     fetchOk(`../models/${entry.weights}`, 'weights').then((r) => r.arrayBuffer()).then((b) => new Uint8Array(b)),
   ]);
-  const model = { entry, manifestText, manifest: JSON.parse(manifestText), weights };
+  let manifest;
+  try {
+    manifest = JSON.parse(manifestText);
+  } catch (err) {
+    throw new Error(`manifest ${entry.manifest} is not JSON (${err.message})`);
+  }
+  const model = { entry, manifestText, manifest, weights };
   state.models.set(name, model);
   return model;
 }
 
 async function selectModel() {
-  $('classify').disabled = true;
+  cancelRun();
+  const token = ++state.loadToken;
   const name = $('model').value;
+  state.current = null;
+  $('classify').disabled = true;
+  $('results').hidden = true;
+  $('summary').textContent = '';
+  hideError();
+  setPhase('loading');
   try {
     setStatus(`loading ${name}…`);
     const model = await loadModel(name);
-    await ask({ type: 'load', weights: model.weights.slice(), manifest: model.manifestText });
+    const weights = model.weights.slice();
+    await plainWorker().call(REQUEST.LOAD, { weights, manifest: model.manifestText }, { transfer: [weights.buffer] });
+    if (token !== state.loadToken) return;
+    await loadSamples(model.manifest.dataset);
+    if (token !== state.loadToken) return;
     state.current = model;
     const c = model.manifest.config;
-    $('model-info').textContent = `${c.image_size}×${c.image_size} input, patch ${c.patch}, width ${c.dim}, ` +
-      `${c.depth} blocks × ${c.heads} heads; attention plan: ${describePlan(model.manifest.plan, c)}.`;
-    await loadSamples(model.manifest.dataset);
+    $('model-info').textContent = `${c.image_size}×${c.image_size} ${c.channels === 1 ? 'grey' : 'colour'} input, `
+      + `patches of ${c.patch}×${c.patch}, width ${c.dim}, ${c.depth} blocks × ${c.heads} heads; `
+      + `attention: ${describePlan(model.manifest.plan)}.`;
     $('classify').disabled = false;
     setStatus('');
+    setPhase('ready');
   } catch (err) {
-    showError(`Could not load model ${name}: ${err.message}`, selectModel);
+    if (token === state.loadToken) showError(`Could not load model ${name}: ${err.message}`, selectModel);
   }
 }
 $('model').onchange = selectModel;
 
-function describePlan(plan, c) {
+function describePlan(plan) {
   const v = plan.attention.variants.flat(3);
   const counts = {};
   v.forEach((a) => { counts[a] = (counts[a] ?? 0) + 1; });
   let s = Object.entries(counts).map(([a, n]) => `${a} ${Math.round((100 * n) / v.length)}%`).join(', ');
-  s += ` per ${plan.attention.granularity}`;
+  s += ` (chosen per ${plan.attention.granularity})`;
   if (plan.gelu) {
     const t = plan.gelu.linearised.flat();
     s += `; GeLU linearised on ${t.filter(Boolean).length} of ${t.length} tokens`;
@@ -111,44 +155,59 @@ function describePlan(plan, c) {
 
 // ---------- samples ----------
 async function loadSamples(dataset) {
+  const box = $('samples');
   if (!state.samples.has(dataset)) {
-    const r = await fetchOk(`samples/${dataset}.json`, 'samples');
-    state.samples.set(dataset, await r.json());
+    try {
+      const r = await fetchOk(`samples/${dataset}.json`, 'samples');
+      state.samples.set(dataset, await r.json());
+    } catch (err) {
+      box.textContent = `No sample images for ${dataset} (${err.message}); draw or upload instead.`;
+      return;
+    }
   }
   const set = state.samples.get(dataset);
-  const box = $('samples');
   box.innerHTML = '';
   set.images.forEach((img, i) => {
     const cv = document.createElement('canvas');
-    cv.width = set.cols; cv.height = set.rows;
-    cv.title = `test image ${img.index}: ${set.classes[img.label]}`;
+    cv.width = set.cols;
+    cv.height = set.rows;
+    const name = set.classes[img.label];
+    cv.title = `test image ${img.index}: ${name}`;
+    cv.setAttribute('role', 'button');
+    cv.setAttribute('aria-label', `sample ${i + 1}, a ${name}`);
+    cv.tabIndex = 0;
     cv.dataset.label = img.label;
     cv.dataset.i = i;
     const ctx = cv.getContext('2d');
     const data = ctx.createImageData(set.cols, set.rows);
     img.pixels.forEach((p, k) => { data.data.set([p, p, p, 255], 4 * k); });
     ctx.putImageData(data, 0, 0);
-    cv.onclick = () => {
-      box.querySelectorAll('canvas').forEach((c) => c.classList.remove('selected'));
-      cv.classList.add('selected');
-      state.pixels = Uint8Array.from(img.pixels);
-      state.label = img.label;
-      state.drawn = false;
+    const pick = () => {
+      clearCanvas(); // the canvas shows no stale drawing while a sample is classified
+      selectThumb(cv);
+      state.input = { kind: 'sample', pixels: Uint8Array.from(img.pixels), label: img.label, index: img.index };
+      classify();
     };
+    cv.onclick = pick;
+    cv.onkeydown = (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); pick(); } };
     box.append(cv);
   });
+}
+function selectThumb(cv) {
+  $('samples').querySelectorAll('canvas').forEach((c) => c.classList.toggle('selected', c === cv));
 }
 
 // ---------- drawing and upload ----------
 const canvas = $('canvas');
-const ctx = canvas.getContext('2d');
+const ctx = canvas.getContext('2d', { willReadFrequently: true });
 function clearCanvas() {
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  state.drawn = false;
+  if (state.input?.kind === 'drawing') state.input = null;
 }
 clearCanvas();
 $('clear').onclick = clearCanvas;
+
 let drawing = false;
 function pos(e) {
   const r = canvas.getBoundingClientRect();
@@ -157,45 +216,68 @@ function pos(e) {
 canvas.addEventListener('pointerdown', (e) => {
   drawing = true;
   canvas.setPointerCapture(e.pointerId);
+  ctx.lineWidth = 20; ctx.lineCap = 'round'; ctx.lineJoin = 'round'; ctx.strokeStyle = '#000';
   ctx.beginPath();
   ctx.moveTo(...pos(e));
+  ctx.lineTo(...pos(e)); // a tap leaves a dot
+  ctx.stroke();
+  selectThumb(null);
+  state.input = { kind: 'drawing' };
 });
 canvas.addEventListener('pointermove', (e) => {
   if (!drawing) return;
-  ctx.lineWidth = 20; ctx.lineCap = 'round'; ctx.lineJoin = 'round'; ctx.strokeStyle = '#000';
   ctx.lineTo(...pos(e));
   ctx.stroke();
-  state.drawn = true;
-  state.pixels = null;
-  $('samples').querySelectorAll('canvas').forEach((c) => c.classList.remove('selected'));
 });
-['pointerup', 'pointercancel'].forEach((t) => canvas.addEventListener(t, () => { drawing = false; }));
+function endStroke() {
+  if (!drawing) return;
+  drawing = false;
+  previewDrawing();
+}
+canvas.addEventListener('pointerup', endStroke);
+canvas.addEventListener('pointercancel', endStroke);
+
+/** The drawing's RGBA bytes, moved (not copied) to the worker. */
+function canvasRgba() {
+  const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  return { rgba: new Uint8Array(img.data.buffer), width: img.width, height: img.height };
+}
+
+/** After each stroke: the plaintext prediction only (fast); the private run waits for the button. */
+async function previewDrawing() {
+  if (!state.current || state.run) return;
+  const model = state.current;
+  try {
+    const im = canvasRgba();
+    const reference = await plainWorker().call(REQUEST.CLASSIFY_RGBA, im, { transfer: [im.rgba.buffer] });
+    if (state.current !== model || state.run || state.input?.kind !== 'drawing') return;
+    renderPlain(model, reference);
+    renderPrivatePending('Press “Classify privately” to run this drawing under 2PC.');
+    $('summary').textContent = '';
+    setStatus('');
+  } catch (err) {
+    setStatus(`Keep drawing: ${err.message}`);
+  }
+}
 
 $('upload').onchange = async (e) => {
   const file = e.target.files[0];
+  e.target.value = '';
   if (!file) return;
   try {
     const bmp = await createImageBitmap(file);
     clearCanvas();
     const s = Math.min(canvas.width / bmp.width, canvas.height / bmp.height);
     ctx.drawImage(bmp, (canvas.width - bmp.width * s) / 2, (canvas.height - bmp.height * s) / 2, bmp.width * s, bmp.height * s);
-    state.drawn = true;
-    state.pixels = null;
+    bmp.close();
   } catch (err) {
-    showError(`That file could not be read as an image (${err.message}).`);
+    showError(`“${file.name}” could not be read as an image (${err.message || err.name}). Try a PNG or JPEG.`, () => $('upload').click());
+    return;
   }
-  e.target.value = '';
+  selectThumb(null);
+  state.input = { kind: 'drawing' };
+  classify();
 };
-
-async function inputPixels() {
-  if (state.drawn) {
-    const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    const rgba = new Uint8Array(img.data.buffer.slice(0));
-    return ask({ type: 'prepare', rgba, width: canvas.width, height: canvas.height }, [rgba.buffer]);
-  }
-  if (state.pixels) return state.pixels;
-  throw new Error('Draw something, pick a sample or upload an image first.');
-}
 
 // ---------- classify ----------
 function profile() {
@@ -205,87 +287,178 @@ function profile() {
 }
 $('profile').onchange = () => { $('custom').hidden = $('profile').value !== 'custom'; };
 
+function cancelRun() {
+  state.run?.abort();
+  state.run = null;
+}
+$('cancel').onclick = () => {
+  cancelRun();
+  setBusy(false);
+  renderPrivatePending('Cancelled.');
+  setStatus('cancelled');
+  setPhase('ready');
+};
+
+function setBusy(busy) {
+  $('classify').disabled = busy || !state.current;
+  $('cancel').hidden = !busy;
+}
+
+/** The plaintext reference and the model input bytes for the current input. */
+async function plaintext(signal) {
+  const input = state.input;
+  if (input?.kind === 'sample') {
+    const reference = await plainWorker().call(REQUEST.CLASSIFY, { pixels: input.pixels }, { signal });
+    return { reference, pixels: input.pixels, label: input.label };
+  }
+  if (input?.kind === 'drawing') {
+    const im = canvasRgba();
+    const reference = await plainWorker().call(REQUEST.CLASSIFY_RGBA, im, { transfer: [im.rgba.buffer], signal });
+    return { reference, pixels: Uint8Array.from(reference.input), label: null };
+  }
+  throw new Error('Draw something, pick a sample or upload an image first.');
+}
+
+/** Plaintext reference first (instant), then the private inference by three workers. */
 async function classify() {
   const model = state.current;
   if (!model) return;
-  $('error').hidden = true;
-  $('classify').disabled = true;
+  cancelRun();
+  const run = new AbortController();
+  state.run = run;
+  hideError();
+  setBusy(true);
+  setPhase('running');
+  $('summary').textContent = '';
+  let ticker = null;
   try {
-    const pixels = await inputPixels();
     setStatus('plaintext reference…');
-    const reference = await ask({ type: 'classify', pixels: pixels.slice() });
+    const { reference, pixels, label } = await plaintext(run.signal);
+    renderPlain(model, reference, label);
+    renderPrivatePending('computing privately…');
     const net = profile();
-    setStatus(`private inference in progress (client, server and dealer workers${net ? `, ${net.name} network imposed` : ''})…`);
     const t0 = performance.now();
-    const run = await classifyPrivately({ manifest: model.manifestText, weights: model.weights, pixels, profile: net });
-    run.wallSeconds = (performance.now() - t0) / 1000;
-    state.last = { reference, run, label: state.drawn ? null : state.label };
-    render(model, reference, run);
+    const say = () => setStatus(`private inference: client, server and dealer workers exchanging shares`
+      + `${net ? ` over an imposed ${net.name} network` : ''}… ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    say();
+    ticker = setInterval(say, 200);
+    const result = await classifyPrivately({ manifest: model.manifestText, weights: model.weights, pixels, profile: net, signal: run.signal });
+    result.wallSeconds = (performance.now() - t0) / 1000;
+    if (state.run !== run) return;
+    renderPrivate(model, result, label);
+    const names = classNames(model, reference);
+    const same = result.client.prediction === reference.prediction;
+    $('summary').textContent = `Private result: ${names[result.client.prediction]}`
+      + (same ? ' (same as plaintext)' : ` (plaintext says ${names[reference.prediction]})`) + ' — details below.';
+    state.last = { reference, result, label };
+    state.runs += 1;
+    document.body.dataset.runs = state.runs;
     setStatus('');
+    setPhase('done');
   } catch (err) {
+    if (err instanceof Cancelled || run.signal.aborted) return;
+    renderPrivatePending('failed, see the message above.');
     showError(err.message, classify);
   } finally {
-    $('classify').disabled = false;
+    clearInterval(ticker);
+    if (state.run === run) {
+      state.run = null;
+      setBusy(false);
+    }
   }
 }
 $('classify').onclick = classify;
 
 // ---------- rendering ----------
-const classes = (m) => state.samples.get(m.manifest.dataset)?.classes
-  ?? [...Array(m.manifest.config.classes).keys()].map(String);
+function classNames(model, result) {
+  return result?.labels
+    ?? state.samples.get(model.manifest.dataset)?.classes
+    ?? [...Array(model.manifest.config.classes).keys()].map(String);
+}
 const percent = (v) => `${(100 * v).toFixed(1)}%`;
-function bars(el, values, names, format = percent) {
+const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
+
+/** A horizontal bar chart; `scale` maps a value to [0, 1] of the track. */
+function bars(el, values, names, { format = percent, scale = (v) => v, top = -1 } = {}) {
   el.innerHTML = '';
-  const max = Math.max(...values, 1e-9);
   values.forEach((v, i) => {
     const row = document.createElement('div');
-    row.className = 'bar';
-    row.innerHTML = '<span class="label"></span><span class="fill"></span><span class="value"></span>';
+    row.className = i === top ? 'bar top' : 'bar';
+    row.innerHTML = '<span class="label"></span><span class="track"><span class="fill"></span></span><span class="value"></span>';
     row.children[0].textContent = names[i];
-    row.children[1].style.width = `${Math.max(1, (160 * v) / max)}px`;
+    row.children[0].title = names[i];
+    row.querySelector('.fill').style.width = `${Math.min(100, Math.max(0.5, 100 * scale(v)))}%`;
     row.children[2].textContent = format(v);
     el.append(row);
   });
 }
-const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
 
-function render(model, reference, run) {
-  const names = classes(model);
+function verdict(el, prediction, label, names) {
+  if (label == null) { el.textContent = ''; return; }
+  const ok = prediction === label;
+  el.textContent = `True label: ${names[label]} — ${ok ? 'correct ✓' : 'wrong ✗'}`;
+  el.className = ok ? 'verdict good' : 'verdict bad';
+}
+
+function renderPlain(model, reference, label = null) {
+  const names = classNames(model, reference);
+  $('results').hidden = false;
+  $('plain-pred').textContent = names[reference.prediction];
+  $('plain-pred').dataset.class = reference.prediction;
+  bars($('plain-bars'), Array.from(reference.probabilities), names, { top: reference.prediction });
+  verdict($('plain-verdict'), reference.prediction, label, names);
+}
+
+function renderPrivatePending(text) {
+  $('private-pred').textContent = '';
+  delete $('private-pred').dataset.class;
+  $('private-bars').innerHTML = '';
+  $('private-verdict').textContent = text;
+  $('private-verdict').className = 'verdict muted';
+  $('cost-box').classList.add('stale');
+}
+
+function renderPrivate(model, run, label) {
+  const names = classNames(model, null);
   const c = run.client;
   $('results').hidden = false;
   $('private-pred').textContent = names[c.prediction];
   $('private-pred').dataset.class = c.prediction;
-  $('plain-pred').textContent = names[reference.prediction];
-  $('plain-pred').dataset.class = reference.prediction;
-  bars($('private-bars'), c.probabilities, names);
-  bars($('plain-bars'), Array.from(reference.probabilities), names);
+  bars($('private-bars'), c.probabilities, names, { top: c.prediction });
+  verdict($('private-verdict'), c.prediction, label, names);
   const cost = c.cost;
   const rows = [
     ['Communication rounds', cost.rounds],
     ['Client → server (online)', mb(cost.bytes_client_to_server)],
     ['Server → client (online)', mb(cost.bytes_server_to_client)],
-    ['Dealer → server (offline)', mb(run.dealer.offline_bytes)],
+    ['Dealer → server (offline, ahead of time)', mb(run.dealer.offline_bytes)],
     ['Measured in this tab (client)', `${c.measured_s.toFixed(2)} s`],
-    ['Estimated on LAN (0.1 ms, 1 GB/s)', `${cost.lan_s.toFixed(2)} s`],
-    ['Estimated on WAN (40 ms, 44 MB/s)', `${cost.wan_s.toFixed(2)} s`],
+    ['Estimated on a LAN (0.1 ms, 1 GB/s)', `${cost.lan_s.toFixed(2)} s`],
+    ['Estimated on a WAN (40 ms, 44 MB/s)', `${cost.wan_s.toFixed(2)} s`],
   ];
   $('cost').innerHTML = rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('');
   $('cost').dataset.rounds = cost.rounds;
   $('cost').dataset.serverBytes = run.server.bytes_client_to_server + run.server.bytes_server_to_client;
-  const layers = cost.by_layer.filter(([, s]) => s.rounds > 0);
-  bars($('breakdown'), layers.map(([, s]) => s.rounds), layers.map(([l]) => l || 'other'), (v) => `${v} rounds`);
+  $('cost-box').classList.remove('stale');
+  // In the order data flows: input, embedding, blocks, head, then anything else.
+  const rank = (l) => (l === 'input' ? -3 : l === 'embed' ? -2 : /^layer \d+$/.test(l) ? Number(l.slice(6)) : l === 'head' ? 1e6 : 2e6);
+  const layers = cost.by_layer.filter(([, s]) => s.rounds > 0).sort(([a], [b]) => rank(a) - rank(b));
+  const most = Math.max(1, ...layers.map(([, s]) => s.rounds));
+  bars($('breakdown'), layers.map(([, s]) => s.rounds), layers.map(([l]) => l || 'other'),
+    { format: (v) => `${v} round${v === 1 ? '' : 's'}`, scale: (v) => v / most });
 }
 
 async function renderFamily() {
   const rows = [];
-  state.manifests = new Map();
   for (const m of state.index.models) {
     try {
-      const manifest = JSON.parse(await (await fetchOk(`../models/${m.manifest}`, 'manifest')).text());
+      const manifest = state.models.get(m.name)?.manifest
+        ?? JSON.parse(await (await fetchOk(`../models/${m.manifest}`, 'manifest')).text());
       state.manifests.set(m.name, manifest);
       const cost = manifest.cost ?? {};
-      rows.push(`<tr><td>${m.name}</td><td>${m.dataset}</td><td>${manifest.metrics.test_accuracy != null ? (100 * manifest.metrics.test_accuracy).toFixed(2) + '%' : '–'}</td>` +
-        `<td>${cost.rounds ?? '–'}</td><td>${cost.online_bytes != null ? mb(cost.online_bytes) : '–'}</td><td>${cost.wan_s != null ? cost.wan_s.toFixed(2) + ' s' : '–'}</td></tr>`);
+      const acc = manifest.metrics?.test_accuracy;
+      rows.push(`<tr><td>${m.name}</td><td>${m.dataset}</td><td>${acc != null ? (100 * acc).toFixed(2) + '%' : '–'}</td>`
+        + `<td>${cost.rounds ?? '–'}</td><td>${cost.online_bytes != null ? mb(cost.online_bytes) : '–'}</td><td>${cost.wan_s != null ? cost.wan_s.toFixed(2) + ' s' : '–'}</td></tr>`);
     } catch (err) {
       rows.push(`<tr><td>${m.name}</td><td colspan="5">${err.message}</td></tr>`);
     }
@@ -296,7 +469,7 @@ async function renderFamily() {
 // ---------- variant explorer ----------
 /** Accuracy of a shipped model of this dataset and shape whose plan is `variant` everywhere. */
 function accuracyOf(variant, dataset, config) {
-  for (const m of state.manifests?.values() ?? []) {
+  for (const m of state.manifests.values()) {
     const v = m.plan.attention.variants.flat(3);
     const same = m.dataset === dataset && JSON.stringify(m.config) === JSON.stringify(config);
     if (same && !m.plan.gelu && v.every((x) => x === variant)) return m.metrics.test_accuracy;
@@ -309,23 +482,27 @@ $('compare-run').onclick = async () => {
   if (!model) return;
   $('compare-run').disabled = true;
   $('compare-status').textContent = 'running every variant privately…';
+  // Its own worker, so that classifying stays responsive while this runs.
+  const worker = new WorkerClient(PLAIN_WORKER, { name: 'variant explorer' });
   try {
-    const rows = await ask({ type: 'variants', config: JSON.stringify(model.manifest.config) });
+    const rows = await worker.call(REQUEST.VARIANTS, { config: JSON.stringify(model.manifest.config) }, { timeoutMs: 600000 });
     const body = rows.map((r) => {
       const acc = accuracyOf(r.model, model.manifest.dataset, model.manifest.config);
-      return `<tr><td>${r.model}</td><td>${r.rounds}</td><td>${r.online_mb.toFixed(2)}</td>` +
-        `<td>${r.lan_s.toFixed(3)} s</td><td>${r.wan_s.toFixed(2)} s</td><td>${acc != null ? (100 * acc).toFixed(2) + '%' : '–'}</td></tr>`;
+      return `<tr><td>${r.model}</td><td>${r.rounds}</td><td>${r.online_mb.toFixed(2)}</td>`
+        + `<td>${r.lan_s.toFixed(3)} s</td><td>${r.wan_s.toFixed(2)} s</td><td>${acc != null ? (100 * acc).toFixed(2) + '%' : '–'}</td></tr>`;
     });
-    $('variants').innerHTML = '<tr><th>attention</th><th>rounds</th><th>online MB</th><th>LAN</th><th>WAN</th>' +
-      `<th>accuracy (${model.manifest.dataset})</th></tr>` + body.join('');
+    $('variants').innerHTML = '<tr><th>attention</th><th>rounds</th><th>online MB</th><th>LAN</th><th>WAN</th>'
+      + `<th>accuracy (${model.manifest.dataset})</th></tr>` + body.join('');
     $('variants').dataset.rows = rows.length;
     $('compare-status').textContent = '';
   } catch (err) {
     showError(`Measuring the variants failed: ${err.message}`);
     $('compare-status').textContent = '';
   } finally {
+    worker.terminate();
     $('compare-run').disabled = false;
   }
 };
 
+setPhase('idle');
 loadIndex();

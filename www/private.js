@@ -1,53 +1,47 @@
 // Orchestrates one private inference: three workers (client, server, dealer) and three
 // MessageChannels wired directly between them. The page only hands each worker its own inputs
 // and ports, then collects what each is allowed to learn.
+import { WorkerClient, REQUEST } from './protocol.js';
 
 const PARTY_WORKER = new URL('./workers/party.js', import.meta.url);
 
+/** Network profiles a run can impose on the client-server channel (null: none). */
 export const PROFILES = {
   none: null,
   lan: { name: 'LAN', rtt_ms: 0.1, mbytes_per_s: 1000 },
   wan: { name: 'WAN', rtt_ms: 40, mbytes_per_s: 44 },
 };
 
-function runWorker(role, message, transfer, timeoutMs) {
-  const worker = new Worker(PARTY_WORKER, { type: 'module', name: role });
-  const done = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the ${role} did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
-    worker.onmessage = (e) => {
-      clearTimeout(timer);
-      if (e.data.ok) resolve(e.data.result);
-      else reject(new Error(`${role}: ${e.data.error}`));
-    };
-    worker.onerror = (e) => {
-      clearTimeout(timer);
-      reject(new Error(`the ${role} worker died: ${e.message || 'script error'}`));
-    };
-  });
-  worker.postMessage({ role, ...message }, transfer);
-  return { worker, done };
-}
-
 /**
- * Classifies `pixels` privately. `manifest` (public architecture) goes to everyone, `weights`
- * only to the server, `pixels` only to the client. Resolves to {client, server, dealer}.
+ * Classifies `pixels` (the model's input bytes) privately. `manifest` (the public architecture)
+ * goes to everyone, `weights` only to the server, `pixels` only to the client. Resolves to
+ * `{client, server, dealer}`: the client's `{prediction, probabilities, logits, cost,
+ * measured_s}` and the server's and dealer's own cost views. `signal` (an AbortSignal) stops
+ * all three workers at once; so does any party's failure or the timeout.
  */
-export async function classifyPrivately({ manifest, weights, pixels, profile, timeoutMs = 180000 }) {
+export async function classifyPrivately({ manifest, weights, pixels, profile, signal, timeoutMs = 180000 }) {
   const peer = new MessageChannel();
   const dealerClient = new MessageChannel();
   const dealerServer = new MessageChannel();
-  const runs = [
-    runWorker('dealer', { manifest, toClient: dealerClient.port1, toServer: dealerServer.port1 },
-      [dealerClient.port1, dealerServer.port1], timeoutMs),
-    runWorker('server', { manifest, weights: weights.slice(), peer: peer.port2, dealer: dealerServer.port2, profile },
-      [peer.port2, dealerServer.port2], timeoutMs),
-    runWorker('client', { manifest, pixels: pixels.slice(), peer: peer.port1, dealer: dealerClient.port2, profile },
-      [peer.port1, dealerClient.port2], timeoutMs),
-  ];
+  const parties = ['dealer', 'server', 'client'].map((role) => new WorkerClient(PARTY_WORKER, { name: role }));
+  const [dealer, server, client] = parties;
+  const opts = (transfer) => ({ transfer, timeoutMs, signal });
   try {
-    const [dealer, server, client] = await Promise.all(runs.map((r) => r.done));
-    return { client, server, dealer };
+    const runs = [
+      dealer.call(REQUEST.RUN, { role: 'dealer', manifest, toClient: dealerClient.port1, toServer: dealerServer.port1 },
+        opts([dealerClient.port1, dealerServer.port1])),
+      server.call(REQUEST.RUN, { role: 'server', manifest, weights: weights.slice(), peer: peer.port2, dealer: dealerServer.port2, profile },
+        opts([peer.port2, dealerServer.port2])),
+      client.call(REQUEST.RUN, { role: 'client', manifest, pixels: Uint8Array.from(pixels), peer: peer.port1, dealer: dealerClient.port2, profile },
+        opts([peer.port1, dealerClient.port2])),
+    ].map((p, i) => p.catch((err) => {
+      // Name the party that failed; the others would otherwise wait for it until the timeout.
+      if (err.name !== 'Cancelled') err.message = `${parties[i].name}: ${err.message}`;
+      throw err;
+    }));
+    const [d, s, c] = await Promise.all(runs);
+    return { client: c, server: s, dealer: d };
   } finally {
-    runs.forEach((r) => r.worker.terminate());
+    parties.forEach((p) => p.terminate());
   }
 }

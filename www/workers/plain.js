@@ -1,32 +1,24 @@
-// The client's local helper: prepares drawn or uploaded images and computes the plaintext
-// reference prediction shown next to the private one.
+// The client's local helper (one long-lived worker): holds a plaintext copy of the selected
+// model to show the reference prediction next to the private one, prepares drawn or uploaded
+// images, and measures the variant explorer's costs. Requests: see ../protocol.js.
 import init, { Classifier, variant_costs } from '../../pkg/mpcvit.js';
+import { serve, REQUEST } from '../protocol.js';
 
-const ready = init();
 let model = null;
 
-self.onmessage = async (event) => {
-  const m = event.data;
-  try {
-    await ready;
-    let result;
-    if (m.type === 'variants') {
-      result = variant_costs(m.config);
-    } else if (m.type === 'load') {
-      model?.free();
-      model = Classifier.load(m.weights, m.manifest);
-      result = true;
-    } else if (!model) {
-      throw new Error('no model loaded');
-    } else if (m.type === 'prepare') {
-      result = model.prepare_rgba(m.rgba, m.width, m.height);
-    } else if (m.type === 'classify') {
-      result = model.classify(m.pixels);
-    } else {
-      throw new Error(`unknown request ${m.type}`);
-    }
-    self.postMessage({ id: m.id, ok: true, result });
-  } catch (err) {
-    self.postMessage({ id: m.id, ok: false, error: String(err?.message ?? err) });
-  }
-};
+serve({
+  [REQUEST.LOAD]: (m) => {
+    const next = Classifier.load(m.weights, m.manifest);
+    model?.free();
+    model = next;
+    return model.info();
+  },
+  [REQUEST.CLASSIFY]: (m) => loaded().classify(m.pixels),
+  [REQUEST.CLASSIFY_RGBA]: (m) => loaded().classify_rgba(m.rgba, m.width, m.height),
+  [REQUEST.VARIANTS]: (m) => variant_costs(m.config),
+}, init());
+
+function loaded() {
+  if (!model) throw new Error('no model is loaded yet');
+  return model;
+}

@@ -1,0 +1,142 @@
+// The message protocol between the page and its workers, one small module used on both sides.
+//
+// Every exchange is a request and one reply:
+//   page -> worker   {id, type, ...payload}            (payload buffers may be transferred)
+//   worker -> page   {id, ok: true, result}  or  {id, ok: false, error: "message"}
+//
+// Workers (all module workers, each with its own wasm instance from /pkg/mpcvit.js):
+//   workers/plain.js  the client's local helper, long-lived:
+//                       'load'           {weights: Uint8Array, manifest: string} -> info object
+//                       'classify'       {pixels: Uint8Array}  -> {prediction, probabilities, labels?}
+//                       'classify-rgba'  {rgba: Uint8Array, width, height}
+//                                        -> {prediction, probabilities, labels?, input}
+//                       'variants'       {config: string} -> rows of the variant explorer
+//   workers/party.js  one participant of one private inference, started per run:
+//                       'run' {role: 'client', manifest, pixels, peer, dealer, profile}
+//                       'run' {role: 'server', manifest, weights, peer, dealer, profile}
+//                       'run' {role: 'dealer', manifest, toClient, toServer}
+//                     The parties then talk among themselves over the MessagePorts they were
+//                     given (secret shares as transferred ArrayBuffers); the page sees no share.
+//   (later) workers/trainer.js  the step-wise trainer ('init', 'step', 'export').
+
+/** Request types understood by the workers. */
+export const REQUEST = Object.freeze({
+  LOAD: 'load',
+  CLASSIFY: 'classify',
+  CLASSIFY_RGBA: 'classify-rgba',
+  VARIANTS: 'variants',
+  RUN: 'run',
+});
+
+/** Raised when a request is cancelled through its AbortSignal. */
+export class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'Cancelled';
+  }
+}
+
+/**
+ * The page's side of a worker: `call(type, payload)` resolves to the worker's result or rejects
+ * with its error message. A worker that fails to start (a missing /pkg/ build, a script error)
+ * rejects every pending and later call with a message saying so; nothing waits forever.
+ */
+export class WorkerClient {
+  constructor(url, { name = 'worker' } = {}) {
+    this.name = name;
+    this.worker = new Worker(url, { type: 'module', name });
+    this.pending = new Map();
+    this.nextId = 0;
+    this.failure = null;
+    this.worker.onmessage = (e) => {
+      const p = this.pending.get(e.data?.id);
+      if (!p) return;
+      this.pending.delete(e.data.id);
+      p.settle();
+      if (e.data.ok) p.resolve(e.data.result);
+      else p.reject(new Error(e.data.error));
+    };
+    const fail = (message) => {
+      this.failure = new Error(message);
+      for (const p of this.pending.values()) {
+        p.settle();
+        p.reject(this.failure);
+      }
+      this.pending.clear();
+    };
+    this.worker.onerror = (e) => {
+      e.preventDefault?.();
+      fail(`the ${name} worker could not run (${e.message || 'script or module failed to load; is /pkg/ built?'})`);
+    };
+    this.worker.onmessageerror = () => fail(`the ${name} worker sent a message that could not be read`);
+  }
+
+  /**
+   * Sends one request. `transfer` lists buffers to move rather than copy; `timeoutMs` bounds
+   * the wait; `signal` (an AbortSignal) cancels the wait (the worker is not interrupted: use
+   * `terminate` for that).
+   */
+  call(type, payload = {}, { transfer = [], timeoutMs = 60000, signal } = {}) {
+    if (this.failure) return Promise.reject(this.failure);
+    if (signal?.aborted) return Promise.reject(new Cancelled());
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`the ${this.name} worker did not answer '${type}' within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      const onAbort = () => {
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(new Cancelled());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.pending.set(id, { resolve, reject, settle });
+      try {
+        this.worker.postMessage({ ...payload, id, type }, transfer);
+      } catch (err) {
+        this.pending.delete(id);
+        settle();
+        reject(err);
+      }
+    });
+  }
+
+  /** Stops the worker; pending calls reject. */
+  terminate() {
+    this.worker.terminate();
+    this.failure = this.failure ?? new Error(`the ${this.name} worker was stopped`);
+    for (const p of this.pending.values()) {
+      p.settle();
+      p.reject(new Cancelled());
+    }
+    this.pending.clear();
+  }
+}
+
+/**
+ * The worker's side: answers each request with `handlers[type](message)` (which may be async)
+ * once `ready` (the wasm initialisation) has resolved. Errors, including a failed
+ * initialisation, are sent back as `{ok: false, error}`.
+ */
+export function serve(handlers, ready = Promise.resolve()) {
+  ready.catch(() => {}); // reported per request below, not as an unhandled rejection
+  self.onmessage = async (event) => {
+    const m = event.data ?? {};
+    try {
+      await ready.catch((err) => {
+        throw new Error(`WebAssembly could not start: ${err?.message ?? err}`);
+      });
+      const handler = handlers[m.type];
+      if (!handler) throw new Error(`unknown request '${m.type}'`);
+      const result = await handler(m);
+      self.postMessage({ id: m.id, ok: true, result });
+    } catch (err) {
+      self.postMessage({ id: m.id, ok: false, error: String(err?.message ?? err) });
+    }
+  };
+}
