@@ -131,6 +131,10 @@ async function selectModel() {
     $('model-info').textContent = `${c.image_size}×${c.image_size} ${c.channels === 1 ? 'grey' : 'colour'} input, `
       + `patches of ${c.patch}×${c.patch}, width ${c.dim}, ${c.depth} blocks × ${c.heads} heads; `
       + `attention: ${describePlan(model.manifest.plan)}.`;
+    const classes = state.samples.get(model.manifest.dataset)?.classes;
+    $('draw-hint').textContent = model.manifest.dataset === 'mnist' || !classes
+      ? 'Draw a digit (mouse, pen or finger)…'
+      : `Draw one of: ${classes.join(', ')} (mouse, pen or finger)…`;
     $('classify').disabled = false;
     setStatus('');
     setPhase('ready');
