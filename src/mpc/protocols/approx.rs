@@ -9,31 +9,36 @@
 //! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`exp`] | `(1 + x/2^7)^(2^7)`, 7 squarings (CrypTen's method) | `[-128, 20]` | abs 5e-3 on `[-16, 0]` (3.8e-3); rel 7e-2 on `[-4, 4]` (5.8e-2) | 7 |
-//! | [`reciprocal`] | staircase guess + 5 Goldschmidt steps | `[4^-7, 3e5]` | rel 4e-4 on `[0.01, 4]` (3.1e-4); abs 1.5e-4 on `[1, 1e4]` (8.1e-5) | 14 |
-//! | [`divide`] `q / s` | exact `4^-J` normalisation, Goldschmidt on `[1, 4)` | `s` in `[4^-7, 3e5]` | abs 2e-4 for quotients in `[0, 1]` (1.4e-4) | 15 |
-//! | [`rsqrt`] | exact `4^-J` normalisation, 4 Goldschmidt steps on `[1, 4)` | `[2^-16, 3.9e5]` | rel 2e-3 on `[1e-3, 100]` (5.6e-4); abs 1e-4 on `[100, 1e4]` (2.1e-5) | 17 |
+//! | [`reciprocal`] | grid cell (6 per octave), per-cell cubic | `[4^-7, 4^10)` | rel 4e-4 on `[0.01, 4]` (1.6e-4); abs 1.5e-4 on `[1, 1e4]` (4.9e-5) | 10 |
+//! | [`divide`] `q / s` | exact `4^-J` normalisation, per-cell cubic on `[1, 4)` | `s` in `[4^-7, 4^10)` | abs 2e-4 for quotients in `[0, 1]` (1.2e-4) | 11 |
+//! | [`rsqrt`] | grid cell (4 per octave), per-cell cubic | `[2^-16, 4^10)` | rel 2e-3 on `[1e-3, 100]` (3.0e-4); abs 1e-4 on `[100, 1e4]` (3.4e-5) | 10 |
 //! | [`gelu`] | `relu(x) + [abs x < 4] h(abs x)`, Chebyshev degree 8 | all | abs 5e-4 (1.5e-4) | 12 |
-//! | [`layer_norm`] | mean, variance, normalised rsqrt | var in `[2^-16, 3.9e5]` | abs 1e-2 (3.8e-3 for std 0.1, 1.3e-4 for std 1.7, 1.2e-3 for std 35) | 18 |
-//! | [`softmax`] | max tree, [`exp`], [`divide`] | any | abs 5e-3 (3.8e-3) | `8 ceil(log2 L) + 22` |
-//! | [`relu_softmax`] | [`relu`](super::compare::relu), [`divide`] | row sums below 3e5 | abs 1e-3 (7.8e-5) | 23 |
-//! | [`two_quad`] | square, [`divide`] | row sums below 3e5 | abs 1e-3 (7e-5) | 16 |
+//! | [`layer_norm`] | mean, variance, normalised rsqrt | var in `[2^-16, 4^10)` | abs 1e-2 (3.8e-3 for std 0.1, 1.8e-4 for std 1.7, 2.1e-4 for std 35) | 12 |
+//! | [`softmax`] | max tree, [`exp`], [`divide`] | any | abs 5e-3 (3.8e-3) | `8 ceil(log2 L) + 18` |
+//! | [`relu_softmax`] | [`relu`](super::compare::relu), [`divide`] | row sums below 1e6 | abs 1e-3 (6.1e-5) | 19 |
+//! | [`two_quad`] | square, [`divide`] | row sums below 1e6 | abs 1e-3 (3.9e-5) | 12 |
 //! | [`sparsemax`] | bisection on the threshold (no sorting) | any | abs `2^-(iters+1)` + 1e-4 (1.95e-3 for 8 iters) | `8 ceil(log2 L) + 16 iters + 8` |
-//! | [`l2_normalize`] | square, normalised rsqrt | squared norms in `[2^-16, 3.9e5]` | abs 3e-3 (4.7e-5) | 18 |
+//! | [`l2_normalize`] | square, normalised rsqrt | squared norms in `[2^-16, 4^10)` | abs 3e-3 | 12 |
 //!
 //! Public scalings (`1/n` of the ReLU, ReLU6, Square and ScaleAttn maps, `1/C` of the mean)
 //! multiply by the encoded constant, whose relative error is up to `2^-(F+1) / c`.
 //!
-//! **Staircase** (for [`reciprocal`], [`divide`] and [`rsqrt`]): one batched [`msb`] of
-//! `x - 4^j` for every `j` of a range of powers of four and one [`b2a`] give the bits
-//! `[x < 4^j]`; any `c(J)` for `x` in `[4^J, 4^(J+1))` is then a telescoping linear combination
-//! of them with public coefficients (no multiplication). With `c(J) = 0.4 / 4^J`, `x c(J)` lies
-//! in `[0.4, 1.6)`, whatever the magnitude, so a fixed small number of Goldschmidt iterations
-//! (each one round of independent products) reaches full precision over a range of 2^34
-//! (CrypTen's `exp`-based guess covers about [0.1, 100] for rsqrt). With `c(J) = 2^-J` and
-//! `4^-J`, which are exact in fixed point, [`divide`] and [`rsqrt`] instead scale their input
-//! into `[1, 4)` and iterate there, so the result keeps its significant bits even when it is
-//! tiny (`1/x` itself has only `F` fractional bits: [`reciprocal`] of a large `x` is accurate
-//! in absolute terms only).
+//! **Grid and per-cell cubic** (for [`reciprocal`], [`divide`] and [`rsqrt`]): one batched
+//! [`msb`] of `x - t` for every threshold `t = 4^(J + k/K)` of a [`Grid`] (`K` cells per
+//! octave `[4^J, 4^(J+1))`, 7 rounds) and one round that turns all bits into additive shares
+//! and multiplies the octave bits `[x < 4^j]` by `x` (the bit-times-value tuple's opening is a
+//! B2A as well) give, locally, the exact normalisation `x' = x 4^-J` (an integer combination
+//! of the `b_j x`, truncated once) and any per-cell constant as a telescoping combination of
+//! the bits with public coefficients. A cubic in `t = x' - m` with the cell's centre `m` and
+//! coefficients (Chebyshev interpolation of the target on the cell, computed in `f64`) then
+//! takes 2 rounds (`t^2`, `c1 t`, `c3 t`; `(c2 + c3 t) t^2`): 10 rounds for a function of `x`,
+//! whatever its magnitude over a range of 2^36, against 14 to 17 for a staircase guess plus
+//! Goldschmidt iterations (each 1 or 2 rounds). The price is bytes: `K` times more
+//! comparisons. Powers of two of `J` (`2^-J`, `4^-J`) are exact in fixed point, so
+//! [`divide`], [`layer_norm`] and [`l2_normalize`] multiply the numerator by them in the
+//! cubic's first round and keep the quotient's significant bits even when it is tiny;
+//! [`reciprocal`] and [`rsqrt`] fold them into the coefficients (absolute precision `2^-F`
+//! for large `x`).
 //!
 //! [`msb`]: super::compare::msb
 //! [`b2a`]: super::compare::b2a
@@ -41,24 +46,12 @@
 use super::super::party::Party;
 use super::super::share::ArithShare;
 use super::arith::{add_const, metered, mul_many_impl, trunc_many_impl};
-use super::compare::{b2a_impl, bit_mul_impl, max_last_impl, msb_impl, relu_impl};
+use super::compare::{b2a_impl, b2a_mul_impl, bit_mul_impl, max_last_impl, msb_impl, relu_impl};
 use crate::model::Attention;
 use crate::{Error, Result};
 
 /// Squarings in [`exp`]: `exp(x) ~ (1 + x / 2^EXP_ITERS)^(2^EXP_ITERS)`.
 pub const EXP_ITERS: u32 = 7;
-/// Powers of four `4^j`, `j` in this range, used as [`reciprocal`] thresholds.
-pub const RECIP_THRESHOLDS: (i32, i32) = (-6, 8);
-/// Goldschmidt iterations of [`reciprocal`].
-pub const RECIP_ITERS: usize = 5;
-/// Powers of four used by [`divide`] to normalise the divisor into `[1, 4)`.
-pub const DIV_THRESHOLDS: (i32, i32) = (-6, 8);
-/// Goldschmidt factors of [`divide`].
-pub const DIV_ITERS: usize = 5;
-/// Powers of four used as [`rsqrt`] thresholds.
-pub const RSQRT_THRESHOLDS: (i32, i32) = (-7, 8);
-/// Goldschmidt iterations of [`rsqrt`].
-pub const RSQRT_ITERS: usize = 4;
 /// GeLU is approximated by a polynomial on `[-GELU_T, GELU_T]` and exactly by ReLU outside.
 pub const GELU_T: f64 = 4.0;
 /// Chebyshev coefficients of `h(t) = gelu(-t)` on `t` in `[0, 4]` (variable `s = t/2 - 1`),
@@ -105,62 +98,208 @@ fn eps_ring(p: &Party, eps: f64) -> u64 {
     p.fp().encode(eps).max(1)
 }
 
-/// Additive shares of the integer bits `[x < 4^j]` for `j` in `lo..=hi`, `j`-major (one
-/// batched [`msb`](super::compare::msb) and [`b2a`](super::compare::b2a) of `(hi - lo + 1) n`
-/// elements: 8 rounds).
-async fn staircase_bits(p: &mut Party, x: &ArithShare, (lo, hi): (i32, i32)) -> Result<ArithShare> {
-    let n = x.len();
-    let flat = x.reshape(&[n])?;
-    let shifted: Vec<ArithShare> = (lo..=hi)
-        .map(|j| add_const(p, &flat, -4f64.powi(j)))
-        .collect();
-    let refs: Vec<&ArithShare> = shifted.iter().collect();
-    let all = ArithShare::concat(0, &refs)?;
-    let m = msb_impl(p, &all).await?;
-    b2a_impl(p, &m).await
+/// The comparison grid of [`reciprocal`], [`divide`] and [`rsqrt`]: the octaves
+/// `[4^J, 4^(J+1))` for `J` in `octaves` (inclusive), each cut into `subdiv` geometric cells
+/// `[4^(J + k/subdiv), 4^(J + (k+1)/subdiv))` (thresholds rounded to fixed point).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grid {
+    /// Lowest and highest octave exponent `J`.
+    pub octaves: (i32, i32),
+    /// Cells per octave.
+    pub subdiv: usize,
 }
 
-/// `c(J)` for `x` in `[4^J, 4^(J+1))`, `J` clamped to `lo - 1 ..= hi`, from the bits of
-/// [`staircase_bits`]: a telescoping combination with public coefficients (local).
-fn staircase_combine(
-    p: &Party,
-    bits: &ArithShare,
-    shape: &[usize],
-    (lo, hi): (i32, i32),
-    c: impl Fn(i32) -> f64,
-) -> Result<ArithShare> {
-    let n: usize = shape.iter().product();
-    let fp = p.fp();
-    let mut y = ArithShare::zeros(&[n]).add_scalar_ring(fp.encode(c(hi)), p.id());
-    for (idx, j) in (lo..=hi).enumerate() {
-        let mj = bits.slice_axis(0, idx * n, (idx + 1) * n)?;
-        y = y.add(&mj.mul_int(fp.encode(c(j - 1) - c(j))))?;
+impl Grid {
+    /// Number of octaves.
+    pub fn octave_count(&self) -> usize {
+        (self.octaves.1 - self.octaves.0 + 1) as usize
     }
-    y.reshape(shape)
+
+    /// Number of thresholds (one per cell).
+    pub fn thresholds(&self) -> usize {
+        self.octave_count() * self.subdiv
+    }
+
+    /// Position of the threshold opening cell `(j, k)` in the bit vector: the octave
+    /// thresholds (`k = 0`) first.
+    fn pos(&self, j: i32, k: usize) -> usize {
+        let o = (j - self.octaves.0) as usize;
+        if k == 0 {
+            o
+        } else {
+            self.octave_count() + o * (self.subdiv - 1) + k - 1
+        }
+    }
+
+    /// The cells in increasing order.
+    fn cells(&self) -> Vec<(i32, usize)> {
+        (self.octaves.0..=self.octaves.1)
+            .flat_map(|j| (0..self.subdiv).map(move |k| (j, k)))
+            .collect()
+    }
+
+    /// The threshold opening cell `(j, k)` as compared (rounded to `frac_bits`).
+    fn threshold(&self, j: i32, k: usize, frac_bits: u32) -> f64 {
+        let s = 2f64.powi(frac_bits as i32);
+        (4f64.powf(j as f64 + k as f64 / self.subdiv as f64) * s).round() / s
+    }
 }
 
-/// [`staircase_bits`] then [`staircase_combine`] (see the module doc): 8 rounds.
-async fn staircase(
-    p: &mut Party,
-    x: &ArithShare,
-    range: (i32, i32),
-    c: impl Fn(i32) -> f64,
-) -> Result<ArithShare> {
-    let bits = staircase_bits(p, x, range).await?;
-    staircase_combine(p, &bits, x.shape(), range, c)
+/// Reciprocal grid: `x` in `[4^-7, 4^10)`, 6 cells per octave (cubic error 2.2e-5 relative).
+pub const RECIP_GRID: Grid = Grid {
+    octaves: (-7, 9),
+    subdiv: 6,
+};
+/// Divisor grid of [`divide`] (as [`RECIP_GRID`]).
+pub const DIV_GRID: Grid = RECIP_GRID;
+/// Inverse square root grid: `x` in `[2^-16, 4^10)`, 4 cells per octave (cubic error 3.3e-5
+/// relative).
+pub const RSQRT_GRID: Grid = Grid {
+    octaves: (-8, 9),
+    subdiv: 4,
+};
+
+/// After [`fine_stage`]: additive 0/1 shares of `[x < t]` for every grid threshold `t`
+/// (position-major, see [`Grid::pos`]) and the normalised `x' = x 4^-J`.
+struct Fine {
+    grid: Grid,
+    n: usize,
+    bits: ArithShare,
+    xn: ArithShare,
 }
 
-/// Exact shares of `2^-J` and `4^-J` for `x` in `[4^J, 4^(J+1))` (powers of two are exact in
-/// fixed point over the threshold range): 8 rounds.
-async fn pow4_scale(
+/// One batched [`msb`](super::compare::msb) of `x - t` for every grid threshold `t` (7 rounds)
+/// and one round that converts the bits to additive shares and multiplies the octave bits by
+/// `x` ([`b2a_mul_impl`]); then `x' = x 4^-J` exactly (up to one truncation): with
+/// `b_j = [x < 4^j]`, `x 4^(hi - J) = x + sum_j 3 4^(hi - j) b_j x` is an integer combination,
+/// truncated once by `2 hi` bits. 8 rounds (plus T).
+async fn fine_stage(p: &mut Party, x: &ArithShare, grid: Grid) -> Result<Fine> {
+    let n = x.len();
+    let f = p.fp().frac_bits;
+    let (lo, hi) = grid.octaves;
+    let flat = x.reshape(&[n])?;
+    let mut shifted: Vec<Option<ArithShare>> = vec![None; grid.thresholds()];
+    for (j, k) in grid.cells() {
+        let t = grid.threshold(j, k, f);
+        shifted[grid.pos(j, k)] = Some(add_const(p, &flat, -t));
+    }
+    let refs: Vec<&ArithShare> = shifted.iter().flatten().collect();
+    let m = msb_impl(p, &ArithShare::concat(0, &refs)?).await?;
+    let no = grid.octave_count();
+    let reps: Vec<&ArithShare> = (0..no).map(|_| &flat).collect();
+    let (bits, prod) = b2a_mul_impl(p, &m, &ArithShare::concat(0, &reps)?).await?;
+    let mut acc = flat.clone();
+    for j in lo + 1..=hi {
+        let o = (j - lo) as usize;
+        let bx = prod.slice_axis(0, o * n, (o + 1) * n)?;
+        acc = acc.add(&bx.mul_int(3 * 4u64.pow((hi - j) as u32)))?;
+    }
+    let xn = trunc1(p, acc, 2 * hi as u32).await?;
+    Ok(Fine { grid, n, bits, xn })
+}
+
+/// The secret per-cell constant `v(j, k)` of `x`'s cell (cells below the grid take the first
+/// cell's): a telescoping combination of the bits with public integer coefficients (local,
+/// exact on the encoded values).
+fn fine_const(p: &Party, fine: &Fine, v: impl Fn(i32, usize) -> f64) -> Result<ArithShare> {
+    let fp = p.fp();
+    let n = fine.n;
+    let cells = fine.grid.cells();
+    let enc: Vec<u64> = cells.iter().map(|&(j, k)| fp.encode(v(j, k))).collect();
+    let mut y = ArithShare::zeros(&[n]).add_scalar_ring(enc[cells.len() - 1], p.id());
+    for i in 1..cells.len() {
+        let d = enc[i - 1].wrapping_sub(enc[i]);
+        if d != 0 {
+            let pos = fine.grid.pos(cells[i].0, cells[i].1);
+            let b = fine.bits.slice_axis(0, pos * n, (pos + 1) * n)?;
+            y = y.add(&b.mul_int(d))?;
+        }
+    }
+    Ok(y)
+}
+
+/// Cubic interpolation of `f` at the Chebyshev nodes of `[lo, hi]`, as coefficients of powers
+/// of `t = x - m` (`m` the given centre).
+fn cheb_cubic(f: impl Fn(f64) -> f64, lo: f64, hi: f64, m: f64) -> [f64; 4] {
+    let h = (hi - lo) / 2.0;
+    let c = (hi + lo) / 2.0;
+    let mut a = [[0f64; 5]; 4];
+    for (i, row) in a.iter_mut().enumerate() {
+        let t = c + h * ((2 * i + 1) as f64 * std::f64::consts::PI / 8.0).cos() - m;
+        for (l, v) in row.iter_mut().take(4).enumerate() {
+            *v = t.powi(l as i32);
+        }
+        row[4] = f(t + m);
+    }
+    for col in 0..4 {
+        let piv = (col..4)
+            .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
+            .unwrap_or(col);
+        a.swap(col, piv);
+        let pivot = a[col];
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col {
+                let q = row[col] / pivot[col];
+                for (v, pv) in row.iter_mut().zip(&pivot).skip(col) {
+                    *v -= q * pv;
+                }
+            }
+        }
+    }
+    [
+        a[0][4] / a[0][0],
+        a[1][4] / a[1][1],
+        a[2][4] / a[2][2],
+        a[3][4] / a[3][3],
+    ]
+}
+
+/// Per-cell cubic pieces of `g` on the normalised `x'` (cell `(j, k)` of the grid covers
+/// `[t(j, k), t(next)) 4^-j`, widened by two units for the rounding of `x'`), each scaled by
+/// `scale(j)`: the shared centre `m` and coefficients `c0..c3` of the cell of each element.
+fn fine_cubic(
+    p: &Party,
+    fine: &Fine,
+    g: impl Fn(f64) -> f64,
+    scale: impl Fn(i32) -> f64,
+) -> Result<(ArithShare, [ArithShare; 4])> {
+    let fp = p.fp();
+    let f = fp.frac_bits;
+    let grid = fine.grid;
+    let ulp = 2f64.powi(-(f as i32));
+    let piece = |j: i32, k: usize| {
+        let w = 4f64.powi(-j);
+        let lo = grid.threshold(j, k, f) * w - 2.0 * ulp;
+        let next = if k + 1 < grid.subdiv {
+            grid.threshold(j, k + 1, f)
+        } else {
+            grid.threshold(j + 1, 0, f)
+        };
+        let hi = next * w + 2.0 * ulp;
+        let m = fp.decode(fp.encode((lo + hi) / 2.0));
+        (m, cheb_cubic(&g, lo, hi, m))
+    };
+    let m = fine_const(p, fine, |j, k| piece(j, k).0)?;
+    let c = [0, 1, 2, 3].map(|l| fine_const(p, fine, |j, k| scale(j) * piece(j, k).1[l]));
+    let [c0, c1, c2, c3] = c;
+    Ok((m, [c0?, c1?, c2?, c3?]))
+}
+
+/// `c0 + c1 t + c2 t^2 + c3 t^3` in 2 rounds: `t^2`, `c1 t`, `c3 t` (with the `extra` products,
+/// returned too), then `(c2 + c3 t) t^2`.
+async fn cubic(
     p: &mut Party,
-    x: &ArithShare,
-    range: (i32, i32),
-) -> Result<(ArithShare, ArithShare)> {
-    let bits = staircase_bits(p, x, range).await?;
-    let s2 = staircase_combine(p, &bits, x.shape(), range, |j| 2f64.powi(-j))?;
-    let s4 = staircase_combine(p, &bits, x.shape(), range, |j| 4f64.powi(-j))?;
-    Ok((s2, s4))
+    t: &ArithShare,
+    c: &[ArithShare; 4],
+    extra: &[(&ArithShare, &ArithShare)],
+) -> Result<(ArithShare, Vec<ArithShare>)> {
+    let mut ops = vec![(t, t), (&c[1], t), (&c[3], t)];
+    ops.extend_from_slice(extra);
+    let mut r = mul_many_impl(p, &ops, true).await?;
+    let rest = r.split_off(3);
+    let q = c[2].add(&r[2])?;
+    let q2 = mul1(p, &q, &r[0]).await?;
+    Ok((c[0].add(&r[1])?.add(&q2)?, rest))
 }
 
 /// `e^x` (see the module table). Inputs below -128 are not supported (the base
@@ -180,35 +319,28 @@ pub(crate) async fn exp_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare
     Ok(y)
 }
 
-/// `1 / x` for positive `x` (see the module table): staircase guess `0.4 / 4^J`, then
-/// Goldschmidt `y <- y (1 + e)`, `e <- e^2` with `e = 1 - x y0` (both products in one round).
+/// `1 / x` for positive `x` (see the module table): [`fine_stage`] locates `x`'s cell in
+/// [`RECIP_GRID`] and normalises it, `x' = x 4^-J`, and a per-cell cubic in `x'` with the
+/// coefficients of `4^-J / x'` selected by the bits gives `1 / x` ([`cubic`]). Rounds: 8 + 2.
+/// `4^-J` is folded into the coefficients, so `1 / x` is accurate in absolute terms (`F`
+/// fractional bits) for large `x`.
 pub async fn reciprocal(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     metered!(p, "reciprocal", reciprocal_impl(p, x).await)
 }
 
 pub(crate) async fn reciprocal_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
-    let mut y = staircase(p, x, RECIP_THRESHOLDS, |j| 0.4 * 4f64.powi(-j)).await?;
-    let xy = mul1(p, x, &y).await?;
-    let mut e = add_const(p, &xy.neg(), 1.0);
-    for it in 0..RECIP_ITERS {
-        let ope = add_const(p, &e, 1.0);
-        if it + 1 == RECIP_ITERS {
-            y = mul1(p, &y, &ope).await?;
-        } else {
-            let mut r = mul_many_impl(p, &[(&y, &ope), (&e, &e)], true).await?;
-            e = r.remove(1);
-            y = r.remove(0);
-        }
-    }
-    Ok(y)
+    let fine = fine_stage(p, x, RECIP_GRID).await?;
+    let (m, c) = fine_cubic(p, &fine, |v| 1.0 / v, |j| 4f64.powi(-j))?;
+    let t = fine.xn.sub(&m)?;
+    let (y, _) = cubic(p, &t, &c, &[]).await?;
+    y.reshape(x.shape())
 }
 
 /// `q / s` with `s` positive and broadcast to `q` (e.g. row sums of shape `(.., 1)`), to the
-/// precision of the quotient rather than of `1 / s`: the staircase bits of `s` give the exact
-/// secret power `4^-J` (`s` in `[4^J, 4^(J+1))`), both `q` and `s` are scaled by it in one round
-/// (`s' = s 4^-J` in `[1, 4)`), `1 / s'` is computed by Goldschmidt from the public guess 0.4
-/// (`|1 - 0.4 s'| <= 0.6`, 5 factors: error `0.6^32`), and one product gives `q' / s'`.
-/// Domain: `s` in `[4^-7, 3e5]`. Rounds: 8 + 1 + 5 + 1 = 15 (plus T).
+/// precision of the quotient rather than of `1 / s`: [`fine_stage`] gives the cell of `s` in
+/// [`DIV_GRID`] and `s' = s 4^-J` in `[1, 4)`; `q' = q 4^-J` (exact power of two) is computed
+/// in the first round of the per-cell cubic for `1 / s'` ([`cubic`]), and one product gives
+/// `q' / s'`. Domain: `s` in `[4^-7, 4^10)`. Rounds: 8 + 2 + 1 = 11 (plus T).
 pub async fn divide(p: &mut Party, q: &ArithShare, s: &ArithShare) -> Result<ArithShare> {
     metered!(p, "divide", divide_impl(p, q, s).await)
 }
@@ -218,91 +350,40 @@ pub(crate) async fn divide_impl(
     q: &ArithShare,
     s: &ArithShare,
 ) -> Result<ArithShare> {
-    let fp = p.fp();
-    let scale = staircase(p, s, DIV_THRESHOLDS, |j| 4f64.powi(-j)).await?;
-    let r = mul_many_impl(p, &[(q, &scale), (s, &scale)], true).await?;
-    let (qt, st) = (&r[0], &r[1]);
-    // e0 = 1 - 0.4 s', y1 = 0.4 (1 + e0) = 0.8 - 0.16 s' (one truncation for both).
-    let t = trunc_many_impl(
-        p,
-        vec![st.mul_int(fp.encode(0.4)), st.mul_int(fp.encode(0.16))],
-        fp.frac_bits,
-    )
-    .await?;
-    let mut e = add_const(p, &t[0].neg(), 1.0);
-    let mut y = add_const(p, &t[1].neg(), 0.8);
-    e = square1(p, &e).await?;
-    for i in 1..DIV_ITERS {
-        let ope = add_const(p, &e, 1.0);
-        if i + 1 == DIV_ITERS {
-            y = mul1(p, &y, &ope).await?;
-        } else {
-            let mut r = mul_many_impl(p, &[(&y, &ope), (&e, &e)], true).await?;
-            e = r.remove(1);
-            y = r.remove(0);
-        }
-    }
-    mul1(p, qt, &y).await
+    let fine = fine_stage(p, s, DIV_GRID).await?;
+    let s4 = fine_const(p, &fine, |j, _| 4f64.powi(-j))?.reshape(s.shape())?;
+    let (m, c) = fine_cubic(p, &fine, |v| 1.0 / v, |_| 1.0)?;
+    let t = fine.xn.sub(&m)?;
+    let (y, mut qs) = cubic(p, &t, &c, &[(q, &s4)]).await?;
+    mul1(p, &qs.remove(0), &y.reshape(s.shape())?).await
 }
 
-/// `1 / sqrt(x)` for positive `x` (see the module table): staircase guess
-/// `sqrt(1/2) / 2^J`, then Goldschmidt with `g -> sqrt(x)`, `h -> 1 / (2 sqrt(x))`:
-/// `r = 1/2 - g h`, `g <- g + g r`, `h <- h + h r`.
+/// `1 / sqrt(x)` for positive `x` (see the module table): [`fine_stage`] on [`RSQRT_GRID`],
+/// then a per-cell cubic in `x' = x 4^-J` with the coefficients of `2^-J / sqrt(x')`
+/// ([`cubic`]). Rounds: 8 + 2. `2^-J` is folded into the coefficients (absolute precision for
+/// large `x`); [`layer_norm`] and [`l2_normalize`] keep it separate.
 pub async fn rsqrt(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     metered!(p, "rsqrt", rsqrt_impl(p, x).await)
 }
 
 pub(crate) async fn rsqrt_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
-    let (s2, s4) = pow4_scale(p, x, RSQRT_THRESHOLDS).await?;
-    let xs = mul1(p, x, &s4).await?;
-    let r = rsqrt_unit(p, &xs).await?;
-    mul1(p, &r, &s2).await
+    let fine = fine_stage(p, x, RSQRT_GRID).await?;
+    let (m, c) = fine_cubic(p, &fine, |v| 1.0 / v.sqrt(), |j| 2f64.powi(-j))?;
+    let t = fine.xn.sub(&m)?;
+    let (y, _) = cubic(p, &t, &c, &[]).await?;
+    y.reshape(x.shape())
 }
 
-/// `1 / sqrt(x)` for `x` in `[1, 4)` (converges on `(0, 6)`): Goldschmidt from the public
-/// guess `y0 = 1/sqrt(2)` (`x y0^2` in `[0.5, 2)`), `g -> sqrt(x)`, `h -> 1 / (2 sqrt(x))`,
-/// `r = 1/2 - g h`, `g <- g + g r`, `h <- h + h r`; the first step is local but for one product
-/// (its `h` is public), the other [`RSQRT_ITERS`]` - 1` take 2 rounds: 7 rounds.
-async fn rsqrt_unit(p: &mut Party, xs: &ArithShare) -> Result<ArithShare> {
-    let fp = p.fp();
-    let y0 = std::f64::consts::FRAC_1_SQRT_2;
-    let h0 = y0 / 2.0;
-    // g0 = x y0, r0 = 1/2 - g0 h0 = 1/2 - x/4, h1 = h0 (1 + r0) = 1.5 h0 - (h0 / 4) x.
-    let t = trunc_many_impl(
-        p,
-        vec![
-            xs.mul_int(fp.encode(y0)),
-            xs.mul_int(fp.encode(0.25)),
-            xs.mul_int(fp.encode(h0 * 0.25)),
-        ],
-        fp.frac_bits,
-    )
-    .await?;
-    let g0 = &t[0];
-    let r0 = add_const(p, &t[1].neg(), 0.5);
-    let mut h = add_const(p, &t[2].neg(), 1.5 * h0);
-    let mut g = g0.add(&mul1(p, g0, &r0).await?)?;
-    for it in 1..RSQRT_ITERS {
-        let gh = mul1(p, &g, &h).await?;
-        let r = add_const(p, &gh.neg(), 0.5);
-        if it + 1 == RSQRT_ITERS {
-            h = h.add(&mul1(p, &h, &r).await?)?;
-        } else {
-            let d = mul_many_impl(p, &[(&g, &r), (&h, &r)], true).await?;
-            g = g.add(&d[0])?;
-            h = h.add(&d[1])?;
-        }
-    }
-    Ok(h.mul_int(2))
-}
-
-/// `num / sqrt(x)` to the precision of the result: `x' = x 4^-J` in `[1, 4)` and
-/// `num' = num 2^-J` (one round), then `num' rsqrt_unit(x')`. `x` broadcasts to `num`.
+/// `num / sqrt(x)` to the precision of the result: [`fine_stage`] gives `x' = x 4^-J` and the
+/// exact `2^-J`, `num' = num 2^-J` joins the first round of the per-cell cubic for
+/// `1 / sqrt(x')`, then `num' rsqrt(x')`: 8 + 2 + 1 = 11 rounds. `x` broadcasts to `num`.
 async fn scaled_rsqrt_mul(p: &mut Party, num: &ArithShare, x: &ArithShare) -> Result<ArithShare> {
-    let (s2, s4) = pow4_scale(p, x, RSQRT_THRESHOLDS).await?;
-    let r = mul_many_impl(p, &[(x, &s4), (num, &s2)], true).await?;
-    let u = rsqrt_unit(p, &r[0]).await?;
-    mul1(p, &r[1], &u).await
+    let fine = fine_stage(p, x, RSQRT_GRID).await?;
+    let s2 = fine_const(p, &fine, |j, _| 2f64.powi(-j))?.reshape(x.shape())?;
+    let (m, c) = fine_cubic(p, &fine, |v| 1.0 / v.sqrt(), |_| 1.0)?;
+    let t = fine.xn.sub(&m)?;
+    let (y, mut ns) = cubic(p, &t, &c, &[(num, &s2)]).await?;
+    mul1(p, &ns.remove(0), &y.reshape(x.shape())?).await
 }
 
 /// GeLU, tanh form (see the module table). `gelu(x) = relu(x) + gelu(-|x|)` (exact identity
@@ -355,7 +436,8 @@ pub(crate) async fn gelu_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShar
 
 /// LayerNorm over the last axis: `(x - mean) / sqrt(var + eps) * gamma + beta` with `gamma`,
 /// `beta` shared vectors of the last dimension (or `None`). The product with `gamma` shares the
-/// variance's round. Rounds: 1 (squares) + 17 ([`rsqrt`]) + 1 = 19 (plus T).
+/// variance's round. Rounds: 1 (squares) + 11 (normalised rsqrt times the numerator) = 12
+/// (plus T).
 pub async fn layer_norm(
     p: &mut Party,
     x: &ArithShare,

@@ -286,3 +286,70 @@ pub(crate) async fn max_last_impl(p: &mut Party, x: &ArithShare) -> Result<Arith
     }
     Ok(cur)
 }
+
+/// One round giving both additive shares of all `n` bits of `b` (as [`b2a`]) and the products
+/// `b[i] * x[i]` for the first `x.len()` bits (as [`bit_mul`]): the bit-times-value tuple's
+/// opened `c = b ^ r` and shared `[r]` are a B2A of `b` as well. Bytes each way
+/// `ceil(m/8) + 8m + ceil((n - m)/8)` for `m = x.len()`; offline `16m + 8(n - m)`.
+pub(crate) async fn b2a_mul_impl(
+    p: &mut Party,
+    b: &BitShare,
+    x: &ArithShare,
+) -> Result<(ArithShare, ArithShare)> {
+    let (n, m) = (b.len(), x.len());
+    if m > n {
+        return Err(Error::Shape(format!("{m} values for {n} bits")));
+    }
+    let id = p.id();
+    let (bm, br) = (b.range(0, m), b.range(m, n));
+    let t = if m > 0 {
+        p.corr(CorrRequest::BitMul { n: m }).await?
+    } else {
+        vec![vec![]; 4]
+    };
+    let u = if n > m {
+        p.corr(CorrRequest::BitPair { n: n - m }).await?
+    } else {
+        vec![vec![]; 2]
+    };
+    let cm: Vec<u64> = bm.words.iter().zip(&t[0]).map(|(b, r)| b ^ r).collect();
+    let cr: Vec<u64> = br.words.iter().zip(&u[0]).map(|(b, r)| b ^ r).collect();
+    let xs = x.to_vec();
+    let e: Vec<u64> = xs
+        .iter()
+        .zip(&t[1])
+        .map(|(x, a)| x.wrapping_sub(*a))
+        .collect();
+    let (nbm, nbr) = (m.div_ceil(8), (n - m).div_ceil(8));
+    let mut payload = bits_to_bytes(&cm, m);
+    payload.extend(words_to_bytes(&e));
+    payload.extend(bits_to_bytes(&cr, n - m));
+    let got = p.exchange(payload).await?;
+    let cm2 = bytes_to_bits(&got[..nbm], m)?;
+    let e2 = bytes_to_words(&got[nbm..nbm + 8 * m], m)?;
+    let cr2 = bytes_to_bits(&got[nbm + 8 * m..nbm + 8 * m + nbr], n - m)?;
+    let bit = |c: u64, r: u64| {
+        if c == 1 {
+            (if id == 0 { 1u64 } else { 0 }).wrapping_sub(r)
+        } else {
+            r
+        }
+    };
+    let mut arith = Vec::with_capacity(n);
+    let mut prod = Vec::with_capacity(m);
+    for i in 0..m {
+        let ci = ((cm[i / 64] ^ cm2[i / 64]) >> (i % 64)) & 1;
+        arith.push(bit(ci, t[2][i]));
+        let ei = e[i].wrapping_add(e2[i]);
+        let rx = ei.wrapping_mul(t[2][i]).wrapping_add(t[3][i]);
+        prod.push(if ci == 1 { xs[i].wrapping_sub(rx) } else { rx });
+    }
+    for i in 0..n - m {
+        let ci = ((cr[i / 64] ^ cr2[i / 64]) >> (i % 64)) & 1;
+        arith.push(bit(ci, u[1][i]));
+    }
+    Ok((
+        ArithShare::from_vec(&[n], arith)?,
+        ArithShare::from_vec(&[m], prod)?,
+    ))
+}

@@ -9,9 +9,7 @@
 use std::ops::{Add, AddAssign, Mul};
 
 use super::super::party::TruncMode;
-use super::approx::{
-    DIV_ITERS, DIV_THRESHOLDS, RECIP_ITERS, RECIP_THRESHOLDS, RSQRT_ITERS, RSQRT_THRESHOLDS,
-};
+use super::approx::{Grid, DIV_GRID, RECIP_GRID, RSQRT_GRID};
 use super::compare::MSB_LEVEL_WIDTHS;
 
 /// Rounds and bytes of a protocol run.
@@ -209,50 +207,46 @@ pub fn exp(mode: TruncMode, n: usize) -> Cost {
     trunc(mode, n) + square(mode, n) * super::approx::EXP_ITERS as u64
 }
 
-fn staircase(n: usize, (lo, hi): (i32, i32)) -> Cost {
-    let j = (hi - lo + 1) as usize;
-    msb(j * n) + b2a(j * n)
+/// B2A of `n` bits of which the first `m` are also multiplied by values
+/// (`super::compare::b2a_mul_impl`).
+pub fn b2a_mul(n: usize, m: usize) -> Cost {
+    sym(
+        m.div_ceil(8) + 8 * m + (n - m).div_ceil(8),
+        16 * m + 8 * (n - m),
+    )
+}
+
+/// Locating and normalising `n` elements on a grid (`super::approx::fine_stage`).
+fn fine_stage(mode: TruncMode, n: usize, grid: Grid) -> Cost {
+    let t = grid.thresholds() * n;
+    msb(t) + b2a_mul(t, grid.octave_count() * n) + trunc(mode, n)
+}
+
+/// The per-cell cubic on `n` elements, with `extra` products in its first round.
+fn cubic(mode: TruncMode, n: usize, extra: &[MulOperand]) -> Cost {
+    let mut ops = vec![(n, None), (n, Some(n)), (n, Some(n))];
+    ops.extend_from_slice(extra);
+    mul_batch(mode, &ops) + mul(mode, n, n)
 }
 
 /// Reciprocal on `n` elements.
 pub fn reciprocal(mode: TruncMode, n: usize) -> Cost {
-    staircase(n, RECIP_THRESHOLDS)
-        + mul(mode, n, n)
-        + mul_batch(mode, &[(n, Some(n)), (n, None)]) * (RECIP_ITERS as u64 - 1)
-        + mul(mode, n, n)
+    fine_stage(mode, n, RECIP_GRID) + cubic(mode, n, &[])
 }
 
 /// `q / s` for `n` numerators and `rows` divisors.
 pub fn divide(mode: TruncMode, n: usize, rows: usize) -> Cost {
-    staircase(rows, DIV_THRESHOLDS)
-        + mul_batch(mode, &[(n, Some(rows)), (rows, Some(rows))])
-        + trunc(mode, 2 * rows)
-        + square(mode, rows)
-        + mul_batch(mode, &[(rows, Some(rows)), (rows, None)]) * (DIV_ITERS as u64 - 2)
-        + mul(mode, rows, rows)
-        + mul(mode, n, rows)
+    fine_stage(mode, rows, DIV_GRID) + cubic(mode, rows, &[(n, Some(rows))]) + mul(mode, n, rows)
 }
 
 /// Inverse square root on `n` elements.
 pub fn rsqrt(mode: TruncMode, n: usize) -> Cost {
-    staircase(n, RSQRT_THRESHOLDS) + mul(mode, n, n) + rsqrt_unit(mode, n) + mul(mode, n, n)
-}
-
-/// Inverse square root of `n` elements already in `[1, 4)`.
-fn rsqrt_unit(mode: TruncMode, n: usize) -> Cost {
-    trunc(mode, 3 * n)
-        + mul(mode, n, n)
-        + (mul(mode, n, n) + mul_batch(mode, &[(n, Some(n)), (n, Some(n))]))
-            * (RSQRT_ITERS as u64 - 2)
-        + mul(mode, n, n) * 2
+    fine_stage(mode, n, RSQRT_GRID) + cubic(mode, n, &[])
 }
 
 /// `num / sqrt(x)` for `n` numerators and `rows` values of `x`.
 fn scaled_rsqrt_mul(mode: TruncMode, n: usize, rows: usize) -> Cost {
-    staircase(rows, RSQRT_THRESHOLDS)
-        + mul_batch(mode, &[(rows, Some(rows)), (n, Some(rows))])
-        + rsqrt_unit(mode, rows)
-        + mul(mode, n, rows)
+    fine_stage(mode, rows, RSQRT_GRID) + cubic(mode, rows, &[(n, Some(rows))]) + mul(mode, n, rows)
 }
 
 /// GeLU on `n` elements.
