@@ -20,6 +20,15 @@ pub struct Agreement {
     pub plain_correct: usize,
     pub max_logit_error: f64,
     pub mean_logit_error: f64,
+    /// Mean cost of one private inference (weight sharing excluded): rounds and bytes depend
+    /// only on shapes, so they are the same for every image; compute and the estimates vary.
+    pub mean_rounds: f64,
+    pub mean_bytes_client_to_server: f64,
+    pub mean_bytes_server_to_client: f64,
+    pub mean_offline_bytes: f64,
+    pub mean_compute_s: f64,
+    pub mean_lan_s: f64,
+    pub mean_wan_s: f64,
 }
 
 impl Agreement {
@@ -56,6 +65,14 @@ pub fn measure(
             a.agree += (p == r.prediction) as usize;
             a.private_correct += (r.prediction == label) as usize;
             a.plain_correct += (p == label) as usize;
+            let c = &r.cost;
+            a.mean_rounds += c.rounds as f64;
+            a.mean_bytes_client_to_server += c.bytes_client_to_server as f64;
+            a.mean_bytes_server_to_client += c.bytes_server_to_client as f64;
+            a.mean_offline_bytes += c.offline_bytes as f64;
+            a.mean_compute_s += c.compute_s;
+            a.mean_lan_s += c.lan_s;
+            a.mean_wan_s += c.wan_s;
             for (x, y) in row.iter().zip(&r.logits) {
                 let e = (*x as f64 - y).abs();
                 a.max_logit_error = a.max_logit_error.max(e);
@@ -66,5 +83,17 @@ pub fn measure(
         progress(part.len());
     }
     a.mean_logit_error = err_sum / (a.images * vit.config.classes).max(1) as f64;
+    let n = a.images.max(1) as f64;
+    for m in [
+        &mut a.mean_rounds,
+        &mut a.mean_bytes_client_to_server,
+        &mut a.mean_bytes_server_to_client,
+        &mut a.mean_offline_bytes,
+        &mut a.mean_compute_s,
+        &mut a.mean_lan_s,
+        &mut a.mean_wan_s,
+    ] {
+        *m /= n;
+    }
     Ok(a)
 }

@@ -19,6 +19,9 @@ pub mod forward;
 pub mod latency;
 pub mod paper;
 pub mod programs;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod remote;
+pub mod report;
 pub mod session;
 pub mod weights;
 

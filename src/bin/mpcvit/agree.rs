@@ -9,6 +9,7 @@ use mpcvit::data::{self, Split};
 use mpcvit::io;
 use mpcvit::model::ViT;
 use mpcvit::secure::agreement::measure;
+use mpcvit::secure::report::{format_bytes, format_seconds};
 use mpcvit::Result;
 
 /// Arguments of `mpcvit agree`.
@@ -23,12 +24,16 @@ pub struct AgreeArgs {
     /// Only the first N test images.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Images per two-party session (weights are shared once per session).
-    #[arg(long, default_value_t = 250)]
+    /// Images per two-party session (weights are shared once per session; bounds memory).
+    #[arg(long, default_value_t = 200)]
     pub chunk: usize,
-    /// Save the figures in the manifest's metrics.
+    /// Save the figures in the manifest's `metrics.extra` (`private_agreement`,
+    /// `max_logit_error`, `mean_logit_error`, `private_images`, `private_accuracy`).
     #[arg(long)]
     pub update_manifest: bool,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 pub fn run(args: AgreeArgs) -> Result<()> {
@@ -42,8 +47,10 @@ pub fn run(args: AgreeArgs) -> Result<()> {
             .expect("static template")
             .progress_chars("=> "),
     );
+    let t0 = std::time::Instant::now();
     let a = measure(&vit, &test, n, args.chunk, |k| bar.inc(k as u64))?;
     bar.finish();
+    let seconds = t0.elapsed().as_secs_f64();
     let pct = |k: usize| 100.0 * k as f64 / a.images.max(1) as f64;
     println!(
         "{}: private argmax = plaintext argmax on {:.2}% of {} images; largest logit error {:.4} (mean {:.5}); accuracy plaintext {:.2}%, private {:.2}%",
@@ -55,6 +62,26 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         pct(a.plain_correct),
         pct(a.private_correct)
     );
+    println!(
+        "per image: {:.0} rounds, online {} client -> server + {} server -> client, offline {}; \
+         compute {}, estimated LAN {}, WAN {}; {:.1} images/s wall (both parties in this process)",
+        a.mean_rounds,
+        format_bytes(a.mean_bytes_client_to_server),
+        format_bytes(a.mean_bytes_server_to_client),
+        format_bytes(a.mean_offline_bytes),
+        format_seconds(a.mean_compute_s),
+        format_seconds(a.mean_lan_s),
+        format_seconds(a.mean_wan_s),
+        a.images as f64 / seconds.max(1e-9)
+    );
+    if let Some(path) = &args.json {
+        let mut j = serde_json::to_value(&a)?;
+        j["model"] = serde_json::json!(m.name);
+        j["dataset"] = serde_json::json!(m.dataset);
+        j["agreement"] = serde_json::json!(a.rate());
+        j["seconds"] = serde_json::json!(seconds);
+        std::fs::write(path, serde_json::to_string_pretty(&j)?)?;
+    }
     if args.update_manifest {
         m.metrics.extra.insert(
             "private_agreement".into(),
@@ -66,6 +93,10 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         m.metrics.extra.insert(
             "max_logit_error".into(),
             serde_json::json!(a.max_logit_error),
+        );
+        m.metrics.extra.insert(
+            "mean_logit_error".into(),
+            serde_json::json!(a.mean_logit_error),
         );
         m.metrics.extra.insert(
             "private_accuracy".into(),

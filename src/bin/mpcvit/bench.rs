@@ -1,5 +1,7 @@
-//! `mpcvit bench`: the per-protocol 2PC cost table (rounds, bytes online each way and offline,
-//! compute), natively and in wasm (Node) in one run with the wasm / native compute ratio.
+//! `mpcvit bench protocols` (or plain `bench`): the per-protocol 2PC cost table (rounds, bytes
+//! online each way and offline, compute), natively and in wasm (Node) in one run with the
+//! wasm / native compute ratio. `mpcvit bench paper`: the paper-config table
+//! ([`mpcvit::secure::paper`]).
 
 use std::path::PathBuf;
 
@@ -10,7 +12,29 @@ use crate::common::node_json;
 
 /// Arguments of `mpcvit bench`.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: Option<BenchWhat>,
+    /// Without a subcommand: `bench protocols` with these options.
+    #[command(flatten)]
+    pub protocols: ProtocolArgs,
+}
+
+/// What to measure.
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchWhat {
+    /// Per-protocol 2PC cost table, natively and in wasm (Node) with the wasm / native ratio.
+    Protocols(ProtocolArgs),
+    /// The paper-config table: the CIFAR and Tiny-ImageNet ViTs (random weights), every
+    /// attention variant and MPCViT head-wise plans at mu 0.1 / 0.3 / 0.5 / 0.7, from per-block
+    /// private runs.
+    Paper(PaperArgs),
+}
+
+/// Options of `mpcvit bench protocols`.
+#[derive(clap::Args, Debug)]
+pub struct ProtocolArgs {
     /// Elements per protocol input (matrices and rows are derived from it).
     #[arg(long, default_value_t = 256)]
     pub size: usize,
@@ -19,57 +43,57 @@ pub struct BenchArgs {
     pub pkg: PathBuf,
     #[arg(long)]
     pub native_only: bool,
-    /// Instead: the paper-config table (CIFAR and Tiny-ImageNet ViTs, every variant and MPCViT
-    /// plans at mu 0.1/0.3/0.5/0.7).
-    #[arg(long)]
-    pub paper: bool,
-    /// With `--paper`: also write the table as JSON here.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
 }
 
-fn paper(args: &BenchArgs) -> Result<()> {
+/// Options of `mpcvit bench paper`.
+#[derive(clap::Args, Debug)]
+pub struct PaperArgs {
+    /// Also write the rows as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Budgets of the MPCViT plans (fraction of RSAttn heads, chosen at random with a fixed
+    /// seed; the rest ScaleAttn).
+    #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.3, 0.5, 0.7])]
+    pub mu: Vec<f64>,
+    /// Only the CIFAR ViT (the Tiny-ImageNet one takes most of the time).
+    #[arg(long)]
+    pub cifar_only: bool,
+}
+
+fn paper(args: &PaperArgs) -> Result<()> {
     use mpcvit::model::ViTConfig;
-    use mpcvit::secure::paper::paper_table;
-    let mut all = Vec::new();
-    for (name, cfg) in [
-        ("CIFAR ViT (7x4x256, 65 tokens)", ViTConfig::paper_cifar()),
-        (
+    use mpcvit::secure::paper::{format_paper_table, paper_table};
+    if let Some(bad) = args.mu.iter().find(|m| !(0.0..=1.0).contains(*m)) {
+        return Err(mpcvit::Error::Config(format!(
+            "--mu {bad} is not in [0, 1]"
+        )));
+    }
+    let mut configs = vec![("CIFAR ViT (7x4x256, 65 tokens)", ViTConfig::paper_cifar())];
+    if !args.cifar_only {
+        configs.push((
             "Tiny-ImageNet ViT (9x12x192, 257 tokens)",
             ViTConfig::paper_tiny_imagenet(),
-        ),
-    ] {
+        ));
+    }
+    let mut all = Vec::new();
+    for (name, cfg) in configs {
         eprintln!("measuring {name}...");
-        let rows = paper_table(name, &cfg, &[0.1, 0.3, 0.5, 0.7])?;
-        println!("\n{name}, random weights; one private run per distinct block shape");
-        println!(
-            "{:<16} {:>7} {:>10} {:>11} {:>9} {:>9} {:>14}",
-            "attention", "rounds", "online MB", "offline MB", "LAN s", "WAN s", "WAN network s"
-        );
-        for r in &rows {
-            println!(
-                "{:<16} {:>7} {:>10.2} {:>11.2} {:>9.3} {:>9.2} {:>14.2}",
-                r.model, r.rounds, r.online_mb, r.offline_mb, r.lan_s, r.wan_s, r.wan_network_s
-            );
-        }
-        let wan = |m: &str| {
-            rows.iter()
-                .find(|r| r.model == m)
-                .map_or(f64::NAN, |r| r.wan_s)
-        };
-        println!(
-            "Softmax / MPCViT mu=0.1 WAN latency: {:.2}x",
-            wan("softmax") / wan("MPCViT mu=0.1")
-        );
+        let rows = paper_table(name, &cfg, &args.mu)?;
+        println!("\n{}", format_paper_table(name, &rows));
         all.extend(rows);
     }
+    println!(
+        "estimates: rounds x RTT + online bytes / bandwidth (+ measured compute); LAN 0.1 ms / \
+         1 GB/s, WAN 40 ms / 44 MB/s (the paper's). \"net\" columns leave compute out."
+    );
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)?)?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }
 
-fn wasm_rows(args: &BenchArgs) -> Result<Vec<BenchRow>> {
+fn wasm_rows(args: &ProtocolArgs) -> Result<Vec<BenchRow>> {
     node_json(
         "scripts/bench-wasm-protocols.mjs",
         &[args.pkg.display().to_string(), args.size.to_string()],
@@ -77,16 +101,21 @@ fn wasm_rows(args: &BenchArgs) -> Result<Vec<BenchRow>> {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    if args.paper {
-        return paper(&args);
+    match args.what {
+        Some(BenchWhat::Paper(p)) => paper(&p),
+        Some(BenchWhat::Protocols(p)) => protocols(&p),
+        None => protocols(&args.protocols),
     }
+}
+
+fn protocols(args: &ProtocolArgs) -> Result<()> {
     // The first run warms caches and allocator; the second is measured (as in the wasm script).
     bench_run(args.size)?;
     let native = bench_run(args.size)?;
     let wasm = if args.native_only {
         None
     } else {
-        Some(wasm_rows(&args)?)
+        Some(wasm_rows(args)?)
     };
     println!(
         "{:<22} {:>12} {:>7} {:>11} {:>11} {:>11} {:>9} {:>10} {:>10}",

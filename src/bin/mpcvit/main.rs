@@ -7,9 +7,13 @@ mod agree;
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
 #[cfg(not(target_arch = "wasm32"))]
+mod classify;
+#[cfg(not(target_arch = "wasm32"))]
 mod common;
 #[cfg(not(target_arch = "wasm32"))]
 mod convert;
+#[cfg(not(target_arch = "wasm32"))]
+mod dealer;
 #[cfg(not(target_arch = "wasm32"))]
 mod eval;
 #[cfg(not(target_arch = "wasm32"))]
@@ -21,13 +25,17 @@ mod retrain;
 #[cfg(not(target_arch = "wasm32"))]
 mod search;
 #[cfg(not(target_arch = "wasm32"))]
+mod serve;
+#[cfg(not(target_arch = "wasm32"))]
 mod train;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use clap::{Parser, Subcommand};
 
-    use super::{agree, bench, convert, eval, perf, report, retrain, search, train};
+    use super::{
+        agree, bench, classify, convert, dealer, eval, perf, report, retrain, search, serve, train,
+    };
 
     /// MPCViT: private Vision Transformer inference with heterogeneous attention.
     #[derive(Parser)]
@@ -57,8 +65,14 @@ mod cli {
         Report(report::ReportArgs),
         /// Private vs plaintext predictions on a test split: agreement and logit error.
         Agree(agree::AgreeArgs),
-        /// Per-protocol 2PC cost table, natively and in wasm (Node).
+        /// Cost tables: per protocol (`bench protocols`) or the paper's configs (`bench paper`).
         Bench(bench::BenchArgs),
+        /// Party 1: serve private classifications with a model over loopback TCP.
+        Serve(serve::ServeArgs),
+        /// Party 0: classify images privately with a `serve` process.
+        Classify(classify::ClassifyArgs),
+        /// The dealer of correlated randomness, as a separate process for `serve` / `classify`.
+        Dealer(dealer::DealerArgs),
     }
 
     pub fn main() -> std::process::ExitCode {
@@ -73,6 +87,9 @@ mod cli {
             Command::Report(args) => report::run(args),
             Command::Agree(args) => agree::run(args),
             Command::Bench(args) => bench::run(args),
+            Command::Serve(args) => serve::run(args),
+            Command::Classify(args) => classify::run(args),
+            Command::Dealer(args) => dealer::run(args),
         };
         match result {
             Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,240 @@
+//! `mpcvit classify`: party 0 (the client, who owns the images) classifying PNG / JPEG files
+//! or test images of a converted dataset privately with a `mpcvit serve` process. The server
+//! sends the model's public manifest first; images are prepared for it (greyscale, cropped,
+//! scaled and centred as MNIST was made: [`mpcvit::data::preprocess_rgba`]) and classified in
+//! one session (weights shared once). Only this process learns the predictions; the report
+//! shows rounds, bytes per direction, offline bytes, LAN / WAN estimates and the breakdowns.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mpcvit::data::{self, preprocess_rgba, Split};
+use mpcvit::secure::remote::{RemoteClient, RemoteOptions};
+use mpcvit::secure::report::{format_cost, format_seconds, format_table, to_json};
+use mpcvit::{Error, Result};
+
+/// Arguments of `mpcvit classify`.
+#[derive(clap::Args, Debug)]
+pub struct ClassifyArgs {
+    /// PNG or JPEG files to classify.
+    pub images: Vec<PathBuf>,
+    /// The server's address (`mpcvit serve`), e.g. `127.0.0.1:7000` (loopback only).
+    #[arg(long)]
+    pub server: String,
+    /// The dealer this client trusts; it must be the one the server uses. Default: the
+    /// server's.
+    #[arg(long)]
+    pub dealer: Option<String>,
+    /// A test image of a converted dataset as `DATASET:INDEX` (e.g. `mnist:3`); repeatable.
+    #[arg(long)]
+    pub sample: Vec<String>,
+    /// Folder of converted datasets (for `--sample`).
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Also write the results (prediction, probabilities, cost, breakdowns) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Only the prediction and the cost summary, not the breakdown tables.
+    #[arg(long)]
+    pub brief: bool,
+    /// Socket timeout in seconds: a peer silent for longer ends the session with an error.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+/// An input before the model's shape is known.
+enum Source {
+    /// A decoded file: width, height, RGBA bytes.
+    File(PathBuf, u32, u32, Vec<u8>),
+    /// A dataset image: its label and the prepared input bytes.
+    Sample {
+        spec: String,
+        dataset: data::Dataset,
+        index: usize,
+    },
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(p, ..) => p.display().to_string(),
+            Source::Sample { spec, .. } => spec.clone(),
+        }
+    }
+}
+
+fn decode(path: &Path) -> Result<Source> {
+    let img = image::open(path).map_err(|e| {
+        Error::Io(std::io::Error::other(format!(
+            "cannot read image {}: {e}",
+            path.display()
+        )))
+    })?;
+    let rgba = img.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    Ok(Source::File(path.to_path_buf(), w, h, rgba.into_raw()))
+}
+
+fn sample(spec: &str, data_dir: &Path) -> Result<Source> {
+    let (name, index) = spec.split_once(':').ok_or_else(|| {
+        Error::Config(format!(
+            "--sample {spec}: expected DATASET:INDEX, e.g. mnist:3"
+        ))
+    })?;
+    let index: usize = index
+        .parse()
+        .map_err(|_| Error::Config(format!("--sample {spec}: '{index}' is not an index")))?;
+    let dataset = data::load(data_dir, name, Split::Test)?;
+    if index >= dataset.len() {
+        return Err(Error::Config(format!(
+            "--sample {spec}: the {name} test split has {} images",
+            dataset.len()
+        )));
+    }
+    Ok(Source::Sample {
+        spec: spec.into(),
+        dataset,
+        index,
+    })
+}
+
+pub fn run(args: ClassifyArgs) -> Result<()> {
+    if args.images.is_empty() && args.sample.is_empty() {
+        return Err(Error::Config(
+            "nothing to classify: give image files and/or --sample DATASET:INDEX".into(),
+        ));
+    }
+    if args.timeout == 0 {
+        return Err(Error::Config("--timeout must be at least 1 second".into()));
+    }
+    // Read every input before contacting the server, so a bad file costs nothing.
+    let mut sources = Vec::new();
+    for p in &args.images {
+        sources.push(decode(p)?);
+    }
+    for s in &args.sample {
+        sources.push(sample(s, &args.data_dir)?);
+    }
+    let opts = RemoteOptions {
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let client = RemoteClient::connect(&args.server, opts)?;
+    let hello = client.hello().clone();
+    let (m, cfg) = (&hello.manifest, &hello.manifest.config);
+    println!(
+        "server {}: model {} ({}), {} channel(s) of {}x{}, {} classes",
+        args.server, m.name, m.dataset, cfg.channels, cfg.image_size, cfg.image_size, cfg.classes
+    );
+    if hello.dealer_in_server {
+        eprintln!(
+            "warning: the dealer at {} runs inside the server process; fine for a demo, but that \
+             server could unmask your image. For privacy run `mpcvit dealer` as a third party \
+             and start the server with --dealer.",
+            hello.dealer
+        );
+    } else {
+        println!("dealer: {}", hello.dealer);
+    }
+    let mut inputs = Vec::new();
+    let mut labels = Vec::new();
+    for s in &sources {
+        match s {
+            Source::File(path, w, h, rgba) => {
+                if cfg.channels != 1 {
+                    return Err(Error::Config(format!(
+                        "image files need a greyscale model; {} expects {} channels",
+                        m.name, cfg.channels
+                    )));
+                }
+                let bytes = preprocess_rgba(*w as usize, *h as usize, rgba, cfg.image_size)
+                    .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+                inputs.push(
+                    bytes
+                        .iter()
+                        .map(|&b| b as f32 / 255.0)
+                        .collect::<Vec<f32>>(),
+                );
+                labels.push(None);
+            }
+            Source::Sample {
+                spec,
+                dataset,
+                index,
+            } => {
+                if (dataset.channels, dataset.rows, dataset.cols)
+                    != (cfg.channels, cfg.image_size, cfg.image_size)
+                {
+                    return Err(Error::Shape(format!(
+                        "--sample {spec}: {}x{}x{} images, the model expects {}x{}x{}",
+                        dataset.channels,
+                        dataset.rows,
+                        dataset.cols,
+                        cfg.channels,
+                        cfg.image_size,
+                        cfg.image_size
+                    )));
+                }
+                if dataset.name != m.dataset {
+                    eprintln!(
+                        "note: --sample {spec} is a {} image; the model was trained on {}",
+                        dataset.name, m.dataset
+                    );
+                }
+                let x = dataset.to_input(&[*index])?;
+                inputs.push(x.iter().copied().collect());
+                labels.push(Some(dataset.labels[*index] as usize));
+            }
+        }
+    }
+    let t0 = Instant::now();
+    let results = client.classify(&inputs, args.dealer.as_deref())?;
+    let wall = t0.elapsed().as_secs_f64();
+    let names: Option<Vec<&str>> = hello
+        .class_names
+        .as_ref()
+        .map(|v| v.iter().map(String::as_str).collect());
+    let names = names.as_deref();
+    let label_text = |i: usize| match names.and_then(|n| n.get(i)) {
+        Some(n) if *n != i.to_string() => format!("{i} ({n})"),
+        _ => i.to_string(),
+    };
+    let mut json = Vec::new();
+    for ((s, r), label) in sources.iter().zip(&results).zip(&labels) {
+        println!();
+        match label {
+            Some(l) => println!("== {} (true label {})", s.name(), label_text(*l)),
+            None => println!("== {}", s.name()),
+        }
+        if args.brief {
+            println!(
+                "prediction: {} with probability {:.4}",
+                label_text(r.prediction),
+                r.probabilities[r.prediction]
+            );
+            print!("{}", format_cost(&r.cost));
+        } else {
+            print!("{}", format_table(r, names));
+        }
+        let mut j = to_json(r, names);
+        j["input"] = serde_json::json!(s.name());
+        j["true_label"] = serde_json::json!(label);
+        json.push(j);
+    }
+    println!(
+        "\n{} image(s) classified privately in {} over loopback (weight sharing included)",
+        results.len(),
+        format_seconds(wall)
+    );
+    if let Some(path) = &args.json {
+        let out = serde_json::json!({
+            "server": args.server,
+            "model": m.name,
+            "dealer": hello.dealer,
+            "dealer_in_server": hello.dealer_in_server,
+            "wall_s": wall,
+            "results": json,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}
