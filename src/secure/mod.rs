@@ -9,6 +9,9 @@
 //!   rounds;
 //! * [`programs`]: what the client, the server and the dealer each run, over any transport;
 //! * [`session`]: both parties joined in one thread (tests, CLI), with the cost report;
+//! * [`report`]: a private inference as a command-line table and as JSON;
+//! * `remote` (native only): client, server and dealer as separate processes over TCP;
+//! * [`agreement`], [`paper`]: private vs plaintext on a dataset; the paper-config cost table;
 //! * [`latency`]: per-unit latencies from the real protocol, for the search's penalty.
 //!
 //! The architecture (config and plan) is public to both parties; the weights and the image are

@@ -363,6 +363,8 @@ impl DealerServer {
                 Ok(x) => x,
                 Err(e) => {
                     log(&format!("dealer: accept failed: {e}"));
+                    // E.g. out of file descriptors: do not spin.
+                    std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
             };
@@ -595,6 +597,8 @@ impl ModelServer {
                 Ok(x) => x,
                 Err(e) => {
                     log(&format!("server: accept failed: {e}"));
+                    // E.g. out of file descriptors: do not spin.
+                    std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
             };
