@@ -46,7 +46,7 @@ use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::programs::{blind_infer, client_infer, parse_seed_message, seed_message};
-use super::session::{probabilities, CostSummary, PrivateInference};
+use super::session::PrivateInference;
 use super::weights::share_weights;
 use crate::io::Manifest;
 use crate::model::vit::Arch;
@@ -862,18 +862,7 @@ impl RemoteClient {
         Ok(mine
             .into_iter()
             .zip(reports)
-            .map(|((logits, r0), r1)| {
-                let report = Report::joint(&r0, &r1);
-                let probabilities = probabilities(&logits);
-                let prediction = crate::train::loss::argmax(probabilities.iter().copied());
-                PrivateInference {
-                    prediction,
-                    probabilities,
-                    logits,
-                    cost: CostSummary::from_report(&report),
-                    report,
-                }
-            })
+            .map(|((logits, r0), r1)| PrivateInference::from_parts(logits, &r0, &r1))
             .collect())
     }
 }

@@ -122,19 +122,25 @@ pub fn infer_local(
     Ok(client_out
         .into_iter()
         .zip(server_reports)
-        .map(|((logits, r0), r1)| {
-            let report = Report::joint(&r0, &r1);
-            let probabilities = probabilities(&logits);
-            let prediction = crate::train::loss::argmax(probabilities.iter().copied());
-            PrivateInference {
-                prediction,
-                probabilities,
-                logits,
-                cost: CostSummary::from_report(&report),
-                report,
-            }
-        })
+        .map(|((logits, r0), r1)| PrivateInference::from_parts(logits, &r0, &r1))
         .collect())
+}
+
+impl PrivateInference {
+    /// The result as party 0 sees it from the revealed logits and both parties' meter
+    /// reports.
+    pub fn from_parts(logits: Vec<f64>, client: &Report, server: &Report) -> Self {
+        let report = Report::joint(client, server);
+        let probabilities = probabilities(&logits);
+        let prediction = crate::train::loss::argmax(probabilities.iter().copied());
+        PrivateInference {
+            prediction,
+            probabilities,
+            logits,
+            cost: CostSummary::from_report(&report),
+            report,
+        }
+    }
 }
 
 #[cfg(test)]
