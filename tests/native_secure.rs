@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use mpcvit::data::{self, Dataset, Split};
 use mpcvit::io::{self, Manifest, ModelIndex};
 use mpcvit::model::{Attention, AttentionPlan, Params, Plan, ViT, ViTConfig};
-use mpcvit::mpc::{SessionConfig, SessionSeeds};
+use mpcvit::mpc::{SessionConfig, SessionSeeds, TruncMode};
 use mpcvit::secure::agreement::{measure, Agreement};
 use mpcvit::secure::infer_local;
 use mpcvit::secure::remote::{
@@ -225,7 +225,11 @@ fn join_within<T>(h: JoinHandle<T>, limit: Duration) -> T {
 }
 
 /// A dealer and a server (one session each) in threads of this process.
-fn start(vit: ViT, timeout: u64) -> (SocketAddr, SocketAddr, Vec<JoinHandle<mpcvit::Result<()>>>) {
+fn start(
+    vit: ViT,
+    timeout: u64,
+    session: SessionConfig,
+) -> (SocketAddr, SocketAddr, Vec<JoinHandle<mpcvit::Result<()>>>) {
     let dealer = DealerServer::bind(0, opts(timeout)).unwrap();
     let dealer_addr = dealer.local_addr().unwrap();
     let m = manifest_of(&vit, "tiny");
@@ -238,7 +242,8 @@ fn start(vit: ViT, timeout: u64) -> (SocketAddr, SocketAddr, Vec<JoinHandle<mpcv
         opts(timeout),
         quiet(),
     )
-    .unwrap();
+    .unwrap()
+    .with_session(session);
     let server_addr = server.local_addr().unwrap();
     let handles = vec![
         dealer.spawn(Some(1), quiet()),
@@ -252,7 +257,12 @@ fn three_parties_over_loopback_tcp_match_plaintext_and_the_local_run() {
     let cfg = tiny_config();
     let vit = random_vit(&cfg, mixed_plan(), 21);
     let images = random_images(&cfg, 3, 8);
-    let (server, dealer, handles) = start(vit.clone(), 120);
+    // Exact truncation: the session settings travel in the hello and reach the dealer.
+    let session = SessionConfig {
+        trunc: TruncMode::Exact,
+        ..SessionConfig::default()
+    };
+    let (server, dealer, handles) = start(vit.clone(), 120, session);
     let t0 = Instant::now();
     let client = RemoteClient::connect(&server.to_string(), opts(120)).unwrap();
     assert_eq!(client.manifest().config, cfg);
@@ -263,13 +273,7 @@ fn three_parties_over_loopback_tcp_match_plaintext_and_the_local_run() {
         join_within(h, Duration::from_secs(120)).unwrap();
     }
     let refs: Vec<&[f32]> = images.iter().map(|v| v.as_slice()).collect();
-    let local = infer_local(
-        &vit,
-        &refs,
-        SessionConfig::default(),
-        Some(SessionSeeds::insecure_fixed(1)),
-    )
-    .unwrap();
+    let local = infer_local(&vit, &refs, session, Some(SessionSeeds::insecure_fixed(1))).unwrap();
     assert_eq!(got.len(), 3);
     for ((img, r), l) in images.iter().zip(&got).zip(&local) {
         let want = plaintext(&vit, img);
@@ -404,7 +408,7 @@ fn cutting_proxy(target: SocketAddr, frames: usize) -> SocketAddr {
 fn a_server_dying_mid_protocol_or_staying_silent_is_an_error_not_a_hang() {
     let cfg = tiny_config();
     let vit = random_vit(&cfg, mixed_plan(), 4);
-    let (server, _, handles) = start(vit, 10);
+    let (server, _, handles) = start(vit, 10, SessionConfig::default());
     // Hello, ready, then a few protocol frames of the weight sharing.
     let proxy = cutting_proxy(server, 6);
     let t0 = Instant::now();

@@ -19,6 +19,13 @@ pub struct Agreement {
     pub private_correct: usize,
     pub plain_correct: usize,
     pub max_logit_error: f64,
+    /// Index (in `data`) of the image with the largest logit error.
+    pub max_error_image: usize,
+    /// Images with a logit error above [`GROSS_ERROR`]: with local truncation
+    /// ([`crate::mpc::TruncMode::Local`], SecureML / CrypTen) each truncated element fails with
+    /// probability about `|x| 2^(2F) / 2^63`, off by about `2^(64-2F)`; exact truncation never
+    /// fails.
+    pub gross_errors: usize,
     pub mean_logit_error: f64,
     /// Mean cost of one private inference (weight sharing excluded): rounds and bytes depend
     /// only on shapes, so they are the same for every image; compute and the estimates vary.
@@ -38,6 +45,9 @@ impl Agreement {
     }
 }
 
+/// A logit error above this is a protocol failure, not approximation error.
+pub const GROSS_ERROR: f64 = 1.0;
+
 /// Runs `vit` privately (both parties in this thread, fresh OS seeds, weights shared once per
 /// `chunk` images) and in plaintext on images `[0, n)` of `data`; `progress` is told how many
 /// images each chunk finished.
@@ -46,6 +56,18 @@ pub fn measure(
     data: &Dataset,
     n: usize,
     chunk: usize,
+    progress: impl FnMut(usize),
+) -> Result<Agreement> {
+    measure_with(vit, data, n, chunk, SessionConfig::default(), progress)
+}
+
+/// [`measure`] with a session configuration (fixed point, truncation protocol).
+pub fn measure_with(
+    vit: &ViT,
+    data: &Dataset,
+    n: usize,
+    chunk: usize,
+    session: SessionConfig,
     mut progress: impl FnMut(usize),
 ) -> Result<Agreement> {
     let mut a = Agreement::default();
@@ -58,7 +80,7 @@ pub fn measure(
             .as_slice()
             .ok_or_else(|| Error::Shape("non-contiguous batch".into()))?;
         let refs: Vec<&[f32]> = flat.chunks(vit.config.input_len()).collect();
-        let private = infer_local(vit, &refs, SessionConfig::default(), None)?;
+        let private = infer_local(vit, &refs, session, None)?;
         for ((r, row), &i) in private.iter().zip(plain.rows()).zip(part) {
             let p = argmax(row.iter().copied());
             let label = data.labels[i] as usize;
@@ -73,11 +95,17 @@ pub fn measure(
             a.mean_compute_s += c.compute_s;
             a.mean_lan_s += c.lan_s;
             a.mean_wan_s += c.wan_s;
+            let mut worst: f64 = 0.0;
             for (x, y) in row.iter().zip(&r.logits) {
                 let e = (*x as f64 - y).abs();
-                a.max_logit_error = a.max_logit_error.max(e);
+                worst = worst.max(e);
                 err_sum += e;
             }
+            if worst > a.max_logit_error {
+                a.max_logit_error = worst;
+                a.max_error_image = i;
+            }
+            a.gross_errors += (worst > GROSS_ERROR) as usize;
         }
         a.images += part.len();
         progress(part.len());

@@ -521,6 +521,7 @@ pub struct ModelServer {
     dealer: SocketAddr,
     dealer_in_server: bool,
     opts: RemoteOptions,
+    session: SessionConfig,
 }
 
 /// Where the server's dealer is.
@@ -573,7 +574,15 @@ impl ModelServer {
             dealer,
             dealer_in_server,
             opts,
+            session: SessionConfig::default(),
         })
+    }
+
+    /// The session configuration clients are told to use (default: 16 fractional bits, local
+    /// truncation).
+    pub fn with_session(mut self, session: SessionConfig) -> Self {
+        self.session = session;
+        self
     }
 
     /// The bound address.
@@ -646,7 +655,7 @@ impl ModelServer {
             self.opts.timeout,
         );
         let sid = session_id()?;
-        let session = SessionConfig::default();
+        let session = self.session;
         let (cfg, plan) = (&self.vit.config, &self.vit.plan);
         client.send_control(&Control::Hello(Box::new(ServerHello {
             protocol: PROTOCOL.into(),

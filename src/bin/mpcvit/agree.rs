@@ -8,7 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mpcvit::data::{self, Split};
 use mpcvit::io;
 use mpcvit::model::ViT;
-use mpcvit::secure::agreement::measure;
+use mpcvit::mpc::{SessionConfig, TruncMode};
+use mpcvit::secure::agreement::{measure_with, GROSS_ERROR};
 use mpcvit::secure::report::{format_bytes, format_seconds};
 use mpcvit::Result;
 
@@ -34,6 +35,22 @@ pub struct AgreeArgs {
     /// Also write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Truncation protocol: `local` (SecureML / CrypTen, no communication, fails with
+    /// probability about 2^-31 per element) or `exact` (one round, never fails).
+    #[arg(long, default_value = "local", value_parser = ["local", "exact"])]
+    pub trunc: String,
+}
+
+/// The session configuration for a `--trunc` value.
+pub fn session_for(trunc: &str) -> SessionConfig {
+    SessionConfig {
+        trunc: if trunc == "exact" {
+            TruncMode::Exact
+        } else {
+            TruncMode::Local
+        },
+        ..SessionConfig::default()
+    }
 }
 
 pub fn run(args: AgreeArgs) -> Result<()> {
@@ -48,7 +65,9 @@ pub fn run(args: AgreeArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     let t0 = std::time::Instant::now();
-    let a = measure(&vit, &test, n, args.chunk, |k| bar.inc(k as u64))?;
+    let a = measure_with(&vit, &test, n, args.chunk, session_for(&args.trunc), |k| {
+        bar.inc(k as u64)
+    })?;
     bar.finish();
     let seconds = t0.elapsed().as_secs_f64();
     let pct = |k: usize| 100.0 * k as f64 / a.images.max(1) as f64;
@@ -61,6 +80,10 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         a.mean_logit_error,
         pct(a.plain_correct),
         pct(a.private_correct)
+    );
+    println!(
+        "{} truncation: largest error on test image {}; {} image(s) with a logit error above {GROSS_ERROR}",
+        args.trunc, a.max_error_image, a.gross_errors
     );
     println!(
         "per image: {:.0} rounds, online {} client -> server + {} server -> client, offline {}; \

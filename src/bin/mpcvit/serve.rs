@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Socket timeout in seconds: a peer silent for longer ends its session.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// Truncation protocol clients must use: `local` (no communication, fails with probability
+    /// about 2^-31 per element) or `exact` (one round per truncation, never fails).
+    #[arg(long, default_value = "local", value_parser = ["local", "exact"])]
+    pub trunc: String,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -59,11 +63,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
         Some(a) => DealerChoice::Remote(loopback_addr(a)?),
         None => DealerChoice::InProcess,
     };
-    let server = ModelServer::bind(args.port, vit, m.clone(), names, choice, opts, stderr_log())?;
+    let server = ModelServer::bind(args.port, vit, m.clone(), names, choice, opts, stderr_log())?
+        .with_session(crate::agree::session_for(&args.trunc));
     println!(
-        "serving {} ({}, {plan}) on {}",
+        "serving {} ({}, {plan}, {} truncation) on {}",
         m.name,
         m.dataset,
+        args.trunc,
         server.local_addr()?
     );
     match choice {
