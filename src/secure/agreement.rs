@@ -26,6 +26,9 @@ pub struct Agreement {
     /// probability about `|x| 2^(2F) / 2^63`, off by about `2^(64-2F)`; exact truncation never
     /// fails.
     pub gross_errors: usize,
+    /// The largest logit error over the images without a gross error (the approximation
+    /// error of the protocols).
+    pub max_fine_error: f64,
     pub mean_logit_error: f64,
     /// Mean cost of one private inference (weight sharing excluded): rounds and bytes depend
     /// only on shapes, so they are the same for every image; compute and the estimates vary.
@@ -105,7 +108,11 @@ pub fn measure_with(
                 a.max_logit_error = worst;
                 a.max_error_image = i;
             }
-            a.gross_errors += (worst > GROSS_ERROR) as usize;
+            if worst > GROSS_ERROR {
+                a.gross_errors += 1;
+            } else {
+                a.max_fine_error = a.max_fine_error.max(worst);
+            }
         }
         a.images += part.len();
         progress(part.len());

@@ -82,8 +82,9 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         pct(a.private_correct)
     );
     println!(
-        "{} truncation: largest error on test image {}; {} image(s) with a logit error above {GROSS_ERROR}",
-        args.trunc, a.max_error_image, a.gross_errors
+        "{} truncation: largest error on test image {}; {} image(s) with a logit error above \
+         {GROSS_ERROR} (protocol failures); largest error on the others {:.4}",
+        args.trunc, a.max_error_image, a.gross_errors, a.max_fine_error
     );
     println!(
         "per image: {:.0} rounds, online {} client -> server + {} server -> client, offline {}; \
@@ -116,6 +117,10 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         m.metrics.extra.insert(
             "max_logit_error".into(),
             serde_json::json!(a.max_logit_error),
+        );
+        m.metrics.extra.insert(
+            "private_gross_errors".into(),
+            serde_json::json!(a.gross_errors),
         );
         m.metrics.extra.insert(
             "mean_logit_error".into(),
