@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`ring`] | Z_2^64, fixed point (F = 16 by default), local truncation, wrapping matmul |
 //! | [`share`] | additive and XOR share tensors, bit packing |
-//! | [`prg`] | ChaCha20 PRG, seeds from `getrandom` |
+//! | [`prg`] | ChaCha12 PRG, seeds from `getrandom` |
 //! | [`dealer`] | correlations: party 0 expands from its seed, party 1 gets corrections |
 //! | [`transport`] | async byte transports, frames, in-memory / pumped / shaped / recording |
 //! | `tcp` | native TCP transport |
