@@ -155,6 +155,150 @@ fn train_eval_search_retrain_report() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A run stopped after one epoch and resumed ends with exactly the weights of the run that
+/// was not interrupted, for training and for a search.
+#[test]
+fn interrupted_runs_resume_exactly() {
+    let data = data_dir();
+    let dir = temp_dir("resume");
+    let (d, out) = (data.to_str().unwrap(), dir.to_str().unwrap());
+    let base = [
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--out",
+        out,
+        "--limit",
+        "600",
+        "--dim",
+        "16",
+        "--depth",
+        "1",
+        "--epochs",
+        "2",
+        "--attention",
+        "rsattn",
+    ];
+    let run = |name: &str, extra: &[&str]| {
+        let mut a = vec!["train", "--name", name];
+        a.extend(base);
+        a.extend(extra);
+        mpcvit(&a)
+    };
+    run("whole", &["--seed", "3"]);
+    assert!(
+        !dir.join("whole.resume").exists(),
+        "a finished run keeps no checkpoint"
+    );
+    let text = run("split", &["--seed", "3", "--stop-after", "1"]);
+    assert!(text.contains("continue with --resume"), "{text}");
+    assert!(dir.join("split.resume").join("adam_m.safetensors").exists());
+    // The seed comes from the checkpoint.
+    let text = run("split", &["--resume"]);
+    assert!(text.contains("resuming after epoch 1"), "{text}");
+    assert!(!dir.join("split.resume").exists());
+    // The tensor data (after the safetensors header, whose metadata names the model).
+    let weights = |n: &str| {
+        let b = std::fs::read(dir.join(format!("{n}.safetensors"))).unwrap();
+        let header = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+        b[8 + header..].to_vec()
+    };
+    assert!(weights("whole") == weights("split"), "resumed weights differ");
+
+    // Different settings, or nothing to resume, are clear errors.
+    run("other", &["--seed", "3", "--stop-after", "1"]);
+    let mut a = vec!["train", "--name", "other", "--lr", "1e-3", "--resume"];
+    a.extend(base);
+    let bad = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
+        .args(&a)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("different training settings"),
+        "{err}"
+    );
+    let mut a = vec!["train", "--name", "none", "--resume"];
+    a.extend(base);
+    let bad = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
+        .args(&a)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("no checkpoint"),
+        "{err}"
+    );
+
+    // A search, stopped and resumed.
+    let search = |file: &str, extra: &[&str]| {
+        let f = dir.join(file);
+        let mut a = vec![
+            "search",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            d,
+            "--limit",
+            "300",
+            "--dim",
+            "16",
+            "--depth",
+            "1",
+            "--epochs",
+            "2",
+            "--mu",
+            "0.5",
+            "--seed",
+            "4",
+            "--output",
+            f.to_str().unwrap(),
+        ];
+        a.extend(extra);
+        mpcvit(&a);
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        v["alphas"].clone()
+    };
+    let whole = search("s-whole.json", &[]);
+    let text = mpcvit_search_stop(&dir, d);
+    assert!(text.contains("continue with --resume"), "{text}");
+    assert!(!dir.join("s-split.json").exists() && dir.join("s-split.resume").exists());
+    let split = search("s-split.json", &["--resume"]);
+    assert!(!dir.join("s-split.resume").exists());
+    assert_eq!(whole, split);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The search of [`interrupted_runs_resume_exactly`], stopped after its first epoch.
+fn mpcvit_search_stop(dir: &Path, d: &str) -> String {
+    let f = dir.join("s-split.json");
+    mpcvit(&[
+        "search",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--limit",
+        "300",
+        "--dim",
+        "16",
+        "--depth",
+        "1",
+        "--epochs",
+        "2",
+        "--mu",
+        "0.5",
+        "--seed",
+        "4",
+        "--stop-after",
+        "1",
+        "--output",
+        f.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn bad_arguments_are_clear_errors() {
     let dir = temp_dir("bad");

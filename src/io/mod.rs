@@ -3,11 +3,13 @@
 //! * [`weights`]: [`crate::model::Params`] to and from safetensors bytes, strictly checked
 //!   against a [`crate::model::ViTConfig`];
 //! * [`manifest`]: config, attention plan, metrics, training record and cost of a model;
-//! * [`model_file`]: the pair of files per model and the `index.json` of a models directory.
+//! * [`model_file`]: the pair of files per model and the `index.json` of a models directory;
+//! * [`checkpoint`]: a resumable training checkpoint's folder.
 //!
 //! Everything that parses works on bytes and strings so the browser can use it on fetched
 //! files; the path-based helpers are thin wrappers for the CLI.
 
+pub mod checkpoint;
 pub mod manifest;
 pub mod model_file;
 pub mod weights;

@@ -34,6 +34,32 @@ impl AdamW {
         self.t
     }
 
+    /// The first and second moments and the step count (for a checkpoint).
+    pub fn moments(&self) -> (&Params, &Params, u32) {
+        (&self.m, &self.v, self.t)
+    }
+
+    /// Restores the moments and step count of a checkpoint; the shapes must be this
+    /// optimiser's.
+    pub fn restore(&mut self, m: &Params, v: &Params, t: u32) -> crate::Result<()> {
+        for (name, moment) in [("first", m), ("second", v)] {
+            let mut want = Vec::new();
+            self.m
+                .for_each(|n, x| want.push((n.to_string(), x.shape().to_vec())));
+            let mut got = Vec::new();
+            moment.for_each(|n, x| got.push((n.to_string(), x.shape().to_vec())));
+            if want != got {
+                return Err(crate::Error::Model(format!(
+                    "the checkpoint's {name} moments do not match the model's tensors"
+                )));
+            }
+        }
+        self.m = m.clone();
+        self.v = v.clone();
+        self.t = t;
+        Ok(())
+    }
+
     /// One update of `params` with gradients `grads` at learning rate `lr`.
     pub fn step(&mut self, params: &mut Params, grads: &Params, lr: f32) {
         self.t += 1;

@@ -4,6 +4,7 @@
 pub mod adamw;
 pub mod augment;
 pub mod backward;
+pub mod checkpoint;
 pub mod distill;
 pub mod loss;
 pub mod schedule;
@@ -13,6 +14,7 @@ pub mod vit_backward;
 
 pub use adamw::AdamW;
 pub use augment::Augment;
+pub use checkpoint::Checkpoint;
 pub use schedule::Cosine;
 pub use trainer::{evaluate, Evaluation, StepStats, TrainConfig, Trainer};
 pub use vit_backward::{backward, Grads};

@@ -11,6 +11,7 @@
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::{Checkpoint, SearchState, VecAdamState};
 use super::trainer::{ce_loss, Batch, LossGrad, StepStats, Trainer};
 use crate::data::Dataset;
 use crate::model::attention::{HeadKind, RowFn};
@@ -108,6 +109,22 @@ impl VecAdam {
             m: vec![0.0; n],
             v: vec![0.0; n],
             t: 0,
+        }
+    }
+
+    fn state(&self) -> VecAdamState {
+        VecAdamState {
+            m: self.m.clone(),
+            v: self.v.clone(),
+            t: self.t,
+        }
+    }
+
+    fn from_state(s: &VecAdamState) -> Self {
+        VecAdam {
+            m: s.m.clone(),
+            v: s.v.clone(),
+            t: s.t,
         }
     }
 
@@ -250,6 +267,51 @@ impl Search {
             step: stats,
             penalty,
         })
+    }
+
+    /// A checkpoint of the search: the supernet's (see [`Trainer::checkpoint`]) plus `alpha`,
+    /// `beta` and their Adam moments.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        let mut ck = self.trainer.checkpoint()?;
+        ck.state.search = Some(SearchState {
+            config: self.config.clone(),
+            alphas: self.alphas.clone(),
+            betas: self.betas.clone(),
+            alpha_adam: self.alpha_opt.state(),
+            beta_adam: self.beta_opt.state(),
+        });
+        Ok(ck)
+    }
+
+    /// Continues the search of `ck` (same settings and search space).
+    pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
+        let s = ck.state.search.as_ref().ok_or_else(|| {
+            Error::Config("the checkpoint is of a training run, not of a search".into())
+        })?;
+        if s.config != self.config {
+            return Err(Error::Config(format!(
+                "the checkpoint's search settings ({}) differ from these ({})",
+                serde_json::to_string(&s.config)?,
+                serde_json::to_string(&self.config)?
+            )));
+        }
+        if s.alphas.len() != self.alphas.len()
+            || s.betas.as_ref().map(Vec::len) != self.betas.as_ref().map(Vec::len)
+            || s.alpha_adam.m.len() != self.alphas.len()
+            || s.beta_adam.m.len() != self.beta_opt.m.len()
+        {
+            return Err(Error::Config(
+                "the checkpoint's search space (granularity, GeLU search) differs from this one"
+                    .into(),
+            ));
+        }
+        self.trainer.restore(ck)?;
+        self.alphas = s.alphas.clone();
+        self.betas = s.betas.clone();
+        self.alpha_opt = VecAdam::from_state(&s.alpha_adam);
+        self.beta_opt = VecAdam::from_state(&s.beta_adam);
+        self.trainer.arch = self.arch();
+        Ok(())
     }
 
     /// The binarised plan: top-k `alpha` with budget `mu` (and `beta > sigma` keeps GeLU).

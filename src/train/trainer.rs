@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::augment::Augment;
+use super::checkpoint::{Checkpoint, ResumeState, RngState};
 use super::loss::{correct, cross_entropy};
 use super::schedule::Cosine;
 use super::{backward, AdamW, Grads};
@@ -276,6 +277,70 @@ impl Trainer {
             step: self.step,
         };
         Ok((stats, grads))
+    }
+
+    /// A checkpoint of the run (see [`super::checkpoint`]); only at an epoch boundary, where
+    /// the next data order is drawn from the saved PRG.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        if self.cursor != 0 || !self.step.is_multiple_of(self.steps_per_epoch) {
+            return Err(Error::Config(format!(
+                "a checkpoint is taken at the end of an epoch, not at step {}",
+                self.step
+            )));
+        }
+        let (m, v, t) = self.opt.moments();
+        Ok(Checkpoint {
+            state: ResumeState {
+                format: super::checkpoint::FORMAT.into(),
+                train: self.train.clone(),
+                steps: self.step,
+                adam_steps: t,
+                rng: RngState::of(&self.rng),
+                search: None,
+                images_seen: 0,
+                busy_seconds: 0.0,
+            },
+            params: self.params.clone(),
+            adam_m: m.clone(),
+            adam_v: v.clone(),
+        })
+    }
+
+    /// Continues the run of `ck`, which must have been made with this trainer's settings
+    /// (seed included) for a dataset of the same size.
+    pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
+        let st = &ck.state;
+        if st.format != super::checkpoint::FORMAT {
+            return Err(Error::Config(format!(
+                "checkpoint format '{}', expected '{}'",
+                st.format,
+                super::checkpoint::FORMAT
+            )));
+        }
+        if st.train != self.train {
+            return Err(Error::Config(format!(
+                "the checkpoint was made with different training settings ({}), not these ({})",
+                serde_json::to_string(&st.train)?,
+                serde_json::to_string(&self.train)?
+            )));
+        }
+        if st.steps > self.total_steps() || !st.steps.is_multiple_of(self.steps_per_epoch) {
+            return Err(Error::Config(format!(
+                "the checkpoint is at step {}, which is not the end of an epoch of this run \
+                 ({} steps per epoch; was the training set the same?)",
+                st.steps, self.steps_per_epoch
+            )));
+        }
+        // Shapes and architecture are checked by building the model.
+        let vit = ViT::new(self.config.clone(), self.plan.clone(), ck.params.clone())?;
+        self.opt.restore(&ck.adam_m, &ck.adam_v, st.adam_steps)?;
+        self.params = vit.params;
+        self.rng = st.rng.to_rng()?;
+        self.step = st.steps;
+        self.epoch = st.steps / self.steps_per_epoch;
+        self.cursor = 0;
+        self.order.clear();
+        Ok(())
     }
 
     /// The model as trained so far.

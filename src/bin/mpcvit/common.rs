@@ -1,15 +1,16 @@
 //! Arguments and the epoch loop shared by `train`, `retrain` and `search`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mpcvit::data::{self, Dataset, Split};
+use mpcvit::io::checkpoint::{checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint};
 use mpcvit::io::{Manifest, Metrics, TrainingRecord};
 use mpcvit::model::{Plan, ViT, ViTConfig};
 use mpcvit::mpc::{SessionConfig, SessionSeeds};
 use mpcvit::secure::infer_local;
-use mpcvit::train::{evaluate, TrainConfig};
+use mpcvit::train::{evaluate, Checkpoint, TrainConfig};
 use mpcvit::{Error, Result};
 
 /// Dataset, model shape and optimiser settings.
@@ -60,6 +61,15 @@ pub struct RunArgs {
     /// Train on the first N training images only (quick runs).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Continue an interrupted run from its last end-of-epoch checkpoint (`<name>.resume/` in
+    /// the output folder), with the same settings; the seed is taken from the checkpoint when
+    /// `--seed` is not given.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop once this many epochs of the run are done, keeping the checkpoint (to split a
+    /// long run into sessions; continue with `--resume`).
+    #[arg(long)]
+    pub stop_after: Option<usize>,
 }
 
 /// Reads a JSON file with a clear error.
@@ -90,6 +100,35 @@ impl RunArgs {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The checkpoint to resume from with `--resume` (an error when there is none), or `None`.
+    pub fn checkpoint(
+        &self,
+        dir: &Path,
+        stem: &str,
+        cfg: &ViTConfig,
+    ) -> Result<Option<Checkpoint>> {
+        if !self.resume {
+            return Ok(None);
+        }
+        match load_checkpoint(dir, stem, cfg)? {
+            Some(ck) => Ok(Some(ck)),
+            None => Err(Error::Config(format!(
+                "--resume: no checkpoint {} to resume from",
+                checkpoint_dir(dir, stem).display()
+            ))),
+        }
+    }
+
+    /// [`RunArgs::train_config`] for a run resuming `ck`: the checkpoint's seed unless one is
+    /// given.
+    pub fn train_config_for(&self, ck: Option<&Checkpoint>) -> Result<TrainConfig> {
+        let mut tc = self.train_config()?;
+        if let (None, Some(ck)) = (self.seed, ck) {
+            tc.seed = ck.state.train.seed;
+        }
+        Ok(tc)
     }
 
     /// The optimiser settings, with a seed drawn from the OS when none was given.
@@ -155,6 +194,21 @@ pub struct Meter {
 }
 
 impl Meter {
+    /// A meter continuing the totals of a checkpoint (or a fresh one).
+    pub fn resuming(ck: Option<&Checkpoint>) -> Self {
+        Meter {
+            images: ck.map_or(0, |c| c.state.images_seen),
+            busy_s: ck.map_or(0.0, |c| c.state.busy_seconds),
+            ..Default::default()
+        }
+    }
+
+    /// Stores the totals in a checkpoint.
+    pub fn record(&self, ck: &mut Checkpoint) {
+        ck.state.images_seen = self.images;
+        ck.state.busy_seconds = self.busy_s;
+    }
+
     /// Times `f` (one training step) and records its stats.
     pub fn step(
         &mut self,
@@ -260,9 +314,11 @@ pub fn finished_manifest(
     Ok(m)
 }
 
-/// Trains `trainer` through its epochs, one `step` at a time with a progress bar, evaluating
-/// and saving a checkpoint after every epoch (the last one with its private cost); `annotate`
-/// adds what is particular to the run to each manifest. Returns the speed meter.
+/// Trains `trainer` through its remaining epochs (all of them, or those after the checkpoint
+/// it was restored from, whose totals `meter` carries), one `step` at a time with a progress
+/// bar. After every epoch it evaluates, saves the model (the last one with its private cost)
+/// and a resumable checkpoint, which is deleted when the run completes; `annotate` adds what
+/// is particular to the run to each manifest. Returns the speed meter.
 #[allow(clippy::too_many_arguments)]
 pub fn train_epochs(
     name: &str,
@@ -271,11 +327,16 @@ pub fn train_epochs(
     trainer: &mut mpcvit::train::Trainer,
     train_set: &Dataset,
     test_set: &Dataset,
+    mut meter: Meter,
     mut step: impl FnMut(&mut mpcvit::train::Trainer, &Dataset) -> Result<mpcvit::train::StepStats>,
     annotate: impl Fn(&mut Manifest) -> Result<()>,
 ) -> Result<Meter> {
-    let mut meter = Meter::default();
-    for epoch in 0..tc.epochs {
+    let start = trainer.step_count() / trainer.steps_per_epoch();
+    if start > 0 {
+        eprintln!("{name}: resuming after epoch {start} of {}", tc.epochs);
+    }
+    let stop = run.stop_after.unwrap_or(tc.epochs).min(tc.epochs);
+    for epoch in start..stop {
         let bar = epoch_bar(epoch, tc.epochs, trainer.steps_per_epoch());
         meter.new_epoch();
         for _ in 0..trainer.steps_per_epoch() {
@@ -300,6 +361,19 @@ pub fn train_epochs(
         )?;
         annotate(&mut m)?;
         mpcvit::io::save_model(&run.out, &m, &trainer.params)?;
+        if last {
+            remove_checkpoint(&run.out, name)?;
+        } else {
+            let mut ck = trainer.checkpoint()?;
+            meter.record(&mut ck);
+            save_checkpoint(&run.out, name, &ck)?;
+        }
+    }
+    if stop < tc.epochs {
+        eprintln!(
+            "{name}: stopped after epoch {stop} of {}; continue with --resume",
+            tc.epochs
+        );
     }
     mpcvit::io::write_index(&run.out)?;
     Ok(meter)

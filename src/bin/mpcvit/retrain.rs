@@ -10,7 +10,7 @@ use mpcvit::train::distill::{kd_loss, DistillConfig};
 use mpcvit::train::Trainer;
 use mpcvit::{Error, Result};
 
-use crate::common::{read_json, train_epochs, RunArgs};
+use crate::common::{read_json, train_epochs, Meter, RunArgs};
 use crate::search::SearchResult;
 
 /// Arguments of `mpcvit retrain`.
@@ -90,8 +90,12 @@ pub fn run(args: RetrainArgs) -> Result<()> {
         None => None,
     };
     let (train_set, test_set) = run.datasets()?;
-    let tc = run.train_config()?;
+    let ck = run.checkpoint(&run.out, &args.name, &config)?;
+    let tc = run.train_config_for(ck.as_ref())?;
     let mut trainer = Trainer::new(config.clone(), plan.clone(), tc.clone(), train_set.len())?;
+    if let Some(ck) = &ck {
+        trainer.restore(ck)?;
+    }
     let kd = DistillConfig {
         chi: args.chi,
         beta: args.beta,
@@ -116,6 +120,7 @@ pub fn run(args: RetrainArgs) -> Result<()> {
         &mut trainer,
         &train_set,
         &test_set,
+        Meter::resuming(ck.as_ref()),
         |t, d| match &loss {
             Some(l) => t.step_with(d, l).map(|(s, _)| s),
             None => t.step(d),

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use mpcvit::io::checkpoint::{remove_checkpoint, save_checkpoint};
 use mpcvit::model::{Attention, Plan};
 use mpcvit::mpc::NetworkProfile;
 use mpcvit::secure::unit_latency;
@@ -114,7 +115,20 @@ pub fn run(args: SearchArgs) -> Result<()> {
         latency.rs_attn_head, latency.gelu_token, profile.name
     );
     let (train_set, _) = run.datasets()?;
-    let tc = run.train_config()?;
+    // The checkpoint lives next to the result: `<output stem>.resume/`.
+    let ck_dir = args
+        .output
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let ck_stem = args
+        .output
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or_else(|| Error::Config(format!("bad output path {}", args.output.display())))?
+        .to_string();
+    let ck = run.checkpoint(&ck_dir, &ck_stem, &config)?;
+    let tc = run.train_config_for(ck.as_ref())?;
     let trainer = Trainer::new(
         config.clone(),
         Plan::uniform(&config, Attention::RsAttn),
@@ -135,9 +149,14 @@ pub fn run(args: SearchArgs) -> Result<()> {
             gelu,
         },
     )?;
-    let mut meter = Meter::default();
+    if let Some(ck) = &ck {
+        search.restore(ck)?;
+    }
+    let mut meter = Meter::resuming(ck.as_ref());
     let mut last_acc = 0.0;
-    for epoch in 0..tc.epochs {
+    let start = search.trainer.step_count() / search.trainer.steps_per_epoch();
+    let stop = run.stop_after.unwrap_or(tc.epochs).min(tc.epochs);
+    for epoch in start..stop {
         let steps = search.trainer.steps_per_epoch();
         let bar = epoch_bar(epoch, tc.epochs, steps);
         meter.new_epoch();
@@ -155,6 +174,19 @@ pub fn run(args: SearchArgs) -> Result<()> {
         if granularity != Granularity::Row {
             eprintln!("{}", heat_map(&search.alphas, config.depth));
         }
+        if epoch + 1 < tc.epochs {
+            std::fs::create_dir_all(&ck_dir)?;
+            let mut ck = search.checkpoint()?;
+            meter.record(&mut ck);
+            save_checkpoint(&ck_dir, &ck_stem, &ck)?;
+        }
+    }
+    if stop < tc.epochs {
+        println!(
+            "search stopped after epoch {stop} of {}; continue with --resume",
+            tc.epochs
+        );
+        return Ok(());
     }
     let plans = args
         .mu
@@ -189,6 +221,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&args.output, serde_json::to_string_pretty(&result)?)?;
+    remove_checkpoint(&ck_dir, &ck_stem)?;
     println!(
         "search written to {}\n{}",
         args.output.display(),

@@ -8,7 +8,7 @@ use mpcvit::model::{Attention, Plan};
 use mpcvit::train::Trainer;
 use mpcvit::Result;
 
-use crate::common::{read_json, train_epochs, RunArgs};
+use crate::common::{read_json, train_epochs, Meter, RunArgs};
 
 /// Arguments of `mpcvit train`.
 #[derive(clap::Args, Debug)]
@@ -35,12 +35,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     plan.validate(&config)?;
     let (train_set, test_set) = run.datasets()?;
-    let tc = run.train_config()?;
     let name = args
         .name
         .clone()
         .unwrap_or_else(|| format!("{}-{}", run.dataset, args.attention));
+    let ck = run.checkpoint(&run.out, &name, &config)?;
+    let tc = run.train_config_for(ck.as_ref())?;
     let mut trainer = Trainer::new(config.clone(), plan.clone(), tc.clone(), train_set.len())?;
+    if let Some(ck) = &ck {
+        trainer.restore(ck)?;
+    }
     eprintln!(
         "training {name}: {} parameters, {} train / {} test images, {} steps",
         trainer.params.count(),
@@ -55,6 +59,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &mut trainer,
         &train_set,
         &test_set,
+        Meter::resuming(ck.as_ref()),
         |t, d| t.step(d),
         |_| Ok(()),
     )?;
