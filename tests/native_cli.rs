@@ -204,7 +204,10 @@ fn interrupted_runs_resume_exactly() {
         let header = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
         b[8 + header..].to_vec()
     };
-    assert!(weights("whole") == weights("split"), "resumed weights differ");
+    assert!(
+        weights("whole") == weights("split"),
+        "resumed weights differ"
+    );
 
     // Different settings, or nothing to resume, are clear errors.
     run("other", &["--seed", "3", "--stop-after", "1"]);

@@ -1,6 +1,7 @@
 //! `mpcvit report`: the accuracy / private-latency table of every model in a folder (the Pareto
-//! table of the shipped family), filling in the private-inference cost of manifests that lack
-//! it.
+//! table of the shipped family, with the Pareto-optimal models of each dataset marked; on a
+//! folder of one model per attention variant, the paper's Table 2), filling in the
+//! private-inference cost of manifests that lack it.
 
 use std::path::PathBuf;
 
@@ -59,10 +60,14 @@ pub fn run(args: ReportArgs) -> Result<()> {
             args.models.display()
         )));
     }
-    println!(
-        "{:<28} {:<8} {:<34} {:>8} {:>7} {:>10} {:>8} {:>8}",
-        "model", "dataset", "plan", "acc %", "rounds", "online MB", "LAN s", "WAN s"
-    );
+    struct Row {
+        name: String,
+        dataset: String,
+        plan: String,
+        acc: f64,
+        cost: serde_json::Value,
+        command: Option<String>,
+    }
     let mut rows = Vec::new();
     for e in &index.models {
         let (mut m, p) = io::load_model_dir(&args.models, &e.name)?;
@@ -78,25 +83,58 @@ pub fn run(args: ReportArgs) -> Result<()> {
             )?);
             io::save_model(&args.models, &m, &p)?;
         }
-        let cost = m.cost.clone().unwrap_or_default();
-        let num = |k: &str| cost.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
-        let acc = m.metrics.test_accuracy.map_or(f64::NAN, |a| 100.0 * a);
+        rows.push(Row {
+            name: e.name.clone(),
+            dataset: m.dataset.clone(),
+            plan: plan_summary(&vit),
+            acc: m.metrics.test_accuracy.map_or(f64::NAN, |a| 100.0 * a),
+            cost: m.cost.clone().unwrap_or_default(),
+            command: m.training.as_ref().map(|t| t.command.clone()),
+        });
+    }
+    let num = |r: &Row, k: &str| r.cost.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    // Pareto-optimal: no model of the same dataset is at least as accurate and as fast, and
+    // strictly better in one of the two.
+    let pareto = |r: &Row| {
+        !rows.iter().any(|o| {
+            o.dataset == r.dataset
+                && o.acc >= r.acc
+                && num(o, "wan_s") <= num(r, "wan_s")
+                && (o.acc > r.acc || num(o, "wan_s") < num(r, "wan_s"))
+        })
+    };
+    println!(
+        "{:<28} {:<8} {:<44} {:>8} {:>7} {:>10} {:>8} {:>8} {:>6}",
+        "model", "dataset", "plan", "acc %", "rounds", "online MB", "LAN s", "WAN s", "pareto"
+    );
+    let mut out = Vec::new();
+    for r in &rows {
+        let front = pareto(r);
         println!(
-            "{:<28} {:<8} {:<34} {:>8.2} {:>7.0} {:>10.2} {:>8.3} {:>8.2}",
-            e.name,
-            m.dataset,
-            plan_summary(&vit),
-            acc,
-            num("rounds"),
-            num("online_bytes") / 1e6,
-            num("lan_s"),
-            num("wan_s")
+            "{:<28} {:<8} {:<44} {:>8.2} {:>7.0} {:>10.2} {:>8.3} {:>8.2} {:>6}",
+            r.name,
+            r.dataset,
+            r.plan,
+            r.acc,
+            num(r, "rounds"),
+            num(r, "online_bytes") / 1e6,
+            num(r, "lan_s"),
+            num(r, "wan_s"),
+            if front { "*" } else { "" }
         );
-        rows.push(serde_json::json!({"model": e.name, "dataset": m.dataset, "plan": plan_summary(&vit), "test_accuracy": m.metrics.test_accuracy, "cost": cost}));
+        out.push(serde_json::json!({
+            "model": r.name,
+            "dataset": r.dataset,
+            "plan": r.plan,
+            "test_accuracy": r.acc / 100.0,
+            "cost": r.cost,
+            "pareto": front,
+            "command": r.command,
+        }));
     }
     io::write_index(&args.models)?;
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
     }
     Ok(())
 }
