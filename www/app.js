@@ -5,6 +5,7 @@
 // (private.js); this thread only draws.
 import { classifyPrivately, PROFILES } from './private.js';
 import { WorkerClient, REQUEST, Cancelled } from './protocol.js';
+import { drawPareto } from './pareto.js';
 
 const $ = (id) => document.getElementById(id);
 const PLAIN_WORKER = new URL('./workers/plain.js', import.meta.url);
@@ -454,6 +455,7 @@ function renderPrivate(model, run, label) {
 
 async function renderFamily() {
   const rows = [];
+  const points = [];
   for (const m of state.index.models) {
     try {
       const manifest = state.models.get(m.name)?.manifest
@@ -461,6 +463,7 @@ async function renderFamily() {
       state.manifests.set(m.name, manifest);
       const cost = manifest.cost ?? {};
       const acc = manifest.metrics?.test_accuracy;
+      points.push({ name: m.name, dataset: m.dataset, acc: 100 * acc, wan: cost.wan_s });
       rows.push(`<tr><td>${m.name}</td><td>${m.dataset}</td><td>${acc != null ? (100 * acc).toFixed(2) + '%' : '–'}</td>`
         + `<td>${cost.rounds ?? '–'}</td><td>${cost.online_bytes != null ? mb(cost.online_bytes) : '–'}</td><td>${cost.wan_s != null ? cost.wan_s.toFixed(2) + ' s' : '–'}</td></tr>`);
     } catch (err) {
@@ -468,6 +471,7 @@ async function renderFamily() {
     }
   }
   $('family').innerHTML = '<tr><th>model</th><th>dataset</th><th>test accuracy</th><th>rounds</th><th>online</th><th>WAN estimate</th></tr>' + rows.join('');
+  drawPareto($('pareto'), points);
 }
 
 // ---------- variant explorer ----------

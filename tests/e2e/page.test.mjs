@@ -201,6 +201,18 @@ try {
     wanOf('softmax') > wanOf('rsattn') && wanOf('rsattn') > wanOf('scale'),
     `softmax ${wanOf('softmax')} s, rsattn ${wanOf('rsattn')} s, scale ${wanOf('scale')} s`);
 
+  // The Pareto plot of the shipped models: one plot per dataset, a dot per model.
+  const pareto = await page.evaluate(() => ({
+    points: Number(document.getElementById('pareto').dataset.points),
+    plots: document.querySelectorAll('#pareto svg').length,
+    dots: document.querySelectorAll('#pareto circle').length,
+    front: document.querySelectorAll('#pareto .on-front').length,
+    models: document.querySelectorAll('#family tr').length - 1,
+  }));
+  check('the Pareto plot shows every shipped model, per dataset, with a front',
+    pareto.points === pareto.models && pareto.dots === pareto.models && pareto.plots >= 2 && pareto.front >= 2,
+    JSON.stringify(pareto));
+
   // Later private-mode checks (other network profiles, trained-in-tab models) go here.
 
   check('no errors logged by the page', errors.length === 0, errors.join(' | ').slice(0, 400));
