@@ -29,8 +29,8 @@ use mpcvit::secure::remote::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Test images per shipped model: about 70 ms of CPU each (release build), so nine models take
-/// about 60 s of CPU, 30 s on two cores.
+/// Test images per shipped model: 40-70 ms of CPU each (release build), so the sixteen shipped
+/// models take about 90 s of CPU, 45 s on two cores. (`mpcvit agree` runs the whole split.)
 const PER_MODEL: usize = 100;
 
 fn root() -> &'static Path {
