@@ -619,6 +619,44 @@ fn gelu_error_bound() {
     assert_eq!(cost::gelu(TruncMode::Local, 1).rounds, 12);
 }
 
+#[test]
+fn gelu_with_relu_shares_its_rounds() {
+    let mut g = prg(8);
+    let x = uniform(&mut g, &[5, 40], -8.0, 8.0);
+    let mut rv = vec![0.0, -0.0, 1e-4, -1e-4, 3.5, -3.5, 1e6, -1e6];
+    rv.extend(uniform(&mut g, &[16], -20.0, 20.0).iter());
+    let r = ArrayD::from_shape_vec(IxDyn(&[3, 8]), rv).unwrap();
+    for mode in MODES {
+        let o = run_op(mode, &[(0, x.clone()), (0, r.clone())], |p, xs| {
+            Box::pin(async move {
+                let (gx, rr) = pr::gelu_relu(p, &xs[0], &xs[1]).await?;
+                ArithShare::concat(0, &[&gx.reshape(&[200])?, &rr.reshape(&[24])?])
+            })
+        });
+        let got_g = o.out.slice(ndarray::s![..200]).to_owned().into_dyn();
+        let got_r = o.out.slice(ndarray::s![200..]).to_owned().into_dyn();
+        let want_g = quant(&x)
+            .mapv(gelu_tanh)
+            .into_shape_with_order(IxDyn(&[200]))
+            .unwrap();
+        let want_r = quant(&r)
+            .mapv(|v| v.max(0.0))
+            .into_shape_with_order(IxDyn(&[24]))
+            .unwrap();
+        assert!(max_abs_err(&got_g, &want_g) <= 5e-4, "gelu half {mode:?}");
+        assert_eq!(
+            max_abs_err(&got_r, &want_r),
+            0.0,
+            "relu half {mode:?} is exact"
+        );
+        assert_cost("gelu_relu", &o, cost::gelu_relu(mode, 200, 24));
+    }
+    assert_eq!(
+        cost::gelu_relu(TruncMode::Local, 10, 7).rounds,
+        cost::gelu(TruncMode::Local, 10).rounds
+    );
+}
+
 fn plain_layer_norm(x: &ArrayD<f64>, g: &ArrayD<f64>, b: &ArrayD<f64>) -> ArrayD<f64> {
     rows_map(x, |r| {
         let c = r.len() as f64;

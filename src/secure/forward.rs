@@ -9,7 +9,8 @@ use crate::model::layers::{patchify, LN_EPS};
 use crate::model::vit::{Arch, TokenMlp};
 use crate::model::{Attention, ViTConfig};
 use crate::mpc::protocols::{
-    attention_map, gelu, layer_norm, linformer, matmul, relu, scale, scale_attn, share_input, xnorm,
+    attention_map, gelu, gelu_relu, layer_norm, linformer, matmul, matmul_many, relu, scale,
+    scale_attn, share_input, xnorm,
 };
 use crate::mpc::{ArithShare, Party};
 use crate::{Error, Result};
@@ -213,7 +214,10 @@ async fn attention(
 }
 
 /// The MLP of one layer on `(n, C)` normalised tokens: GeLU tokens run `GeLU(x W1 + b1) W2 +
-/// b2`, linearised tokens `ReLU(x W_f + b_f)` (MPCViT+, section 4.5).
+/// b2`, linearised tokens `ReLU(x W_f + b_f)` (MPCViT+, section 4.5). When a layer has both,
+/// they share rounds: `x W1` and `x W_f` are one batched product, and the ReLU rides in GeLU's
+/// comparison and first bit-product rounds ([`gelu_relu`]), so linearising tokens saves bytes
+/// and compute without adding rounds.
 async fn mlp(
     p: &mut Party,
     modes: &[TokenMlp],
@@ -231,32 +235,43 @@ async fn mlp(
             "a searched (relaxed) GeLU cannot run privately: binarise the plan first".into(),
         ));
     }
-    let mut out = ArithShare::zeros(x.shape());
-    if !gelu_rows.is_empty() {
+    if lin_rows.is_empty() {
         p.push_label("gelu tokens");
-        let xs = if lin_rows.is_empty() {
-            x.clone()
-        } else {
-            gather_rows(x, &gelu_rows)?
-        };
-        let h = linear(p, &xs, &w.fc1_w, &w.fc1_b).await?;
+        let h = linear(p, x, &w.fc1_w, &w.fc1_b).await?;
         let h = gelu(p, &h).await?;
-        let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await?;
-        scatter_rows(&mut out, &gelu_rows, &y)?;
+        let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await;
         p.pop_label();
+        return y;
     }
-    if !lin_rows.is_empty() {
+    let (wf, bf) = w
+        .fused
+        .as_ref()
+        .ok_or_else(|| Error::Config("linearised tokens without fused weights".into()))?;
+    let xl = gather_rows(x, &lin_rows)?;
+    let mut out = ArithShare::zeros(x.shape());
+    if gelu_rows.is_empty() {
         p.push_label("linear tokens");
-        let (wf, bf) = w
-            .fused
-            .as_ref()
-            .ok_or_else(|| Error::Config("linearised tokens without fused weights".into()))?;
-        let xs = gather_rows(x, &lin_rows)?;
-        let pre = linear(p, &xs, wf, bf).await?;
-        let y = relu(p, &pre).await?;
-        scatter_rows(&mut out, &lin_rows, &y)?;
+        let pre = linear(p, &xl, wf, bf).await?;
+        let y = relu(p, &pre).await;
         p.pop_label();
+        scatter_rows(&mut out, &lin_rows, &y?)?;
+        return Ok(out);
     }
+    p.push_label("gelu + linear tokens");
+    let xg = gather_rows(x, &gelu_rows)?;
+    let r = async {
+        let mut pre = matmul_many(p, &[(&xg, &w.fc1_w), (&xl, wf)]).await?;
+        let lin_pre = pre.remove(1).add(bf)?;
+        let h = pre.remove(0).add(&w.fc1_b)?;
+        let (h, lin) = gelu_relu(p, &h, &lin_pre).await?;
+        let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await?;
+        Ok::<_, Error>((y, lin))
+    }
+    .await;
+    p.pop_label();
+    let (y, lin) = r?;
+    scatter_rows(&mut out, &gelu_rows, &y)?;
+    scatter_rows(&mut out, &lin_rows, &lin)?;
     Ok(out)
 }
 

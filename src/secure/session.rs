@@ -278,6 +278,42 @@ mod tests {
         assert!(sc.wan_s < rs.wan_s && rs.wan_s < sm.wan_s);
     }
 
+    /// MPCViT+ (section 4.5): linearising some tokens of a layer saves bytes and adds no
+    /// rounds (their ReLU rides in GeLU's rounds); linearising all of them saves rounds.
+    #[test]
+    fn linearised_tokens_save_bytes_without_adding_rounds() {
+        let c = cfg();
+        let img = vec![0.3f32; c.input_len()];
+        let run = |lin: Option<Vec<Vec<bool>>>| {
+            let plan = Plan {
+                attention: AttentionPlan::uniform(&c, Attention::ScaleAttn),
+                gelu: lin.map(|linearised| GeluPlan { linearised }),
+            };
+            let vit = ViT::new(c.clone(), plan, params(1)).unwrap();
+            infer_local(
+                &vit,
+                &[&img],
+                SessionConfig::default(),
+                Some(SessionSeeds::insecure_fixed(3)),
+            )
+            .unwrap()
+            .remove(0)
+            .cost
+        };
+        let none = run(None);
+        let mut some = vec![vec![false; c.tokens()]; c.depth];
+        for row in some.iter_mut() {
+            for t in (0..c.tokens()).step_by(2) {
+                row[t] = true;
+            }
+        }
+        let half = run(Some(some));
+        let all = run(Some(vec![vec![true; c.tokens()]; c.depth]));
+        assert_eq!(half.rounds, none.rounds);
+        assert!(half.online_bytes() < none.online_bytes());
+        assert!(all.rounds < none.rounds);
+    }
+
     #[test]
     fn wrong_image_size_is_an_error() {
         let c = cfg();

@@ -44,7 +44,7 @@
 //! [`b2a`]: super::compare::b2a
 
 use super::super::party::Party;
-use super::super::share::ArithShare;
+use super::super::share::{ArithShare, BitShare};
 use super::arith::{add_const, metered, mul_many_impl, trunc_many_impl};
 use super::compare::{b2a_impl, b2a_mul_impl, bit_mul_impl, max_last_impl, msb_impl, relu_impl};
 use crate::model::Attention;
@@ -395,19 +395,65 @@ pub async fn gelu(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
 }
 
 pub(crate) async fn gelu_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
+    Ok(gelu_relu_impl(p, x, None).await?.0)
+}
+
+/// GeLU of `x` and, in the same 12 rounds, ReLU of `r` (MPCViT+'s linearised tokens next to
+/// the GeLU tokens of a layer, section 4.5): the comparisons of `r` join GeLU's batched
+/// [`msb`](super::compare::msb) and its `r [r < 0]` joins the first bit product, so the
+/// linearised tokens cost bytes but no rounds of their own.
+pub async fn gelu_relu(
+    p: &mut Party,
+    x: &ArithShare,
+    r: &ArithShare,
+) -> Result<(ArithShare, ArithShare)> {
+    metered!(
+        p,
+        "gelu",
+        async {
+            let (g, relu) = gelu_relu_impl(p, x, Some(r)).await?;
+            let relu =
+                relu.ok_or_else(|| Error::Protocol("gelu_relu lost its ReLU half".into()))?;
+            Ok((g, relu))
+        }
+        .await
+    )
+}
+
+async fn gelu_relu_impl(
+    p: &mut Party,
+    x: &ArithShare,
+    r: Option<&ArithShare>,
+) -> Result<(ArithShare, Option<ArithShare>)> {
     let n = x.len();
+    let m = r.map_or(0, |r| r.len());
     let id = p.id();
     let fp = p.fp();
     let flat = x.reshape(&[n])?;
+    let rflat = match r {
+        Some(r) => Some(r.reshape(&[m])?),
+        None => None,
+    };
+    let r_shape = r.map_or(&[][..], |r| r.shape());
     let lo = add_const(p, &flat, -GELU_T);
     let hi = add_const(p, &flat, GELU_T);
-    let bits = msb_impl(p, &ArithShare::concat(0, &[&flat, &lo, &hi])?).await?;
+    let mut cmp = vec![&flat, &lo, &hi];
+    cmp.extend(rflat.as_ref());
+    let bits = msb_impl(p, &ArithShare::concat(0, &cmp)?).await?;
     let (m0, m1, m2) = (
         bits.range(0, n),
         bits.range(n, 2 * n),
         bits.range(2 * n, 3 * n),
     );
-    let xm = bit_mul_impl(p, &m0, &flat).await?;
+    let (xm, rm) = match &rflat {
+        None => (bit_mul_impl(p, &m0, &flat).await?, None),
+        Some(rf) => {
+            let both_bits = BitShare::concat_flat(&[&m0, &bits.range(3 * n, 3 * n + m)]);
+            let both = bit_mul_impl(p, &both_bits, &ArithShare::concat(0, &[&flat, rf])?).await?;
+            let rm = rf.sub(&both.slice_axis(0, n, n + m)?)?;
+            (both.slice_axis(0, 0, n)?, Some(rm.reshape(r_shape)?))
+        }
+    };
     let relu = flat.sub(&xm)?;
     let ax = relu.sub(&xm)?;
     let s = trunc1(p, ax, 1).await?;
@@ -431,7 +477,7 @@ pub(crate) async fn gelu_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShar
     let poly = add_const(p, &acc, GELU_CHEB[0]);
     let inside = m1.xor(&m2)?;
     let corr = bit_mul_impl(p, &inside, &poly).await?;
-    relu.add(&corr)?.reshape(x.shape())
+    Ok((relu.add(&corr)?.reshape(x.shape())?, rm))
 }
 
 /// LayerNorm over the last axis: `(x - mean) / sqrt(var + eps) * gamma + beta` with `gamma`,

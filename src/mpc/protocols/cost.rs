@@ -251,8 +251,13 @@ fn scaled_rsqrt_mul(mode: TruncMode, n: usize, rows: usize) -> Cost {
 
 /// GeLU on `n` elements.
 pub fn gelu(mode: TruncMode, n: usize) -> Cost {
-    msb(3 * n)
-        + bit_mul(n)
+    gelu_relu(mode, n, 0)
+}
+
+/// GeLU on `n` elements with ReLU on `m` more in the same rounds ([`super::approx::gelu_relu`]).
+pub fn gelu_relu(mode: TruncMode, n: usize, m: usize) -> Cost {
+    msb(3 * n + m)
+        + bit_mul(n + m)
         + trunc(mode, n)
         + square(mode, n)
         + mul_batch(mode, &[(n, Some(n)), (n, None)])

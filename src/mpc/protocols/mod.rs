@@ -18,8 +18,8 @@ pub mod compare;
 pub mod cost;
 
 pub use approx::{
-    attention_map, divide, exp, gelu, l2_normalize, layer_norm, reciprocal, relu_softmax, rsqrt,
-    softmax, sparsemax, two_quad,
+    attention_map, divide, exp, gelu, gelu_relu, l2_normalize, layer_norm, reciprocal,
+    relu_softmax, rsqrt, softmax, sparsemax, two_quad,
 };
 pub use arith::{
     add_const, add_public, matmul, matmul_many, mul, mul_many, mul_public, mul_ring_many, reveal,
