@@ -67,6 +67,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
         acc: f64,
         cost: serde_json::Value,
         command: Option<String>,
+        config: mpcvit::model::ViTConfig,
+        epochs: Option<usize>,
     }
     let mut rows = Vec::new();
     for e in &index.models {
@@ -90,6 +92,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
             acc: m.metrics.test_accuracy.map_or(f64::NAN, |a| 100.0 * a),
             cost: m.cost.clone().unwrap_or_default(),
             command: m.training.as_ref().map(|t| t.command.clone()),
+            config: m.config.clone(),
+            epochs: m.training.as_ref().map(|t| t.epochs),
         });
     }
     let num = |r: &Row, k: &str| r.cost.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
@@ -130,6 +134,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
             "cost": r.cost,
             "pareto": front,
             "command": r.command,
+            "epochs": r.epochs,
+            "config": r.config,
         }));
     }
     io::write_index(&args.models)?;
