@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use super::weights::{SharedBlock, SharedWeights};
 use crate::model::attention::{HeadKind, RowFn, XNORM_EPS};
 use crate::model::layers::{patchify, LN_EPS};
@@ -275,6 +277,21 @@ async fn mlp(
     Ok(out)
 }
 
+/// Where a private inference is, for progress displays: a control signal that carries no
+/// share and no value, only the public position in the (public) architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "lowercase")]
+pub enum Stage {
+    /// The server's weights are being secret-shared (once per session).
+    Weights,
+    /// Patch embedding of the shared image.
+    Embed,
+    /// Block `layer` (0-based) of `layers` has started.
+    Layer { layer: usize, layers: usize },
+    /// Final norm, head and the reveal of the logits.
+    Head,
+}
+
 /// The private forward: shared patches `(patches, patch_len)` to shared logits `(1, classes)`.
 pub async fn forward(
     p: &mut Party,
@@ -283,12 +300,29 @@ pub async fn forward(
     w: &SharedWeights,
     patches: &ArithShare,
 ) -> Result<ArithShare> {
+    forward_observed(p, cfg, arch, w, patches, &mut |_| {}).await
+}
+
+/// [`forward`], telling `on_stage` as each stage (embedding, every block, the head) starts.
+pub async fn forward_observed(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    arch: &Arch,
+    w: &SharedWeights,
+    patches: &ArithShare,
+    on_stage: &mut dyn FnMut(Stage),
+) -> Result<ArithShare> {
+    on_stage(Stage::Embed);
     p.push_label("embed");
     let emb = linear(p, patches, &w.patch_w, &w.patch_b).await?;
     p.pop_label();
     let cls = w.cls_token.reshape(&[1, cfg.dim])?;
     let mut x = ArithShare::concat(0, &[&cls, &emb])?.add(&w.pos_embed)?;
     for (l, b) in w.blocks.iter().enumerate() {
+        on_stage(Stage::Layer {
+            layer: l,
+            layers: w.blocks.len(),
+        });
         p.push_label(format!("layer {l}"));
         p.push_label("attention");
         let h = layer_norm(p, &x, Some(&b.norm1_w), Some(&b.norm1_b), LN_EPS as f64).await?;
@@ -304,6 +338,7 @@ pub async fn forward(
         p.pop_label();
         p.pop_label();
     }
+    on_stage(Stage::Head);
     p.push_label("head");
     let cls = x.slice_axis(0, 0, 1)?;
     let cls = layer_norm(p, &cls, Some(&w.norm_w), Some(&w.norm_b), LN_EPS as f64).await?;

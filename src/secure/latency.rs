@@ -1,7 +1,8 @@
 //! Latencies of the units the search trades off, measured on the real protocols (paper section
-//! 4.3: "realistic inference latency", not a proxy).
+//! 4.3: "realistic inference latency", not a proxy), and the measured cost of a whole plan (what
+//! binarisation with a budget mu buys, section 4.3).
 
-use super::session::infer_local;
+use super::session::{infer_local, CostSummary};
 use crate::model::{Attention, AttentionPlan, GeluPlan, Params, Plan, ViT, ViTConfig};
 use crate::mpc::{NetworkProfile, SessionConfig, SessionSeeds};
 use crate::train::search::UnitLatency;
@@ -43,4 +44,23 @@ pub fn unit_latency(cfg: &ViTConfig, profile: &NetworkProfile) -> Result<UnitLat
         rs_attn_head: ((rs - sc) / cfg.heads as f64).max(0.0),
         gelu_token: ((rs - lin) / cfg.tokens() as f64).max(0.0),
     })
+}
+
+/// The cost of one private inference of `vit` (weight sharing excluded), measured by running
+/// the real protocol once with both parties in this thread on a mid-grey image: rounds and
+/// bytes depend only on the shape and the plan, compute time is this machine's.
+pub fn measure_cost(vit: &ViT) -> Result<CostSummary> {
+    let image = vec![0.5f32; vit.config.input_len()];
+    let mut r = infer_local(vit, &[&image], SessionConfig::default(), None)?;
+    Ok(r.remove(0).cost)
+}
+
+/// [`measure_cost`] of `plan` (any granularity, with or without a GeLU plan) on the shape
+/// `cfg`, with random weights.
+pub fn plan_cost_measured(cfg: &ViTConfig, plan: &Plan) -> Result<CostSummary> {
+    let params = Params::init(
+        cfg,
+        &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0),
+    );
+    measure_cost(&ViT::new(cfg.clone(), plan.clone(), params)?)
 }

@@ -8,12 +8,12 @@
 //!
 //! Before the programs start, the dealer gives each party its seed with [`seed_message`].
 
-use super::forward::{forward, share_image};
+use super::forward::{forward, forward_observed, share_image, Stage};
 use super::weights::{share_weights, SharedWeights};
 use crate::model::vit::Arch;
 use crate::model::{Plan, ViT, ViTConfig};
 use crate::mpc::protocols::reveal_to;
-use crate::mpc::{Party, Seed};
+use crate::mpc::{ArithShare, Party, Seed};
 use crate::{Error, Result};
 
 const SEED_MAGIC: &[u8; 4] = b"SEED";
@@ -46,10 +46,25 @@ pub async fn client(
     plan: &Plan,
     image: &[f32],
 ) -> Result<Vec<f64>> {
+    client_observed(p, cfg, plan, image, &mut |_| {}).await
+}
+
+/// [`client`], telling `on_stage` where the inference is (weight sharing, then each stage of
+/// the forward); the page turns these into a "layer k of L" indicator.
+pub async fn client_observed(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    plan: &Plan,
+    image: &[f32],
+    on_stage: &mut dyn FnMut(Stage),
+) -> Result<Vec<f64>> {
     plan.validate(cfg)?;
     let arch = Arch::from_plan(cfg, plan);
+    on_stage(Stage::Weights);
     let w = share_weights(p, cfg, plan, None).await?;
-    client_infer(p, cfg, &arch, &w, image).await
+    let x = share_image(p, cfg, Some(image)).await?;
+    let logits = forward_observed(p, cfg, &arch, &w, &x, on_stage).await?;
+    reveal_logits(p, &logits).await
 }
 
 /// Party 0's part of one inference once the weights are shared.
@@ -62,7 +77,12 @@ pub async fn client_infer(
 ) -> Result<Vec<f64>> {
     let x = share_image(p, cfg, Some(image)).await?;
     let logits = forward(p, cfg, arch, w, &x).await?;
-    let plain = reveal_to(p, &logits, 0)
+    reveal_logits(p, &logits).await
+}
+
+/// Party 0 opens the shared logits (only it learns them).
+async fn reveal_logits(p: &mut Party, logits: &ArithShare) -> Result<Vec<f64>> {
+    let plain = reveal_to(p, logits, 0)
         .await?
         .ok_or_else(|| Error::Protocol("party 0 received no logits".into()))?;
     Ok(plain.iter().copied().collect())

@@ -62,6 +62,22 @@ impl CostSummary {
     pub fn online_bytes(&self) -> u64 {
         self.bytes_client_to_server + self.bytes_server_to_client
     }
+
+    /// The totals as a manifest's `cost` record (the per-layer and per-operation breakdowns
+    /// left out): `{rounds, online_bytes, bytes_client_to_server, bytes_server_to_client,
+    /// offline_bytes, compute_s, lan_s, wan_s}`.
+    pub fn manifest_value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "rounds": self.rounds,
+            "online_bytes": self.online_bytes(),
+            "bytes_client_to_server": self.bytes_client_to_server,
+            "bytes_server_to_client": self.bytes_server_to_client,
+            "offline_bytes": self.offline_bytes,
+            "compute_s": self.compute_s,
+            "lan_s": self.lan_s,
+            "wan_s": self.wan_s,
+        })
+    }
 }
 
 /// The result of one private inference, as party 0 sees it.

@@ -324,6 +324,18 @@ impl Search {
         }
         plan
     }
+
+    /// The per-layer uniform baseline plan (section 5.4): budget `mu` in every layer (see
+    /// [`binarize_per_layer`]), with the same GeLU plan as [`Search::plan`].
+    pub fn plan_per_layer(&self, mu: f32) -> Plan {
+        let cfg = &self.trainer.config;
+        let g = self.config.granularity;
+        let mut plan = plan_from_mask(cfg, g, &binarize_per_layer(cfg, g, &self.alphas, mu));
+        if let (Some(b), Some(gs)) = (&self.betas, self.config.gelu) {
+            plan.gelu = Some(gelu_plan(cfg, b, gs.sigma));
+        }
+        plan
+    }
 }
 
 /// Top-k binarisation (section 4.3): with `k = round(mu * units)`, find the k-th largest

@@ -4,13 +4,18 @@
 mod bench;
 mod classifier;
 mod compare;
+mod data;
 mod party;
+mod progress;
+mod search;
 mod trainer;
 
 pub use bench::{bench_plaintext, bench_protocols};
 pub use classifier::Classifier;
 pub use compare::variant_costs;
+pub use data::dataset_subset;
 pub use party::{run_client, run_dealer, run_server};
+pub use search::SearchHandle;
 pub use trainer::TrainerHandle;
 
 use wasm_bindgen::prelude::*;
@@ -30,4 +35,10 @@ pub fn version() -> String {
 /// Turns any library error into a JavaScript `Error` with the same message.
 pub(crate) fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// Serialises a value as plain JavaScript objects and arrays (maps as objects), as JSON would.
+pub(crate) fn to_js(v: &impl serde::Serialize) -> Result<JsValue, JsError> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_err)
 }

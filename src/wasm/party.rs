@@ -17,9 +17,9 @@ use crate::io::{load_model, Manifest};
 use crate::model::ViT;
 use crate::mpc::transport::{pumped, Shaped, Sleeper, Transport};
 use crate::mpc::{Dealer, DealerClient, NetworkProfile, Party, Report, Seed, SessionConfig};
-use crate::secure::programs::{client, dealer, parse_seed_message, seed_message, server};
+use crate::secure::programs::{client_observed, dealer, parse_seed_message, seed_message, server};
 use crate::secure::session::probabilities;
-use crate::secure::CostSummary;
+use crate::secure::{CostSummary, Stage};
 
 /// A transport over a `MessagePort`: frames leave through `postMessage` (their buffer
 /// transferred, not copied) and arrive from `onmessage`. A message that is not binary is turned
@@ -119,6 +119,9 @@ struct ClientResult {
 /// Party 0 (the client, who owns the image): classifies `pixels` (the model's input bytes,
 /// 0-255) with the server's model, whose public shape is in `manifest_json`. Returns
 /// `{prediction, probabilities, logits, cost, measured_s}`; only this party learns them.
+/// `on_progress`, if given, is called as each stage starts with a small control object
+/// `{stage: "weights" | "embed" | "layer" | "head", layer?, layers?}` (public positions in the
+/// public architecture, never a share or a value).
 #[wasm_bindgen]
 pub async fn run_client(
     manifest_json: String,
@@ -126,6 +129,7 @@ pub async fn run_client(
     peer: MessagePort,
     dealer_port: MessagePort,
     profile: JsValue,
+    on_progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsError> {
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
     let image: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
@@ -148,7 +152,14 @@ pub async fn run_client(
     )
     .map_err(js_err)?;
     let t0 = crate::mpc::meter::now_s();
-    let logits = client(&mut p, &m.config, &m.plan, &image)
+    let s = serde_wasm_bindgen::Serializer::json_compatible();
+    let mut on_stage = |stage: Stage| {
+        if let (Some(f), Ok(v)) = (&on_progress, stage.serialize(&s)) {
+            // A failing progress display must not stop the inference.
+            let _ = f.call1(&JsValue::NULL, &v);
+        }
+    };
+    let logits = client_observed(&mut p, &m.config, &m.plan, &image, &mut on_stage)
         .await
         .map_err(js_err)?;
     let measured_s = crate::mpc::meter::now_s() - t0;
