@@ -6,6 +6,7 @@
 import { classifyPrivately, PROFILES } from './private.js';
 import { WorkerClient, REQUEST, Cancelled } from './protocol.js';
 import { drawPareto } from './pareto.js';
+import { initSearch } from './search.js';
 
 const $ = (id) => document.getElementById(id);
 const PLAIN_WORKER = new URL('./workers/plain.js', import.meta.url);
@@ -347,7 +348,11 @@ async function classify() {
       + `${net ? ` over an imposed ${net.name} network` : ''}… ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     say();
     ticker = setInterval(say, 200);
-    const result = await classifyPrivately({ manifest: model.manifestText, weights: model.weights, pixels, profile: net, signal: run.signal });
+    showStage(null, model.manifest.config.depth);
+    const result = await classifyPrivately({
+      manifest: model.manifestText, weights: model.weights, pixels, profile: net, signal: run.signal,
+      onProgress: (stage) => { if (state.run === run) showStage(stage, model.manifest.config.depth); },
+    });
     result.wallSeconds = (performance.now() - t0) / 1000;
     if (state.run !== run) return;
     renderPrivate(model, result, label);
@@ -369,10 +374,34 @@ async function classify() {
     if (state.run === run) {
       state.run = null;
       setBusy(false);
+      $('layer-progress').hidden = true;
     }
   }
 }
 $('classify').onclick = classify;
+
+/**
+ * The client party's position in the private forward ("layer k of L"), from its control
+ * messages: sharing the weights, the embedding, each block, the head. `null`: starting.
+ */
+function showStage(stage, depth) {
+  const steps = depth + 3; // weights, embedding, blocks, head
+  const at = { weights: 0, embed: 1, layer: 2 + (stage?.layer ?? 0), head: depth + 2 }[stage?.stage] ?? 0;
+  const text = !stage ? 'waiting for the dealer and the server…'
+    : stage.stage === 'weights' ? 'the server is secret-sharing its weights…'
+      : stage.stage === 'embed' ? 'patch embedding…'
+        : stage.stage === 'layer' ? `layer ${stage.layer + 1} of ${stage.layers}`
+          : 'final norm and classifier head…';
+  $('layer-progress').hidden = false;
+  $('layer-bar').max = steps;
+  $('layer-bar').value = stage ? at + 1 : 0;
+  $('layer-text').textContent = text;
+  $('layer-progress').dataset.stage = stage?.stage ?? 'start';
+  if (stage?.stage === 'layer') {
+    $('layer-progress').dataset.layer = stage.layer + 1;
+    $('layer-progress').dataset.layers = stage.layers;
+  }
+}
 
 // ---------- rendering ----------
 function classNames(model, result) {
@@ -511,6 +540,32 @@ $('compare-run').onclick = async () => {
     $('compare-run').disabled = false;
   }
 };
+
+// ---------- search live (search.js) ----------
+/** Adds a model trained in this tab to the list (and the table); it is not selected. */
+function addModel({ name, dataset, manifestText, manifest, weights }) {
+  const entry = { name, dataset, weights: null, manifest: null, test_accuracy: manifest.metrics?.test_accuracy, trained_here: true };
+  state.index.models.push(entry);
+  state.models.set(name, { entry, manifestText, manifest, weights });
+  const opt = document.createElement('option');
+  opt.value = name;
+  opt.textContent = `${name} (${dataset}, trained here${entry.test_accuracy != null ? `, ${(100 * entry.test_accuracy).toFixed(1)}% accurate` : ''})`;
+  $('model').append(opt);
+  renderFamily();
+}
+function useModel(name) {
+  $('model').value = name;
+  selectModel();
+  $('setup').scrollIntoView({ behavior: 'smooth' });
+}
+initSearch({
+  models: () => state.index?.models ?? [],
+  loadModel,
+  addModel,
+  useModel,
+  fetchOk,
+  showError,
+});
 
 setPhase('idle');
 loadIndex();

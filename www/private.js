@@ -17,9 +17,10 @@ export const PROFILES = {
  * goes to everyone, `weights` only to the server, `pixels` only to the client. Resolves to
  * `{client, server, dealer}`: the client's `{prediction, probabilities, logits, cost,
  * measured_s}` and the server's and dealer's own cost views. `signal` (an AbortSignal) stops
- * all three workers at once; so does any party's failure or the timeout.
+ * all three workers at once; so does any party's failure or the timeout. `onProgress` receives
+ * the client's stage messages (`{stage, layer?, layers?}`) as the inference advances.
  */
-export async function classifyPrivately({ manifest, weights, pixels, profile, signal, timeoutMs = 180000 }) {
+export async function classifyPrivately({ manifest, weights, pixels, profile, signal, onProgress, timeoutMs = 180000 }) {
   const peer = new MessageChannel();
   const dealerClient = new MessageChannel();
   const dealerServer = new MessageChannel();
@@ -33,7 +34,7 @@ export async function classifyPrivately({ manifest, weights, pixels, profile, si
       server.call(REQUEST.RUN, { role: 'server', manifest, weights: weights.slice(), peer: peer.port2, dealer: dealerServer.port2, profile },
         opts([peer.port2, dealerServer.port2])),
       client.call(REQUEST.RUN, { role: 'client', manifest, pixels: Uint8Array.from(pixels), peer: peer.port1, dealer: dealerClient.port2, profile },
-        opts([peer.port1, dealerClient.port2])),
+        { ...opts([peer.port1, dealerClient.port2]), onProgress }),
     ].map((p, i) => p.catch((err) => {
       // Name the party that failed; the others would otherwise wait for it until the timeout.
       if (err.name !== 'Cancelled') err.message = `${parties[i].name}: ${err.message}`;

@@ -17,7 +17,13 @@
 //                       'run' {role: 'dealer', manifest, toClient, toServer}
 //                     The parties then talk among themselves over the MessagePorts they were
 //                     given (secret shares as transferred ArrayBuffers); the page sees no share.
-//   (later) workers/trainer.js  the step-wise trainer ('init', 'step', 'export').
+//                     The client also posts progress: {stage: 'weights'|'embed'|'layer'|'head',
+//                     layer?, layers?} (public positions only, never a share or a value).
+//   workers/trainer.js  the in-tab search and retraining (see that file for its requests);
+//                     long requests post progress while they run, and 'stop' ends them early.
+//
+// A long request may post any number of progress messages before its reply:
+//   worker -> page   {id, progress: {...}}              (delivered to the call's onProgress)
 
 /** Request types understood by the workers. */
 export const REQUEST = Object.freeze({
@@ -26,6 +32,10 @@ export const REQUEST = Object.freeze({
   CLASSIFY_RGBA: 'classify-rgba',
   VARIANTS: 'variants',
   RUN: 'run',
+  SEARCH: 'search',
+  BINARISE: 'binarise',
+  RETRAIN: 'retrain',
+  STOP: 'stop',
 });
 
 /** Raised when a request is cancelled through its AbortSignal. */
@@ -51,6 +61,11 @@ export class WorkerClient {
     this.worker.onmessage = (e) => {
       const p = this.pending.get(e.data?.id);
       if (!p) return;
+      if ('progress' in e.data) {
+        p.alive();
+        p.onProgress?.(e.data.progress);
+        return;
+      }
       this.pending.delete(e.data.id);
       p.settle();
       if (e.data.ok) p.resolve(e.data.result);
@@ -73,18 +88,24 @@ export class WorkerClient {
 
   /**
    * Sends one request. `transfer` lists buffers to move rather than copy; `timeoutMs` bounds
-   * the wait; `signal` (an AbortSignal) cancels the wait (the worker is not interrupted: use
-   * `terminate` for that).
+   * the wait for the reply, counted afresh after each progress message; `onProgress` receives
+   * the request's progress messages; `signal` (an AbortSignal) cancels the wait (the worker
+   * is not interrupted: use `terminate` for that).
    */
-  call(type, payload = {}, { transfer = [], timeoutMs = 60000, signal } = {}) {
+  call(type, payload = {}, { transfer = [], timeoutMs = 60000, signal, onProgress } = {}) {
     if (this.failure) return Promise.reject(this.failure);
     if (signal?.aborted) return Promise.reject(new Cancelled());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const expire = () => {
         this.pending.delete(id);
         reject(new Error(`the ${this.name} worker did not answer '${type}' within ${Math.round(timeoutMs / 1000)} s`));
-      }, timeoutMs);
+      };
+      let timer = setTimeout(expire, timeoutMs);
+      const alive = () => {
+        clearTimeout(timer);
+        timer = setTimeout(expire, timeoutMs);
+      };
       const onAbort = () => {
         this.pending.delete(id);
         clearTimeout(timer);
@@ -95,7 +116,7 @@ export class WorkerClient {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
-      this.pending.set(id, { resolve, reject, settle });
+      this.pending.set(id, { resolve, reject, settle, alive, onProgress });
       try {
         this.worker.postMessage({ ...payload, id, type }, transfer);
       } catch (err) {
@@ -119,9 +140,10 @@ export class WorkerClient {
 }
 
 /**
- * The worker's side: answers each request with `handlers[type](message)` (which may be async)
- * once `ready` (the wasm initialisation) has resolved. Errors, including a failed
- * initialisation, are sent back as `{ok: false, error}`.
+ * The worker's side: answers each request with `handlers[type](message, progress)` (which may
+ * be async; `progress(data)` posts a progress message for that request) once `ready` (the
+ * wasm initialisation) has resolved. Errors, including a failed initialisation, are sent back
+ * as `{ok: false, error}`.
  */
 export function serve(handlers, ready = Promise.resolve()) {
   ready.catch(() => {}); // reported per request below, not as an unhandled rejection
@@ -133,7 +155,7 @@ export function serve(handlers, ready = Promise.resolve()) {
       });
       const handler = handlers[m.type];
       if (!handler) throw new Error(`unknown request '${m.type}'`);
-      const result = await handler(m);
+      const result = await handler(m, (progress) => self.postMessage({ id: m.id, progress }));
       self.postMessage({ id: m.id, ok: true, result });
     } catch (err) {
       self.postMessage({ id: m.id, ok: false, error: String(err?.message ?? err) });

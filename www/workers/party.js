@@ -7,9 +7,10 @@ import init, { run_client, run_server, run_dealer } from '../../pkg/mpcvit.js';
 import { serve, REQUEST } from '../protocol.js';
 
 serve({
-  [REQUEST.RUN]: (m) => {
+  [REQUEST.RUN]: (m, progress) => {
     switch (m.role) {
-      case 'client': return run_client(m.manifest, m.pixels, m.peer, m.dealer, m.profile ?? null);
+      // The client reports which stage (layer k of L) it has reached: control messages only.
+      case 'client': return run_client(m.manifest, m.pixels, m.peer, m.dealer, m.profile ?? null, progress);
       case 'server': return run_server(m.weights, m.manifest, m.peer, m.dealer, m.profile ?? null);
       case 'dealer': return run_dealer(m.manifest, m.toClient, m.toServer);
       default: throw new Error(`unknown role '${m.role}'`);
