@@ -104,9 +104,16 @@ pub fn distill(
     let (ce, dce) = cross_entropy(student_logits, labels);
     let t = cfg.temperature;
     let (kl, dkl) = kl_teacher_student(student_logits, teacher_logits, t);
-    let (feature, dfeat) = feature_distance(student_features, teacher_features);
+    // [`kd_loss`] admits a teacher of another width only with `gamma = 0`: the feature term is
+    // then reported as 0 (it is not defined) and has no gradient.
+    let (feature, dfeat) = if student_features.dim() == teacher_features.dim() {
+        let (f, g) = feature_distance(student_features, teacher_features);
+        (f, Some(g))
+    } else {
+        (0.0, None)
+    };
     let dlogits = dce * cfg.chi + &(dkl * (cfg.beta * t * t));
-    let dfeatures = (cfg.gamma != 0.0).then(|| dfeat * cfg.gamma);
+    let dfeatures = dfeat.filter(|_| cfg.gamma != 0.0).map(|g| g * cfg.gamma);
     DistillLoss {
         total: cfg.chi * ce + cfg.beta * t * t * kl + cfg.gamma * feature,
         ce,
@@ -192,6 +199,21 @@ mod tests {
         assert!((d - 2.5).abs() < 1e-6);
         assert!((g[[0, 0]] - 0.3).abs() < 1e-6 && (g[[0, 1]] - 0.4).abs() < 1e-6);
         assert_eq!(g[[1, 0]], 0.0);
+    }
+
+    #[test]
+    fn a_teacher_of_another_width_distils_logits_only() {
+        let s = arr2(&[[1.0f32, 0.0]]);
+        let t = arr2(&[[0.0f32, 1.0]]);
+        let (fs, ft) = (arr2(&[[1.0f32, 0.0]]), arr2(&[[0.0f32, 0.0, 1.0]]));
+        let cfg = DistillConfig {
+            gamma: 0.0,
+            ..DistillConfig::default()
+        };
+        let d = distill(&cfg, s.view(), fs.view(), t.view(), ft.view(), &[0]);
+        assert_eq!(d.feature, 0.0);
+        assert!(d.dfeatures.is_none());
+        assert!((d.total - (d.ce + d.kl)).abs() < 1e-6);
     }
 
     #[test]

@@ -15,6 +15,8 @@ use rand_chacha::ChaCha8Rng;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
+mod search;
+
 fn cfg() -> ViTConfig {
     ViTConfig::tiny()
 }
@@ -290,13 +292,33 @@ async fn party_bindings_classify_privately_over_message_ports() {
     let (client_peer, server_peer) = channel();
     let (dealer_to_client, client_from_dealer) = channel();
     let (dealer_to_server, server_from_dealer) = channel();
+    // The client's progress: one small control object per stage.
+    let stages = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let seen = stages.clone();
+    let on_progress =
+        wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
+            let keys = js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).length();
+            let stage = field(&v, "stage").as_string().unwrap_or_default();
+            let layer = field(&v, "layer")
+                .as_f64()
+                .map(|l| format!(" {l}"))
+                .unwrap_or_default();
+            seen.borrow_mut()
+                .push(format!("{stage}{layer} ({keys} keys)"));
+        });
     let (client, server, dealer) = futures::join!(
         run_client(
             manifest.clone(),
             pixels.clone(),
             client_peer,
             client_from_dealer,
-            JsValue::NULL
+            JsValue::NULL,
+            Some(
+                on_progress
+                    .as_ref()
+                    .unchecked_ref::<js_sys::Function>()
+                    .clone()
+            ),
         ),
         run_server(
             weights.clone(),
@@ -323,13 +345,26 @@ async fn party_bindings_classify_privately_over_message_ports() {
     assert!(rounds(&client) > 0.0);
     assert!(field(&server, "rounds").as_f64().unwrap() > 0.0);
     assert!(field(&dealer, "offline_bytes").as_f64().unwrap() > 0.0);
+    assert_eq!(
+        *stages.borrow(),
+        [
+            "weights (1 keys)",
+            "embed (1 keys)",
+            "layer 0 (3 keys)",
+            "layer 1 (3 keys)",
+            "head (1 keys)"
+        ],
+        "stages in order, carrying only the public position"
+    );
 
     // A wrong-sized image fails before any message is sent.
     let (a, _b) = channel();
     let (d, _e) = channel();
-    assert!(run_client(manifest, vec![0u8; 10], a, d, JsValue::NULL)
-        .await
-        .is_err());
+    assert!(
+        run_client(manifest, vec![0u8; 10], a, d, JsValue::NULL, None)
+            .await
+            .is_err()
+    );
 }
 
 #[wasm_bindgen_test]
