@@ -9,7 +9,11 @@
 //   * a stroke drawn on the canvas gets a plaintext prediction, then a private one;
 //   * an uploaded PNG is classified; a file that is not an image shows an error;
 //   * a run under the WAN profile can be cancelled;
+//   * the client party's "layer k of L" indicator reaches the last layer;
 //   * the variant explorer measures every attention variant;
+//   * Search live: a tiny search (alpha heat map, progress), binarise (plan and its measured
+//     cost), retrain with distillation, the download buttons, and the new model classifies
+//     privately (same result as plaintext);
 //   * on a phone-sized screen the page fits and classifies;
 //   * failures are shown in the page: missing model list, corrupt weights, missing wasm;
 //   * no errors were logged by the page; screenshots go to test-artifacts/.
@@ -116,6 +120,88 @@ async function drawStroke(page, points) {
   await page.mouse.up();
 }
 
+/** Waits for the Search live section to reach `phase` (or an error); returns the error text. */
+async function searchPhase(page, phase) {
+  await page.waitForFunction((p) => [p, 'error'].includes(document.getElementById('search').dataset.phase), phase, { timeout: 240000 });
+  return page.evaluate(() => (document.getElementById('search').dataset.phase === 'error'
+    ? document.getElementById('error-text').textContent : ''));
+}
+
+/** A tiny live search on 1000 images (one epoch), binarised at mu 0.25, retrained one epoch. */
+async function searchLive(page, shipped) {
+  const t0 = Date.now();
+  await page.selectOption('#s-dataset', 'mnist');
+  await page.selectOption('#s-size', '1000');
+  await page.fill('#s-epochs', '1');
+  await page.click('#s-start');
+  let err = await searchPhase(page, 'searched');
+  const searched = await page.evaluate(() => {
+    const s = window.__mpcvitSearch;
+    const heat = document.getElementById('s-heat');
+    const px = heat.getContext('2d').getImageData(0, 0, heat.width, heat.height).data;
+    let painted = 0;
+    for (let i = 3; i < px.length; i += 4) painted += px[i] > 0;
+    return { alphas: s.search?.alphas ?? [], points: s.points.length, painted, progress: document.getElementById('s-progress').value };
+  });
+  check('search live: the search runs to the end with progress, curves and an alpha heat map',
+    !err && searched.alphas.length === 16 && searched.alphas.every((a) => a >= 0 && a <= 1) && searched.alphas.some((a) => a < 1)
+      && searched.points >= 2 && searched.painted > 1000 && searched.progress === 16,
+    err || `${searched.alphas.length} alphas, ${searched.points} progress points, heat map ${searched.painted} px, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (err) return;
+
+  await page.fill('#s-mu', '0.25');
+  await page.click('#s-binarise');
+  err = await searchPhase(page, 'binarised');
+  const plan = await page.evaluate(() => ({
+    units: window.__mpcvitSearch.binarised?.rsattn_units,
+    cells: document.querySelectorAll('#s-plan .rsattn').length,
+    rounds: Number(document.getElementById('s-plan-cost').dataset.rounds),
+    teacher: window.__mpcvit.models.get('mnist-softmax')?.manifest.cost?.rounds,
+  }));
+  check('binarise at mu 0.25 keeps RSAttn on 4 of 16 heads and costs fewer rounds than the Softmax teacher',
+    !err && plan.units === 4 && plan.cells === 4 && plan.rounds > 0 && plan.rounds < plan.teacher, err || JSON.stringify(plan));
+  if (err) return;
+
+  await page.fill('#s-retrain-epochs', '1');
+  await page.click('#s-retrain');
+  err = await searchPhase(page, 'trained');
+  const trained = await page.evaluate(async () => {
+    const s = window.__mpcvitSearch.trained;
+    const get = async (id) => {
+      const a = document.getElementById(id);
+      return { name: a.download, bytes: new Uint8Array(await (await fetch(a.href)).arrayBuffer()) };
+    };
+    const [w, m] = await Promise.all([get('s-dl-weights'), get('s-dl-manifest')]);
+    const manifest = JSON.parse(new TextDecoder().decode(m.bytes));
+    return {
+      name: s?.name,
+      listed: [...document.querySelectorAll('#model option')].some((o) => o.value === s?.name),
+      weights: w.name, weightBytes: w.bytes.length, manifestFile: m.name,
+      manifestName: manifest.name, accuracy: manifest.metrics?.test_accuracy, rounds: manifest.cost?.rounds,
+      teacher: manifest.training?.teacher, visible: !document.getElementById('s-downloads').hidden,
+    };
+  });
+  check('retraining with KD gives a model in the list, with safetensors + manifest downloads',
+    !err && trained.listed && trained.visible && trained.weights === `${trained.name}.safetensors` && trained.weightBytes > 10000
+      && trained.manifestFile === `${trained.name}.json` && trained.manifestName === trained.name && trained.accuracy > 0
+      && trained.rounds > 0 && trained.teacher === 'mnist-softmax',
+    err || `${JSON.stringify(trained)}, whole flow ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (err) return;
+
+  await page.click('#s-use');
+  const useErr = await waitReady(page);
+  const selected = await page.$eval('#model', (s) => s.value);
+  const privErr = await classifyBy(page, () => page.locator('#samples canvas').nth(25).click());
+  const r = await results(page);
+  check('the model trained in the tab classifies privately, as in plaintext',
+    !useErr && !privErr && selected === trained.name && r.priv === r.plain && r.rounds === trained.rounds,
+    useErr || privErr || `${selected}: private ${r.priv}, plaintext ${r.plain}, ${r.rounds} rounds`);
+  await page.screenshot({ path: `${ARTIFACTS}/page-search.png`, fullPage: true });
+  // Back to the shipped model for the checks that follow.
+  await page.selectOption('#model', shipped);
+  await waitReady(page);
+}
+
 try {
   // ---------------------------------------------------------------- the main flow, laptop size
   const { page, errors } = await openPage({ viewport: { width: 1100, height: 1400 } });
@@ -149,6 +235,10 @@ try {
     correct += r.priv === label;
   }
   check(`${model}: predictions match the labels of at least ${MIN_CORRECT} of ${SAMPLES} samples`, correct >= MIN_CORRECT, `${correct}/${SAMPLES}`);
+  const stages = await page.$eval('#layer-progress', (e) => ({ ...e.dataset }));
+  const depth = await page.evaluate(() => window.__mpcvit.current.manifest.config.depth);
+  check('the client reported its progress layer by layer, up to the head',
+    stages.stage === 'head' && Number(stages.layer) === depth && Number(stages.layers) === depth, JSON.stringify(stages));
 
   // Draw a "1": plaintext prediction after the stroke, then the private one on the button.
   await page.click('#clear');
@@ -213,7 +303,10 @@ try {
     pareto.points === pareto.models && pareto.dots === pareto.models && pareto.plots >= 2 && pareto.front >= 2,
     JSON.stringify(pareto));
 
-  // Later private-mode checks (other network profiles, trained-in-tab models) go here.
+  // Search live: search -> binarise -> retrain with KD -> download -> classify privately.
+  await searchLive(page, model);
+
+  // Later private-mode checks (other network profiles) go here.
 
   check('no errors logged by the page', errors.length === 0, errors.join(' | ').slice(0, 400));
   await page.screenshot({ path: `${ARTIFACTS}/page-full.png`, fullPage: true });
@@ -257,5 +350,5 @@ try {
   await browser.close().catch(() => {});
   server.close();
 }
-console.log(`screenshots: ${ARTIFACTS}/page.png, ${ARTIFACTS}/page-full.png, ${ARTIFACTS}/page-phone.png`);
+console.log(`screenshots: ${ARTIFACTS}/page.png, ${ARTIFACTS}/page-full.png, ${ARTIFACTS}/page-search.png, ${ARTIFACTS}/page-phone.png`);
 finish();
