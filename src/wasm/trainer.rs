@@ -66,7 +66,10 @@ impl TrainerHandle {
         distill: &str,
     ) -> Result<(), JsError> {
         let kd: DistillConfig = serde_json::from_str(distill).map_err(js_err)?;
-        if ![kd.chi, kd.beta, kd.gamma].iter().all(|w| *w >= 0.0) || !(kd.temperature > 0.0) {
+        let weights_ok = [kd.chi, kd.beta, kd.gamma]
+            .iter()
+            .all(|w| w.is_finite() && *w >= 0.0);
+        if !weights_ok || !kd.temperature.is_finite() || kd.temperature <= 0.0 {
             return Err(JsError::new(
                 "distillation weights must be >= 0 and the temperature > 0",
             ));

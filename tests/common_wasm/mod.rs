@@ -166,12 +166,12 @@ fn drawn_rgba_is_prepared_to_model_input() {
     assert_eq!(a, b);
 }
 
-#[wasm_bindgen_test]
-fn trainer_reduces_loss_on_a_separable_task() {
-    let c = cfg();
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
+/// `n` 8x8 images of two classes a tiny ViT separates (bright top half or bright bottom
+/// half), as a dataset file with 3 classes (the tiny config's).
+fn toy(n: usize, seed: u64) -> Vec<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut labels, mut pixels) = (Vec::new(), Vec::new());
-    for _ in 0..96 {
+    for _ in 0..n {
         let y = rng.gen_range(0..2u8);
         labels.push(y);
         pixels.extend((0..64).map(|i| {
@@ -182,10 +182,16 @@ fn trainer_reduces_loss_on_a_separable_task() {
             }
         }));
     }
-    let data = Dataset::new("toy", 8, 8, 1, 3, labels, pixels)
+    Dataset::new("toy", 8, 8, 1, 3, labels, pixels)
         .unwrap()
         .to_bytes()
-        .unwrap();
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+fn trainer_reduces_loss_on_a_separable_task() {
+    let c = cfg();
+    let data = toy(96, 3);
     let train = r#"{"epochs":20,"batch_size":16,"lr":0.003,"min_lr":0.0001,"warmup_epochs":0.5,"weight_decay":0.0,"augment":{"max_shift":0,"hflip":false},"seed":5}"#;
     let plan = serde_json::to_string(&Plan::uniform(&c, Attention::RsAttn)).unwrap();
     let mut t =

@@ -6,7 +6,7 @@ use mpcvit::data::Dataset;
 use mpcvit::io::{to_safetensors, Manifest};
 use mpcvit::model::{Attention, Params, Plan, ViTConfig};
 use mpcvit::wasm::{dataset_subset, Classifier, SearchHandle, TrainerHandle};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -15,25 +15,9 @@ fn cfg() -> String {
     serde_json::to_string(&ViTConfig::tiny()).unwrap()
 }
 
-/// Two classes a tiny ViT separates: bright top half or bright bottom half.
+/// The shared toy set (see [`super::toy`]).
 fn toy(n: usize) -> Vec<u8> {
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let (mut labels, mut pixels) = (Vec::new(), Vec::new());
-    for _ in 0..n {
-        let y = rng.gen_range(0..2u8);
-        labels.push(y);
-        pixels.extend((0..64).map(|i| {
-            if (i < 32) == (y == 0) {
-                220u8
-            } else {
-                rng.gen_range(0..30)
-            }
-        }));
-    }
-    Dataset::new("toy", 8, 8, 1, 3, labels, pixels)
-        .unwrap()
-        .to_bytes()
-        .unwrap()
+    super::toy(n, 11)
 }
 
 fn train(epochs: usize) -> String {

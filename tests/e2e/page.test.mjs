@@ -343,6 +343,30 @@ try {
     check(`${what} is reported in the page with a retry`, expected.test(err) && retry, err.trim().slice(0, 160));
     await page.context().close();
   }
+
+  // Missing training data for Search live: an error naming the file, and a retry that works
+  // once the data is back; a running search can be stopped.
+  {
+    const { page } = await openPage({ viewport: { width: 1000, height: 900 } });
+    const missing = (route) => route.fulfill({ status: 404, body: 'not found' });
+    await page.route('**/www/data/*.bin', missing);
+    await page.goto(url, { timeout: 30000 });
+    await waitReady(page);
+    await page.click('#s-start');
+    const err = await searchPhase(page, 'searched');
+    const retry = await page.$eval('#retry', (b) => !b.hidden);
+    check('missing training data is reported in the page with a retry',
+      /training data data\/mnist-train\.bin: HTTP 404/.test(err) && retry, err.trim().slice(0, 160));
+    await page.unroute('**/www/data/*.bin', missing);
+    await page.click('#retry');
+    await page.waitForFunction(() => (window.__mpcvitSearch.points.length > 0) || document.getElementById('search').dataset.phase === 'error',
+      null, { timeout: 60000 });
+    await page.click('#s-stop');
+    const stopped = await searchPhase(page, 'searched');
+    const text = await page.$eval('#s-status', (e) => e.textContent);
+    check('after the retry the search runs, and Stop ends it early', !stopped && /stopped early/.test(text), stopped || text);
+    await page.context().close();
+  }
 } catch (err) {
   check('e2e run', false, err.message.split('\n')[0]);
 } finally {
