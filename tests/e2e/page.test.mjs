@@ -187,6 +187,15 @@ async function searchLive(page, shipped) {
       && trained.rounds > 0 && trained.teacher === 'mnist-softmax',
     err || `${JSON.stringify(trained)}, whole flow ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (err) return;
+  const listed = await page.waitForFunction((name) => [...document.querySelectorAll('#family td:first-child')]
+    .some((td) => td.textContent === name), trained.name, { timeout: 30000 }).then(() => true, () => false);
+  const pareto = await page.evaluate(() => ({
+    points: Number(document.getElementById('pareto')?.dataset.points),
+    models: document.querySelectorAll('#family tr').length - 1,
+    options: document.querySelectorAll('#model option').length,
+  }));
+  check('the trained model joins the models table and the Pareto plot',
+    listed && pareto.points === pareto.models && pareto.models === pareto.options, JSON.stringify(pareto));
 
   await page.click('#s-use');
   const useErr = await waitReady(page);
