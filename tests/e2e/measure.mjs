@@ -9,7 +9,13 @@
 // started to result shown). The estimate is rounds x RTT + bytes / bandwidth + measured compute
 // (for "none": the measured compute alone).
 //
+// With --search it instead runs the page's "Search live" with its default settings (4000
+// training images, head-wise, lambda 0.1, 2 search epochs, mu 0.3, 8 retraining epochs with
+// distillation) for each dataset given (default mnist fashion), and records the time of each
+// phase, the training speed, the test accuracy and the new model's private cost.
+//
 // Run: node tests/e2e/measure.mjs [model ...]   (needs pkg/ and models/)
+//      node tests/e2e/measure.mjs --search [dataset ...]
 // Env: CHROMIUM (default /usr/bin/chromium), REPEATS (default 3), JSON=path to also save rows.
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
@@ -17,7 +23,10 @@ import { startServer } from '../../scripts/serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const REPEATS = Number(process.env.REPEATS || 3);
-const models = process.argv.slice(2).length ? process.argv.slice(2) : ['mnist-softmax', 'fashion-softmax', 'fashion-mpcvit-mu0.3'];
+const SEARCH = process.argv.includes('--search');
+const names = process.argv.slice(2).filter((a) => a !== '--search');
+const models = names.length ? names : ['mnist-softmax', 'fashion-softmax', 'fashion-mpcvit-mu0.3'];
+const datasets = names.length ? names : ['mnist', 'fashion'];
 const PROFILES = ['none', 'lan', 'wan'];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -29,7 +38,8 @@ try {
   await page.goto(url);
   const phase = () => page.waitForFunction(() => ['ready', 'done', 'error'].includes(document.body.dataset.phase), null, { timeout: 120000 });
   await phase();
-  for (const model of models) {
+  if (SEARCH) await measureSearch(page);
+  for (const model of SEARCH ? [] : models) {
     await page.selectOption('#model', model);
     await phase();
     for (const profile of PROFILES) {
@@ -63,9 +73,63 @@ try {
   await browser.close().catch(() => {});
   server.close();
 }
+if (SEARCH) {
+  console.log('\n| dataset | training images | search (2 epochs) | retrain with KD (8 epochs) | test accuracy | RSAttn heads | rounds | WAN estimate |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.dataset} | ${r.images} | ${r.search_s.toFixed(1)} s (${r.search_ips} images/s) | ${r.retrain_s.toFixed(1)} s `
+      + `(${r.retrain_ips} images/s) | ${(100 * r.accuracy).toFixed(1)}% of ${r.test_images} | ${r.rsattn} | ${r.rounds} | ${r.wan_s.toFixed(2)} s |`);
+  }
+  if (process.env.JSON) writeFileSync(process.env.JSON, JSON.stringify(rows, null, 2));
+  process.exit(0);
+}
 console.log('\n| model | network | measured in the tab (client) | page wall time | estimate | rounds | online MB |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(`| ${r.model} | ${r.profile} | ${r.measured_s.toFixed(2)} s | ${r.wall_s.toFixed(2)} s | ${r.estimated_s.toFixed(2)} s | ${r.rounds} | ${r.online_mb.toFixed(2)} |`);
 }
 if (process.env.JSON) writeFileSync(process.env.JSON, JSON.stringify(rows, null, 2));
+
+/** Search live with the page's defaults, per dataset; pushes one row each. */
+async function measureSearch(page) {
+  const until = (p) => page.waitForFunction((want) => [want, 'error'].includes(document.getElementById('search').dataset.phase),
+    p, { timeout: 900000 }).then(async () => {
+    const err = await page.evaluate(() => document.getElementById('search').dataset.phase === 'error'
+      && document.getElementById('error-text').textContent);
+    if (err) throw new Error(err);
+  });
+  const speed = () => page.evaluate(() => {
+    const m = /(\d+) images\/s/.exec(document.getElementById('s-status').textContent);
+    return m ? Number(m[1]) : null;
+  });
+  for (const dataset of datasets) {
+    await page.selectOption('#s-dataset', dataset);
+    let t0 = Date.now();
+    await page.click('#s-start');
+    let ips = null;
+    const poll = setInterval(async () => { ips = (await speed().catch(() => null)) ?? ips; }, 1000);
+    await until('searched');
+    clearInterval(poll);
+    const search_s = (Date.now() - t0) / 1000;
+    const search_ips = ips;
+    await page.click('#s-binarise');
+    await until('binarised');
+    t0 = Date.now();
+    await page.click('#s-retrain');
+    ips = null;
+    const poll2 = setInterval(async () => { ips = (await speed().catch(() => null)) ?? ips; }, 1000);
+    await until('trained');
+    clearInterval(poll2);
+    const retrain_s = (Date.now() - t0) / 1000;
+    const r = await page.evaluate(() => {
+      const s = window.__mpcvitSearch;
+      return { images: s.search.size, rsattn: `${s.binarised.rsattn_units} of ${s.binarised.units}`, manifest: s.trained.manifest };
+    });
+    const row = {
+      dataset, images: r.images, search_s, search_ips, retrain_s, retrain_ips: ips, accuracy: r.manifest.metrics.test_accuracy,
+      test_images: r.manifest.metrics.test_images, rsattn: r.rsattn, rounds: r.manifest.cost.rounds, wan_s: r.manifest.cost.wan_s,
+    };
+    rows.push(row);
+    console.log(JSON.stringify(row));
+  }
+}
