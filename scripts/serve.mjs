@@ -5,7 +5,8 @@
 // with the same relative paths it would use on any static host:
 //
 //   /            -> 302 to /www/
-//   /www/...     -> www/      (the page; a folder serves its index.html)
+//   /www/...     -> www/      (the page; a folder serves its index.html; www/data/ holds the
+//                             dataset subsets the page's trainer worker learns from)
 //   /pkg/...     -> pkg/      (built by scripts/build-wasm.sh)
 //   /models/...  -> models/   (shipped weights and manifests)
 //
