@@ -255,17 +255,7 @@ pub fn private_cost(vit: &ViT, image: &[f32]) -> Result<serde_json::Value> {
         Some(SessionSeeds::from_os()?),
     )?
     .remove(0);
-    let c = &r.cost;
-    Ok(serde_json::json!({
-        "rounds": c.rounds,
-        "online_bytes": c.online_bytes(),
-        "bytes_client_to_server": c.bytes_client_to_server,
-        "bytes_server_to_client": c.bytes_server_to_client,
-        "offline_bytes": c.offline_bytes,
-        "compute_s": c.compute_s,
-        "lan_s": c.lan_s,
-        "wan_s": c.wan_s,
-    }))
+    Ok(r.cost.manifest_value())
 }
 
 /// Evaluates, measures the private cost and builds a manifest.

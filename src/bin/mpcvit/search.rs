@@ -9,9 +9,7 @@ use mpcvit::io::checkpoint::{remove_checkpoint, save_checkpoint};
 use mpcvit::model::{Attention, Plan};
 use mpcvit::mpc::NetworkProfile;
 use mpcvit::secure::unit_latency;
-use mpcvit::train::search::{
-    binarize_per_layer, gelu_plan, plan_from_mask, GeluSearch, Granularity, Search, SearchConfig,
-};
+use mpcvit::train::search::{GeluSearch, Granularity, Search, SearchConfig};
 use mpcvit::train::Trainer;
 use mpcvit::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -191,17 +189,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     let plans = args
         .mu
         .iter()
-        .map(|&mu| {
-            let mut per_layer = plan_from_mask(
-                &config,
-                granularity,
-                &binarize_per_layer(&config, granularity, &search.alphas, mu),
-            );
-            if let Some(b) = &search.betas {
-                per_layer.gelu = Some(gelu_plan(&config, b, args.sigma));
-            }
-            (mu, search.plan(mu), per_layer)
-        })
+        .map(|&mu| (mu, search.plan(mu), search.plan_per_layer(mu)))
         .collect();
     let result = SearchResult {
         dataset: run.dataset.clone(),
