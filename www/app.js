@@ -504,14 +504,33 @@ async function renderFamily() {
 }
 
 // ---------- variant explorer ----------
-/** Accuracy of a shipped model of this dataset and shape whose plan is `variant` everywhere. */
+/** The Table-2 sweep (`models/variants-mnist.json`, one short training per variant); optional. */
+let sweep = null;
+async function loadSweep() {
+  if (sweep == null) {
+    try {
+      sweep = await (await fetchOk('../models/variants-mnist.json', 'variant sweep')).json();
+    } catch {
+      sweep = [];
+    }
+  }
+  return sweep;
+}
+
+/** Accuracy of a shipped model of this dataset and shape whose plan is `variant` everywhere,
+ *  else of the sweep's model of that variant: `{acc, note}` or null. */
 function accuracyOf(variant, dataset, config) {
+  // Field by field: the files do not all list a config's fields in the same order.
+  const sameShape = (c) => c != null && Object.keys(c).length === Object.keys(config).length
+    && Object.keys(config).every((k) => c[k] === config[k]);
   for (const m of state.manifests.values()) {
     const v = m.plan.attention.variants.flat(3);
-    const same = m.dataset === dataset && JSON.stringify(m.config) === JSON.stringify(config);
-    if (same && !m.plan.gelu && v.every((x) => x === variant)) return m.metrics.test_accuracy;
+    const same = m.dataset === dataset && sameShape(m.config);
+    if (same && !m.plan.gelu && v.every((x) => x === variant)) return { acc: m.metrics.test_accuracy, note: m.name };
   }
-  return null;
+  const r = (sweep ?? []).find((x) => x.model === `variant-${variant}` && x.dataset === dataset
+    && sameShape(x.config));
+  return r ? { acc: r.test_accuracy, note: `${r.epochs}-epoch sweep` } : null;
 }
 
 $('compare-run').onclick = async () => {
@@ -523,10 +542,12 @@ $('compare-run').onclick = async () => {
   const worker = new WorkerClient(PLAIN_WORKER, { name: 'variant explorer' });
   try {
     const rows = await worker.call(REQUEST.VARIANTS, { config: JSON.stringify(model.manifest.config) }, { timeoutMs: 600000 });
+    await loadSweep();
     const body = rows.map((r) => {
-      const acc = accuracyOf(r.model, model.manifest.dataset, model.manifest.config);
+      const a = accuracyOf(r.model, model.manifest.dataset, model.manifest.config);
+      const acc = a ? `${(100 * a.acc).toFixed(2)}% <span class="muted small">(${a.note})</span>` : '–';
       return `<tr><td>${r.model}</td><td>${r.rounds}</td><td>${r.online_mb.toFixed(2)}</td>`
-        + `<td>${r.lan_s.toFixed(3)} s</td><td>${r.wan_s.toFixed(2)} s</td><td>${acc != null ? (100 * acc).toFixed(2) + '%' : '–'}</td></tr>`;
+        + `<td>${r.lan_s.toFixed(3)} s</td><td>${r.wan_s.toFixed(2)} s</td><td>${acc}</td></tr>`;
     });
     $('variants').innerHTML = '<tr><th>attention</th><th>rounds</th><th>online MB</th><th>LAN</th><th>WAN</th>'
       + `<th>accuracy (${model.manifest.dataset})</th></tr>` + body.join('');

@@ -296,6 +296,8 @@ try {
   const costs = await page.$$eval('#variants tr', (trs) => trs.slice(1).map((tr) => [...tr.children].map((td) => td.textContent)));
   const wanOf = (name) => parseFloat(costs.find((r) => r[0] === name)?.[4]);
   check('variant explorer lists the ten variants and four MPCViT plans', costs.length === 14, `${costs.length} rows`);
+  const withAcc = costs.filter((r) => /%/.test(r[5] ?? '')).length;
+  check('every Table-2 variant of the MNIST shape shows an accuracy (shipped model or sweep)', withAcc >= 10, `${withAcc} rows with an accuracy`);
   check('Softmax costs more than RSAttn, which costs more than ScaleAttn (WAN)',
     wanOf('softmax') > wanOf('rsattn') && wanOf('rsattn') > wanOf('scale'),
     `softmax ${wanOf('softmax')} s, rsattn ${wanOf('rsattn')} s, scale ${wanOf('scale')} s`);
