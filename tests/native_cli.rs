@@ -147,10 +147,24 @@ fn train_eval_search_retrain_report() {
     assert_eq!(student["training"]["teacher"], "teacher");
     assert_eq!(student["plan"]["attention"]["granularity"], "head");
 
-    let text = mpcvit(&["report", "--models", out, "--data-dir", d]);
+    let table = dir.join("table.json");
+    let text = mpcvit(&[
+        "report",
+        "--models",
+        out,
+        "--data-dir",
+        d,
+        "--json",
+        table.to_str().unwrap(),
+    ]);
     assert!(
         text.contains("teacher") && text.contains("student"),
         "{text}"
+    );
+    let saved = mpcvit(&["report", "--from-json", table.to_str().unwrap()]);
+    assert!(
+        saved.contains("teacher") && saved.contains("student") && saved.contains("epochs"),
+        "{saved}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,6 +26,39 @@ pub struct ReportArgs {
     /// Also write the table as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Print a table saved with `--json` instead (e.g. the Table-2 sweep,
+    /// `models/variants-mnist.json`).
+    #[arg(long)]
+    pub from_json: Option<PathBuf>,
+}
+
+/// Prints a table written by `report --json`.
+fn print_saved(path: &PathBuf) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    println!(
+        "{:<28} {:<8} {:<28} {:>6} {:>8} {:>7} {:>10} {:>8} {:>8}",
+        "model", "dataset", "plan", "epochs", "acc %", "rounds", "online MB", "LAN s", "WAN s"
+    );
+    for r in &rows {
+        let s = |k: &str| r[k].as_str().unwrap_or("?").to_string();
+        let c = |k: &str| r["cost"][k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:<28} {:<8} {:<28} {:>6} {:>8.2} {:>7.0} {:>10.2} {:>8.3} {:>8.2}",
+            s("model"),
+            s("dataset"),
+            s("plan"),
+            r["epochs"].as_u64().map_or("?".into(), |e| e.to_string()),
+            100.0 * r["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+            c("rounds"),
+            c("online_bytes") / 1e6,
+            c("lan_s"),
+            c("wan_s")
+        );
+    }
+    Ok(())
 }
 
 /// A short description of a model's plan: the RSAttn fraction and linearised tokens.
@@ -53,6 +86,9 @@ pub fn plan_summary(vit: &ViT) -> String {
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
+    if let Some(path) = &args.from_json {
+        return print_saved(path);
+    }
     let index = io::build_index(&args.models)?;
     if index.models.is_empty() {
         return Err(Error::Model(format!(
