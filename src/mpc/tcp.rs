@@ -8,6 +8,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver};
 use futures::future::LocalBoxFuture;
@@ -21,8 +22,10 @@ pub const MAX_FRAME: usize = 1 << 30;
 
 /// A TCP connection to the peer.
 pub struct TcpTransport {
-    tx: mpsc::Sender<Vec<u8>>,
+    /// `None` once dropped (closing the writer's queue).
+    tx: Option<mpsc::Sender<Vec<u8>>>,
     rx: UnboundedReceiver<Result<Vec<u8>>>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl TcpTransport {
@@ -43,7 +46,7 @@ impl TcpTransport {
         let mut reader = stream.try_clone()?;
         let mut writer = stream;
         let (tx, wrx) = mpsc::channel::<Vec<u8>>();
-        std::thread::spawn(move || {
+        let writer_thread = std::thread::spawn(move || {
             while let Ok(frame) = wrx.recv() {
                 let len = (frame.len() as u32).to_le_bytes();
                 if writer
@@ -76,13 +79,31 @@ impl TcpTransport {
                 break;
             }
         });
-        Ok(TcpTransport { tx, rx })
+        Ok(TcpTransport {
+            tx: Some(tx),
+            rx,
+            writer: Some(writer_thread),
+        })
+    }
+}
+
+impl Drop for TcpTransport {
+    /// Waits until every queued frame is on the wire (or the socket failed, which its write
+    /// timeout bounds): a process that exits right after its last `send` would otherwise lose
+    /// it, and its peer would see the connection close instead of the final message.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
     }
 }
 
 impl Transport for TcpTransport {
     fn send(&mut self, frame: Vec<u8>) -> Result<()> {
         self.tx
+            .as_ref()
+            .ok_or_else(|| Error::Protocol("TCP transport closed".into()))?
             .send(frame)
             .map_err(|_| Error::Protocol("TCP writer stopped".into()))
     }
