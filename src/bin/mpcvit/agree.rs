@@ -29,7 +29,8 @@ pub struct AgreeArgs {
     #[arg(long, default_value_t = 200)]
     pub chunk: usize,
     /// Save the figures in the manifest's `metrics.extra` (`private_agreement`,
-    /// `max_logit_error`, `mean_logit_error`, `private_images`, `private_accuracy`).
+    /// `max_logit_error`, `max_fine_logit_error` (without local-truncation failures),
+    /// `private_gross_errors`, `mean_logit_error`, `private_images`, `private_accuracy`).
     #[arg(long)]
     pub update_manifest: bool,
     /// Also write the figures as JSON here.
@@ -121,6 +122,10 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         m.metrics.extra.insert(
             "private_gross_errors".into(),
             serde_json::json!(a.gross_errors),
+        );
+        m.metrics.extra.insert(
+            "max_fine_logit_error".into(),
+            serde_json::json!(a.max_fine_error),
         );
         m.metrics.extra.insert(
             "mean_logit_error".into(),
