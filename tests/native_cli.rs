@@ -166,6 +166,47 @@ fn train_eval_search_retrain_report() {
         saved.contains("teacher") && saved.contains("student") && saved.contains("epochs"),
         "{saved}"
     );
+
+    // Re-costing a saved table: a uniform-plan row is measured again from its config and plan
+    // (same rounds as its manifest); a mixed plan cannot be rebuilt from its summary.
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+    let mut teacher_row = rows
+        .iter()
+        .find(|r| r["model"] == "teacher")
+        .unwrap()
+        .clone();
+    teacher_row["cost"] = serde_json::json!({"rounds": 0});
+    let stale = dir.join("stale.json");
+    std::fs::write(&stale, serde_json::to_string(&[teacher_row]).unwrap()).unwrap();
+    let stale_arg = stale.to_str().unwrap();
+    mpcvit(&[
+        "report",
+        "--from-json",
+        stale_arg,
+        "--update-costs",
+        "--data-dir",
+        d,
+    ]);
+    let recosted: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&stale).unwrap()).unwrap();
+    assert_eq!(recosted[0]["cost"]["rounds"], manifest["cost"]["rounds"]);
+    assert!(recosted[0]["cost"]["wan_s"].as_f64().unwrap() > 0.0);
+    let out = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
+        .args([
+            "report",
+            "--from-json",
+            table.to_str().unwrap(),
+            "--update-costs",
+        ])
+        .args(["--data-dir", d])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("only uniform plans"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -16,6 +16,7 @@ pub mod weights;
 
 pub use manifest::{Manifest, Metrics, TrainingRecord};
 pub use model_file::{
-    build_index, load_model, load_model_dir, save_model, write_index, IndexEntry, ModelIndex,
+    build_index, load_model, load_model_dir, save_manifest, save_model, write_index, IndexEntry,
+    ModelIndex,
 };
 pub use weights::{from_safetensors, to_safetensors, zero_params};

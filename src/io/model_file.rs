@@ -115,6 +115,21 @@ pub fn save_model(dir: &Path, manifest: &Manifest, params: &Params) -> Result<(P
     Ok((wp, mp))
 }
 
+/// Rewrites only the manifest of an existing model of `dir` (new metrics or cost): its weights
+/// file stays byte for byte.
+pub fn save_manifest(dir: &Path, manifest: &Manifest) -> Result<PathBuf> {
+    let json = manifest.to_json()?;
+    let (wp, mp) = model_paths(dir, &manifest.name);
+    if !wp.exists() {
+        return Err(Error::Model(format!(
+            "no weights file {} for this manifest",
+            wp.display()
+        )));
+    }
+    std::fs::write(&mp, json)?;
+    Ok(mp)
+}
+
 /// Reads and checks model `name` from `dir`.
 pub fn load_model_dir(dir: &Path, name: &str) -> Result<(Manifest, Params)> {
     let (wp, mp) = model_paths(dir, name);

@@ -135,7 +135,7 @@ pub fn run(args: AgreeArgs) -> Result<()> {
             "private_accuracy".into(),
             serde_json::json!(pct(a.private_correct) / 100.0),
         );
-        io::save_model(&args.models, &m, &p)?;
+        io::save_manifest(&args.models, &m)?;
     }
     Ok(())
 }

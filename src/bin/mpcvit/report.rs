@@ -3,11 +3,13 @@
 //! folder of one model per attention variant, the paper's Table 2), filling in the
 //! private-inference cost of manifests that lack it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
 
 use mpcvit::data::{self, Split};
 use mpcvit::io;
-use mpcvit::model::{Attention, ViT};
+use mpcvit::model::{Attention, Params, Plan, ViT, ViTConfig};
 use mpcvit::{Error, Result};
 
 use crate::common::private_cost;
@@ -20,7 +22,9 @@ pub struct ReportArgs {
     /// Folder of converted datasets (to measure costs on a real test image).
     #[arg(long, default_value = "data")]
     pub data_dir: PathBuf,
-    /// Re-measure the private cost of every model and save it in its manifest.
+    /// Re-measure the private cost of every model and save it in its manifest (with
+    /// `--from-json`: re-measure each row of the saved table from its config and plan, and
+    /// rewrite the file).
     #[arg(long)]
     pub update_costs: bool,
     /// Also write the table as JSON.
@@ -32,12 +36,68 @@ pub struct ReportArgs {
     pub from_json: Option<PathBuf>,
 }
 
-/// Prints a table written by `report --json`.
-fn print_saved(path: &PathBuf) -> Result<()> {
+/// Re-measures the cost of the rows of a saved table after a protocol change. A private
+/// inference's rounds and bytes depend only on the config and the plan, not on the weights,
+/// so each row runs once with random weights; the plan must be a uniform one (`all <variant>`,
+/// as in the Table-2 sweep). The Pareto marks are recomputed per dataset.
+fn recost_saved(rows: &mut [serde_json::Value], data_dir: &Path) -> Result<()> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| Error::Config(format!("no OS randomness: {e}")))?;
+    let mut rng = rand_chacha::ChaCha12Rng::from_seed(seed);
+    for r in rows.iter_mut() {
+        let plan = r["plan"].as_str().unwrap_or_default();
+        let variant = plan
+            .strip_prefix("all ")
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "row '{}': only uniform plans (all <variant>) can be re-costed, not '{plan}'",
+                    r["model"]
+                ))
+            })
+            .and_then(Attention::parse)?;
+        let config: ViTConfig = serde_json::from_value(r["config"].clone())
+            .map_err(|e| Error::Config(format!("row '{}': config: {e}", r["model"])))?;
+        let dataset = r["dataset"].as_str().unwrap_or_default();
+        let test = data::load(data_dir, dataset, Split::Test)?;
+        let image = test.to_input(&[0])?;
+        let params = Params::init(&config, &mut rng);
+        let vit = ViT::new(config.clone(), Plan::uniform(&config, variant), params)?;
+        r["cost"] = private_cost(
+            &vit,
+            image
+                .as_slice()
+                .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
+        )?;
+    }
+    let wan = |r: &serde_json::Value| r["cost"]["wan_s"].as_f64().unwrap_or(f64::NAN);
+    let acc = |r: &serde_json::Value| r["test_accuracy"].as_f64().unwrap_or(f64::NAN);
+    let front: Vec<bool> = rows
+        .iter()
+        .map(|r| {
+            !rows.iter().any(|o| {
+                o["dataset"] == r["dataset"]
+                    && acc(o) >= acc(r)
+                    && wan(o) <= wan(r)
+                    && (acc(o) > acc(r) || wan(o) < wan(r))
+            })
+        })
+        .collect();
+    for (r, f) in rows.iter_mut().zip(front) {
+        r["pareto"] = serde_json::json!(f);
+    }
+    Ok(())
+}
+
+/// Prints a table written by `report --json` (re-costing it first with `--update-costs`).
+fn print_saved(path: &PathBuf, update: Option<&Path>) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&text)
+    let mut rows: Vec<serde_json::Value> = serde_json::from_str(&text)
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    if let Some(data_dir) = update {
+        recost_saved(&mut rows, data_dir)?;
+        std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")?;
+    }
     println!(
         "{:<28} {:<8} {:<28} {:>6} {:>8} {:>7} {:>10} {:>8} {:>8}",
         "model", "dataset", "plan", "epochs", "acc %", "rounds", "online MB", "LAN s", "WAN s"
@@ -87,7 +147,7 @@ pub fn plan_summary(vit: &ViT) -> String {
 
 pub fn run(args: ReportArgs) -> Result<()> {
     if let Some(path) = &args.from_json {
-        return print_saved(path);
+        return print_saved(path, args.update_costs.then_some(args.data_dir.as_path()));
     }
     let index = io::build_index(&args.models)?;
     if index.models.is_empty() {
@@ -119,7 +179,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     .as_slice()
                     .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
             )?);
-            io::save_model(&args.models, &m, &p)?;
+            io::save_manifest(&args.models, &m)?;
         }
         rows.push(Row {
             name: e.name.clone(),

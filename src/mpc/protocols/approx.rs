@@ -12,7 +12,7 @@
 //! | [`reciprocal`] | grid cell (6 per octave), per-cell cubic | `[4^-7, 4^10)` | rel 4e-4 on `[0.01, 4]` (1.6e-4); abs 1.5e-4 on `[1, 1e4]` (4.9e-5) | 10 |
 //! | [`divide`] `q / s` | exact `4^-J` normalisation, per-cell cubic on `[1, 4)` | `s` in `[4^-7, 4^10)` | abs 2e-4 for quotients in `[0, 1]` (1.2e-4) | 11 |
 //! | [`rsqrt`] | grid cell (4 per octave), per-cell cubic | `[2^-16, 4^10)` | rel 2e-3 on `[1e-3, 100]` (3.0e-4); abs 1e-4 on `[100, 1e4]` (3.4e-5) | 10 |
-//! | [`gelu`] | `relu(x) + [abs x < 4] h(abs x)`, Chebyshev degree 8 | all | abs 5e-4 (1.5e-4) | 12 |
+//! | [`gelu`] | `[x >= 4] x + [abs x < 4] (x/2 + q(x^2))`, Chebyshev degree 8 in `x^2`, riding on the comparisons | all | abs 5e-4 (1.1e-4) | 8 |
 //! | [`layer_norm`] | mean, variance, normalised rsqrt | var in `[2^-16, 4^10)` | abs 1e-2 (3.8e-3 for std 0.1, 1.8e-4 for std 1.7, 2.1e-4 for std 35) | 12 |
 //! | [`softmax`] | max tree, [`exp`], [`divide`] | any | abs 5e-3 (3.8e-3) | `8 ceil(log2 L) + 18` |
 //! | [`relu_softmax`] | [`relu`](super::compare::relu), [`divide`] | row sums below 1e6 | abs 1e-3 (6.1e-5) | 19 |
@@ -45,8 +45,13 @@
 
 use super::super::party::Party;
 use super::super::share::{ArithShare, BitShare};
-use super::arith::{add_const, metered, mul_many_impl, trunc_many_impl};
-use super::compare::{b2a_impl, b2a_mul_impl, bit_mul_impl, max_last_impl, msb_impl, relu_impl};
+use super::arith::{
+    add_const, metered, mul_close, mul_many_impl, mul_open, trunc_close, trunc_many_impl,
+    trunc_open, MulPending, TruncPending, TruncStep,
+};
+use super::compare::{
+    b2a_impl, b2a_mul_impl, bit_mul_impl, max_last_impl, msb_impl, msb_riding, relu_impl, Rider,
+};
 use crate::model::Attention;
 use crate::{Error, Result};
 
@@ -54,19 +59,20 @@ use crate::{Error, Result};
 pub const EXP_ITERS: u32 = 7;
 /// GeLU is approximated by a polynomial on `[-GELU_T, GELU_T]` and exactly by ReLU outside.
 pub const GELU_T: f64 = 4.0;
-/// Chebyshev coefficients of `h(t) = gelu(-t)` on `t` in `[0, 4]` (variable `s = t/2 - 1`),
-/// for the tanh form `gelu(x) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` that the model
-/// uses. Truncation error 1.2e-4; `|h(4)| = 7e-5`.
+/// Chebyshev coefficients (`T_0..T_8`) of the even part `e(x) = gelu(x) - x/2` on `x` in
+/// `[-4, 4]` in the variable `s = x^2/8 - 1`, for the tanh form
+/// `gelu(x) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` that the model uses (least-squares
+/// fit at 400 Chebyshev nodes). Approximation error 5.0e-5; `|gelu(-4)| = 7e-5`.
 pub const GELU_CHEB: [f64; 9] = [
-    -0.0522960616,
-    0.0562864083,
-    0.0245112519,
-    -0.0516469303,
-    0.0297254681,
-    -0.0058629023,
-    -0.0018614556,
-    0.0012763298,
-    -0.0001454778,
+    1.2312642265,
+    0.9159448679,
+    -0.2014095128,
+    0.0743665638,
+    -0.0270763282,
+    0.0089043329,
+    -0.0026293045,
+    0.0007075076,
+    -0.0001759122,
 ];
 /// Default bisection steps of [`sparsemax`] (threshold error `2^-9`).
 pub const SPARSEMAX_ITERS: usize = 8;
@@ -386,10 +392,13 @@ async fn scaled_rsqrt_mul(p: &mut Party, num: &ArithShare, x: &ArithShare) -> Re
     mul1(p, &ns.remove(0), &y.reshape(x.shape())?).await
 }
 
-/// GeLU, tanh form (see the module table). `gelu(x) = relu(x) + gelu(-|x|)` (exact identity
-/// for the tanh form); `gelu(-t)` for `t < 4` is a degree-8 Chebyshev series in `s = t/2 - 1`
-/// whose basis `T_2..T_8` is computed by doubling formulas in 3 rounds; outside, 0.
-/// Rounds: msb of `[x, x - 4, x + 4]` (7), `x [x < 0]` (1), `T_k` (3), select (1).
+/// GeLU, tanh form (see the module table): `gelu(x) = x/2 + e(x)` with `e` even and smooth, so
+/// `gelu(x) = [x >= 4] x + [-4 <= x < 4] (x/2 + q(s))` where `q` is the degree-8 Chebyshev series
+/// [`GELU_CHEB`] in `s = x^2/8 - 1` (outside, `gelu` is ReLU up to 7e-5). The series needs only
+/// `x`, so its four product rounds (`x^2`; `T_2`; `T_3, T_4`; `T_5..T_8` by doubling formulas)
+/// ride on the seven rounds of the comparisons `x - 4`, `x + 4`
+/// (`compare::msb_riding`); one bit-times-value round selects.
+/// Rounds: 8 (local truncation); with exact truncation the series' 5 truncation rounds make it 10.
 pub async fn gelu(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     metered!(p, "gelu", gelu_impl(p, x).await)
 }
@@ -398,10 +407,10 @@ pub(crate) async fn gelu_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShar
     Ok(gelu_relu_impl(p, x, None).await?.0)
 }
 
-/// GeLU of `x` and, in the same 12 rounds, ReLU of `r` (MPCViT+'s linearised tokens next to
+/// GeLU of `x` and, in the same 8 rounds, ReLU of `r` (MPCViT+'s linearised tokens next to
 /// the GeLU tokens of a layer, section 4.5): the comparisons of `r` join GeLU's batched
-/// [`msb`](super::compare::msb) and its `r [r < 0]` joins the first bit product, so the
-/// linearised tokens cost bytes but no rounds of their own.
+/// [`msb`](super::compare::msb) and `r [r >= 0]` joins its selection round, so the linearised
+/// tokens cost bytes but no rounds of their own.
 pub async fn gelu_relu(
     p: &mut Party,
     x: &ArithShare,
@@ -428,56 +437,170 @@ async fn gelu_relu_impl(
     let n = x.len();
     let m = r.map_or(0, |r| r.len());
     let id = p.id();
-    let fp = p.fp();
     let flat = x.reshape(&[n])?;
     let rflat = match r {
         Some(r) => Some(r.reshape(&[m])?),
         None => None,
     };
-    let r_shape = r.map_or(&[][..], |r| r.shape());
     let lo = add_const(p, &flat, -GELU_T);
     let hi = add_const(p, &flat, GELU_T);
-    let mut cmp = vec![&flat, &lo, &hi];
+    let mut cmp = vec![&lo, &hi];
     cmp.extend(rflat.as_ref());
-    let bits = msb_impl(p, &ArithShare::concat(0, &cmp)?).await?;
-    let (m0, m1, m2) = (
-        bits.range(0, n),
-        bits.range(n, 2 * n),
-        bits.range(2 * n, 3 * n),
-    );
-    let (xm, rm) = match &rflat {
-        None => (bit_mul_impl(p, &m0, &flat).await?, None),
-        Some(rf) => {
-            let both_bits = BitShare::concat_flat(&[&m0, &bits.range(3 * n, 3 * n + m)]);
-            let both = bit_mul_impl(p, &both_bits, &ArithShare::concat(0, &[&flat, rf])?).await?;
-            let rm = rf.sub(&both.slice_axis(0, n, n + m)?)?;
-            (both.slice_axis(0, 0, n)?, Some(rm.reshape(r_shape)?))
-        }
-    };
-    let relu = flat.sub(&xm)?;
-    let ax = relu.sub(&xm)?;
-    let s = trunc1(p, ax, 1).await?;
-    let s = add_const(p, &s, -1.0);
-    let one = ArithShare::zeros(&[n]).add_scalar_ring(fp.one(), id);
-    let t2 = twice_minus(&square1(p, &s).await?, &one)?;
-    let r = mul_many_impl(p, &[(&s, &t2), (&t2, &t2)], true).await?;
-    let t3 = twice_minus(&r[0], &s)?;
-    let t4 = twice_minus(&r[1], &one)?;
-    let r = mul_many_impl(p, &[(&t2, &t3), (&t3, &t3), (&t3, &t4), (&t4, &t4)], true).await?;
-    let t5 = twice_minus(&r[0], &s)?;
-    let t6 = twice_minus(&r[1], &one)?;
-    let t7 = twice_minus(&r[2], &s)?;
-    let t8 = twice_minus(&r[3], &one)?;
-    let basis = [&s, &t2, &t3, &t4, &t5, &t6, &t7, &t8];
-    let mut acc = ArithShare::zeros(&[n]);
-    for (t, c) in basis.iter().zip(&GELU_CHEB[1..]) {
-        acc = acc.add(&t.mul_int(fp.encode(*c)))?;
+    let mut series = GeluSeries::new(flat.clone());
+    let bits = msb_riding(p, &ArithShare::concat(0, &cmp)?, &mut series).await?;
+    let below = bits.range(0, n);
+    let above = below.not(id);
+    let inside = below.xor(&bits.range(n, 2 * n))?;
+    let q = series.output()?;
+    let mut sel = vec![&above, &inside];
+    let r_nonneg = bits.range(2 * n, 2 * n + m).not(id);
+    let mut vals = vec![&flat, &q];
+    if let Some(rf) = &rflat {
+        sel.push(&r_nonneg);
+        vals.push(rf);
     }
-    let acc = trunc1(p, acc, fp.frac_bits).await?;
-    let poly = add_const(p, &acc, GELU_CHEB[0]);
-    let inside = m1.xor(&m2)?;
-    let corr = bit_mul_impl(p, &inside, &poly).await?;
-    Ok((relu.add(&corr)?.reshape(x.shape())?, rm))
+    let prod = bit_mul_impl(
+        p,
+        &BitShare::concat_flat(&sel),
+        &ArithShare::concat(0, &vals)?,
+    )
+    .await?;
+    let g = prod
+        .slice_axis(0, 0, n)?
+        .add(&prod.slice_axis(0, n, 2 * n)?)?
+        .reshape(x.shape())?;
+    let relu = match r {
+        Some(r) => Some(prod.slice_axis(0, 2 * n, 2 * n + m)?.reshape(r.shape())?),
+        None => None,
+    };
+    Ok((g, relu))
+}
+
+/// The round of [`GeluSeries`] in flight.
+enum SeriesRound {
+    Mul(MulPending),
+    Trunc(TruncPending),
+}
+
+/// `x/2 + q(s)` of [`gelu`] as a [`Rider`]: four rounds of products, each followed by its
+/// truncation (local, or a round of its own in exact mode), then the truncation of the sum.
+struct GeluSeries {
+    x: ArithShare,
+    /// The stage of the next product round (0 to 3); 4 once the sum is formed, 5 when done.
+    stage: usize,
+    /// `s, T_2, ..., T_8` as they become known.
+    basis: Vec<ArithShare>,
+    /// Values to truncate (by the given bits) before the next stage.
+    to_truncate: Option<(Vec<ArithShare>, u32)>,
+    in_flight: Option<SeriesRound>,
+    out: Option<ArithShare>,
+}
+
+impl GeluSeries {
+    fn new(x: ArithShare) -> Self {
+        GeluSeries {
+            x,
+            stage: 0,
+            basis: Vec::new(),
+            to_truncate: None,
+            in_flight: None,
+            out: None,
+        }
+    }
+
+    fn output(&mut self) -> Result<ArithShare> {
+        self.out
+            .take()
+            .ok_or_else(|| Error::Protocol("the GeLU series did not finish".into()))
+    }
+
+    /// Uses the truncated results of the current stage.
+    fn advance(&mut self, p: &Party, v: Vec<ArithShare>) -> Result<()> {
+        let fp = p.fp();
+        let id = p.id();
+        let one = ArithShare::zeros(self.x.shape()).add_scalar_ring(fp.one(), id);
+        let get = |i: usize| -> Result<&ArithShare> {
+            v.get(i)
+                .ok_or_else(|| Error::Protocol("the GeLU series lost a product".into()))
+        };
+        match self.stage {
+            // s = x^2 / 8 - 1 (the truncation divided by 8 as well).
+            0 => self.basis.push(add_const(p, get(0)?, -1.0)),
+            1 => self.basis.push(twice_minus(get(0)?, &one)?),
+            2 => {
+                let s = self.basis[0].clone();
+                self.basis.push(twice_minus(get(0)?, &s)?);
+                self.basis.push(twice_minus(get(1)?, &one)?);
+            }
+            3 => {
+                let s = self.basis[0].clone();
+                for (i, base) in [&s, &one, &s, &one].into_iter().enumerate() {
+                    self.basis.push(twice_minus(get(i)?, base)?);
+                }
+                // sum_k c_k T_k + x/2 at scale 2F, truncated once by F.
+                let mut acc = self.x.mul_int(fp.encode(0.5));
+                for (t, c) in self.basis.iter().zip(&GELU_CHEB[1..]) {
+                    acc = acc.add(&t.mul_int(fp.encode(*c)))?;
+                }
+                self.to_truncate = Some((vec![acc], fp.frac_bits));
+            }
+            4 => self.out = Some(add_const(p, get(0)?, GELU_CHEB[0])),
+            _ => return Err(Error::Protocol("the GeLU series has no such stage".into())),
+        }
+        self.stage += 1;
+        Ok(())
+    }
+}
+
+impl Rider for GeluSeries {
+    async fn prepare(&mut self, p: &mut Party) -> Result<Option<Vec<u8>>> {
+        loop {
+            if let Some((vals, bits)) = self.to_truncate.take() {
+                match trunc_open(p, vals, bits).await? {
+                    TruncStep::Done(v) => self.advance(p, v)?,
+                    TruncStep::Open(pending, payload) => {
+                        self.in_flight = Some(SeriesRound::Trunc(pending));
+                        return Ok(Some(payload));
+                    }
+                }
+                continue;
+            }
+            let b = &self.basis;
+            let pairs: Vec<(&ArithShare, &ArithShare)> = match self.stage {
+                0 => vec![(&self.x, &self.x)],
+                1 => vec![(&b[0], &b[0])],
+                2 => vec![(&b[0], &b[1]), (&b[1], &b[1])],
+                3 => vec![
+                    (&b[1], &b[2]),
+                    (&b[2], &b[2]),
+                    (&b[2], &b[3]),
+                    (&b[3], &b[3]),
+                ],
+                _ => return Ok(None),
+            };
+            let (pending, payload) = mul_open(p, &pairs).await?;
+            self.in_flight = Some(SeriesRound::Mul(pending));
+            return Ok(Some(payload));
+        }
+    }
+
+    fn absorb(&mut self, p: &Party, got: &[u8]) -> Result<()> {
+        match self.in_flight.take() {
+            Some(SeriesRound::Mul(pending)) => {
+                let f = p.fp().frac_bits;
+                let bits = if self.stage == 0 { f + 3 } else { f };
+                self.to_truncate = Some((mul_close(p, pending, got)?, bits));
+                Ok(())
+            }
+            Some(SeriesRound::Trunc(pending)) => {
+                let v = trunc_close(p, pending, got)?;
+                self.advance(p, v)
+            }
+            None => Err(Error::Protocol(
+                "the GeLU series got a payload it did not send".into(),
+            )),
+        }
+    }
 }
 
 /// LayerNorm over the last axis: `(x - mean) / sqrt(var + eps) * gamma + beta` with `gamma`,

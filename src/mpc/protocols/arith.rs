@@ -251,59 +251,105 @@ pub(crate) async fn trunc_many_impl(
     xs: Vec<ArithShare>,
     bits: u32,
 ) -> Result<Vec<ArithShare>> {
+    match trunc_open(p, xs, bits).await? {
+        TruncStep::Done(out) => Ok(out),
+        TruncStep::Open(pending, payload) => {
+            let got = p.exchange(payload).await?;
+            trunc_close(p, pending, &got)
+        }
+    }
+}
+
+/// Either the truncated values (local mode, nothing to truncate) or the round the exact
+/// protocol still needs: its pending state and this party's payload.
+pub(crate) enum TruncStep {
+    Done(Vec<ArithShare>),
+    Open(TruncPending, Vec<u8>),
+}
+
+/// The state of an exact truncation between its opening and the peer's answer.
+pub(crate) struct TruncPending {
+    shapes: Vec<Vec<usize>>,
+    bits: u32,
+    c_mine: Vec<u64>,
+    r_msb: Vec<u64>,
+    r_mid: Vec<u64>,
+}
+
+/// First half of [`trunc_many_impl`]: local truncation finishes here; exact truncation fetches
+/// its correlation and returns the masked values to open.
+pub(crate) async fn trunc_open(p: &mut Party, xs: Vec<ArithShare>, bits: u32) -> Result<TruncStep> {
     if bits == 0 || xs.iter().all(|x| x.is_empty()) {
-        return Ok(xs);
+        return Ok(TruncStep::Done(xs));
     }
     if bits >= 62 {
         return Err(Error::Config(format!("cannot truncate by {bits} bits")));
     }
     let id = p.id();
     match p.config().trunc {
-        TruncMode::Local => Ok(xs
-            .into_iter()
-            .map(|x| ArithShare::new(x.data.mapv(|v| trunc_share_local(v, bits, id))))
-            .collect()),
+        TruncMode::Local => Ok(TruncStep::Done(
+            xs.into_iter()
+                .map(|x| ArithShare::new(x.data.mapv(|v| trunc_share_local(v, bits, id))))
+                .collect(),
+        )),
         TruncMode::Exact => {
             let shapes: Vec<Vec<usize>> = xs.iter().map(|x| x.shape().to_vec()).collect();
             let refs: Vec<&ArithShare> = xs.iter().collect();
             let flat = flatten_all(&refs);
             let n = flat.len();
             let parts = p.corr(CorrRequest::TruncPair { n, bits }).await?;
-            let (r, r_msb, r_mid) = (&parts[0], &parts[1], &parts[2]);
+            let [r, r_msb, r_mid]: [Vec<u64>; 3] = parts
+                .try_into()
+                .map_err(|_| Error::Protocol("a truncation pair has three parts".into()))?;
             // b = x + 2^62 + 2^(bits-1) has msb 0 for |x| < 2^62; open c = b + r.
             let offset = (1u64 << 62).wrapping_add(1u64 << (bits - 1));
             let c_mine: Vec<u64> = flat
                 .iter()
-                .zip(r)
+                .zip(&r)
                 .map(|(x, r)| {
                     let b = if id == 0 { x.wrapping_add(offset) } else { *x };
                     b.wrapping_add(*r)
                 })
                 .collect();
-            let got = p.exchange(words_to_bytes(&c_mine)).await?;
-            let c_other = bytes_to_words(&got, n)?;
-            let out: Vec<u64> = (0..n)
-                .map(|i| {
-                    let c = c_mine[i].wrapping_add(c_other[i]);
-                    let c_msb = c >> 63;
-                    let c_mid = (c << 1) >> (bits + 1);
-                    // carry of the low 63 bits = msb(c) xor msb(r), arithmetically.
-                    let mut carry = r_msb[i].wrapping_mul(1u64.wrapping_sub(2 * c_msb));
-                    if id == 0 {
-                        carry = carry.wrapping_add(c_msb);
-                    }
-                    let mut y = carry
-                        .wrapping_mul(1u64 << (63 - bits))
-                        .wrapping_sub(r_mid[i]);
-                    if id == 0 {
-                        y = y.wrapping_add(c_mid).wrapping_sub(1u64 << (62 - bits));
-                    }
-                    y
-                })
-                .collect();
-            unflatten_all(&out, &shapes)
+            let payload = words_to_bytes(&c_mine);
+            let pending = TruncPending {
+                shapes,
+                bits,
+                c_mine,
+                r_msb,
+                r_mid,
+            };
+            Ok(TruncStep::Open(pending, payload))
         }
     }
+}
+
+/// Second half of [`trunc_many_impl`] in exact mode, from the peer's payload.
+pub(crate) fn trunc_close(p: &Party, t: TruncPending, got: &[u8]) -> Result<Vec<ArithShare>> {
+    let id = p.id();
+    let n = t.c_mine.len();
+    let bits = t.bits;
+    let c_other = bytes_to_words(got, n)?;
+    let out: Vec<u64> = (0..n)
+        .map(|i| {
+            let c = t.c_mine[i].wrapping_add(c_other[i]);
+            let c_msb = c >> 63;
+            let c_mid = (c << 1) >> (bits + 1);
+            // carry of the low 63 bits = msb(c) xor msb(r), arithmetically.
+            let mut carry = t.r_msb[i].wrapping_mul(1u64.wrapping_sub(2 * c_msb));
+            if id == 0 {
+                carry = carry.wrapping_add(c_msb);
+            }
+            let mut y = carry
+                .wrapping_mul(1u64 << (63 - bits))
+                .wrapping_sub(t.r_mid[i]);
+            if id == 0 {
+                y = y.wrapping_add(c_mid).wrapping_sub(1u64 << (62 - bits));
+            }
+            y
+        })
+        .collect();
+    unflatten_all(&out, &t.shapes)
 }
 
 /// Element-wise fixed-point product `x * y` (`y` broadcast to `x`, or `x` to `y`).
@@ -350,6 +396,38 @@ pub(crate) async fn mul_many_impl(
     pairs: &[(&ArithShare, &ArithShare)],
     truncate: bool,
 ) -> Result<Vec<ArithShare>> {
+    let (pending, payload) = mul_open(p, pairs).await?;
+    let got = p.exchange(payload).await?;
+    let out = mul_close(p, pending, &got)?;
+    if truncate {
+        let f = p.fp().frac_bits;
+        trunc_many_impl(p, out, f).await
+    } else {
+        Ok(out)
+    }
+}
+
+/// One product of a [`MulPending`]: the shapes of its (oriented) operands, whether it is a
+/// square, and its Beaver correlation.
+struct PendingProduct {
+    x_shape: Vec<usize>,
+    y_shape: Vec<usize>,
+    square: bool,
+    triple: Vec<Vec<u64>>,
+}
+
+/// The state of a batch of Beaver products between the opening and the peer's answer.
+pub(crate) struct MulPending {
+    products: Vec<PendingProduct>,
+    mine: Vec<u64>,
+}
+
+/// First half of [`mul_many_impl`]: fetches the triples and returns this party's masked
+/// operands `e = x - a`, `f = y - b` as the round's payload. The products are not truncated.
+pub(crate) async fn mul_open(
+    p: &mut Party,
+    pairs: &[(&ArithShare, &ArithShare)],
+) -> Result<(MulPending, Vec<u8>)> {
     // Orient each pair so that the right operand broadcasts to the left one.
     let mut ops: Vec<(&ArithShare, &ArithShare, bool)> = Vec::with_capacity(pairs.len());
     for &(x, y) in pairs {
@@ -386,8 +464,25 @@ pub(crate) async fn mul_many_impl(
             mine.extend(y.data.iter().zip(&t[1]).map(|(y, b)| y.wrapping_sub(*b)));
         }
     }
-    let got = p.exchange(words_to_bytes(&mine)).await?;
-    let other = bytes_to_words(&got, mine.len())?;
+    let products = ops
+        .iter()
+        .zip(triples)
+        .map(|(&(x, y, square), triple)| PendingProduct {
+            x_shape: x.shape().to_vec(),
+            y_shape: y.shape().to_vec(),
+            square,
+            triple,
+        })
+        .collect();
+    let payload = words_to_bytes(&mine);
+    Ok((MulPending { products, mine }, payload))
+}
+
+/// Second half of [`mul_many_impl`], from the peer's masked operands: the products at scale
+/// `2F` (untruncated).
+pub(crate) fn mul_close(p: &Party, m: MulPending, got: &[u8]) -> Result<Vec<ArithShare>> {
+    let mine = m.mine;
+    let other = bytes_to_words(got, mine.len())?;
     let opened: Vec<u64> = mine
         .iter()
         .zip(&other)
@@ -395,15 +490,16 @@ pub(crate) async fn mul_many_impl(
         .collect();
     let id = p.id();
     let mut at = 0;
-    let mut out = Vec::with_capacity(ops.len());
-    for (&(x, y, sq), t) in ops.iter().zip(&triples) {
-        let n = x.len();
-        let e = ArithShare::from_vec(x.shape(), opened[at..at + n].to_vec())?;
+    let mut out = Vec::with_capacity(m.products.len());
+    for pp in &m.products {
+        let (sq, t) = (pp.square, &pp.triple);
+        let n: usize = pp.x_shape.iter().product();
+        let e = ArithShare::from_vec(&pp.x_shape, opened[at..at + n].to_vec())?;
         at += n;
-        let a = ArithShare::from_vec(x.shape(), t[0].clone())?;
+        let a = ArithShare::from_vec(&pp.x_shape, t[0].clone())?;
         let z = if sq {
             // x^2 = e^2 + 2ea + a^2.
-            let c = ArithShare::from_vec(x.shape(), t[1].clone())?;
+            let c = ArithShare::from_vec(&pp.x_shape, t[1].clone())?;
             let mut z = c.data.clone();
             ndarray::Zip::from(&mut z)
                 .and(&e.data)
@@ -417,13 +513,14 @@ pub(crate) async fn mul_many_impl(
                 });
             z
         } else {
-            let ny = y.len();
-            let f = ArithShare::from_vec(y.shape(), opened[at..at + ny].to_vec())?;
+            let ny: usize = pp.y_shape.iter().product();
+            let f = ArithShare::from_vec(&pp.y_shape, opened[at..at + ny].to_vec())?;
             at += ny;
-            let b = ArithShare::from_vec(y.shape(), t[1].clone())?;
-            let c = ArithShare::from_vec(x.shape(), t[2].clone())?;
-            let fb = f.data.broadcast(x.data.raw_dim()).expect("checked");
-            let bb = b.data.broadcast(x.data.raw_dim()).expect("checked");
+            let b = ArithShare::from_vec(&pp.y_shape, t[1].clone())?;
+            let c = ArithShare::from_vec(&pp.x_shape, t[2].clone())?;
+            let shape_err = || Error::Shape(format!("mul: {:?} by {:?}", pp.x_shape, pp.y_shape));
+            let fb = f.data.broadcast(e.data.raw_dim()).ok_or_else(shape_err)?;
+            let bb = b.data.broadcast(e.data.raw_dim()).ok_or_else(shape_err)?;
             let mut z = c.data.clone();
             ndarray::Zip::from(&mut z)
                 .and(&e.data)
@@ -443,12 +540,7 @@ pub(crate) async fn mul_many_impl(
         };
         out.push(ArithShare::new(z));
     }
-    if truncate {
-        let f = p.fp().frac_bits;
-        trunc_many_impl(p, out, f).await
-    } else {
-        Ok(out)
-    }
+    Ok(out)
 }
 
 /// Batched matrix product `x (.., m, k) @ y (.., k, p)`; the batch dimensions must be equal,

@@ -25,6 +25,11 @@
 //! round by opening `c = b ^ r` and `e = x - a` together, with a dealer tuple
 //! `(r, a, [r], [r a])`: `[r x] = e [r] + [r a]` and `b x = c ? x - r x : r x`;
 //! `ceil(n/8) + 8n` bytes each way, `16n` offline. [`relu`] = [`msb`] + [`bit_mul`]: 8 rounds.
+//!
+//! **Riding.** The seven rounds of [`msb`] carry little, and a computation that does not depend
+//! on the comparison's result can travel in the same messages: `msb_riding` appends a
+//! `Rider`'s payload to each of its rounds (GeLU's polynomial rides on its range
+//! comparisons, so GeLU costs 8 rounds instead of 12).
 
 use super::super::dealer::CorrRequest;
 use super::super::party::Party;
@@ -38,8 +43,65 @@ use crate::{Error, Result};
 /// The widths (bits per element) of the AND rounds after the first, in order.
 pub const MSB_LEVEL_WIDTHS: [u32; 6] = [64, 32, 16, 8, 4, 1];
 
+/// Rounds of an independent computation carried in the messages of a longer protocol (see
+/// [`msb_riding`]): the two share their rounds instead of adding them up. Both parties (and the
+/// dealer's run) must prepare the same rounds in the same order; payloads are symmetric (the
+/// same length at both parties), so the peer's message splits at this party's lengths.
+pub(crate) trait Rider {
+    /// Fetches the correlations of the rider's next round and returns its payload, or `None`
+    /// when it has no round left.
+    async fn prepare(&mut self, p: &mut Party) -> Result<Option<Vec<u8>>>;
+    /// Takes the peer's payload of the round just prepared.
+    fn absorb(&mut self, p: &Party, got: &[u8]) -> Result<()>;
+    /// Runs the remaining rounds alone (when the carrying protocol ended first).
+    async fn run_rest(&mut self, p: &mut Party) -> Result<()> {
+        while let Some(payload) = self.prepare(p).await? {
+            let got = p.exchange(payload).await?;
+            self.absorb(p, &got)?;
+        }
+        Ok(())
+    }
+}
+
+/// No rider.
+pub(crate) struct NoRider;
+
+impl Rider for NoRider {
+    async fn prepare(&mut self, _: &mut Party) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn absorb(&mut self, _: &Party, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A symmetric round carrying `payload` and, behind it, the rider's next round if it has one;
+/// returns the peer's `payload` part.
+async fn exchange_riding(
+    p: &mut Party,
+    payload: Vec<u8>,
+    rider: &mut impl Rider,
+) -> Result<Vec<u8>> {
+    let Some(extra) = rider.prepare(p).await? else {
+        return p.exchange(payload).await;
+    };
+    let n = payload.len();
+    let mut all = payload;
+    all.extend(extra);
+    let mut got = p.exchange(all).await?;
+    let rest = got.split_off(n);
+    rider.absorb(p, &rest)?;
+    Ok(got)
+}
+
 /// Packed AND of XOR-shared `x` and `y` (each `n` values of `w` bits) with Beaver bit triples.
-async fn and_packed(p: &mut Party, x: &[u64], y: &[u64], w: u32) -> Result<Vec<u64>> {
+async fn and_packed(
+    p: &mut Party,
+    x: &[u64],
+    y: &[u64],
+    w: u32,
+    rider: &mut impl Rider,
+) -> Result<Vec<u64>> {
     let n = x.len();
     let nbits = n * w as usize;
     let (xp, yp) = (pack_bits(x, w), pack_bits(y, w));
@@ -50,7 +112,7 @@ async fn and_packed(p: &mut Party, x: &[u64], y: &[u64], w: u32) -> Result<Vec<u
     let mut payload = bits_to_bytes(&d, nbits);
     payload.extend(bits_to_bytes(&e, nbits));
     let nb = nbits.div_ceil(8);
-    let got = p.exchange(payload).await?;
+    let got = exchange_riding(p, payload, rider).await?;
     let d2 = bytes_to_bits(&got[..nb], nbits)?;
     let e2 = bytes_to_bits(&got[nb..], nbits)?;
     let id = p.id();
@@ -73,6 +135,16 @@ pub async fn msb(p: &mut Party, x: &ArithShare) -> Result<BitShare> {
 }
 
 pub(crate) async fn msb_impl(p: &mut Party, x: &ArithShare) -> Result<BitShare> {
+    msb_riding(p, x, &mut NoRider).await
+}
+
+/// [`msb_impl`] carrying the rider's rounds in its own (up to 7); the rider's remaining rounds,
+/// if any, run after it.
+pub(crate) async fn msb_riding(
+    p: &mut Party,
+    x: &ArithShare,
+    rider: &mut impl Rider,
+) -> Result<BitShare> {
     const LOW63: u64 = u64::MAX >> 1;
     let n = x.len();
     let id = p.id();
@@ -82,7 +154,7 @@ pub(crate) async fn msb_impl(p: &mut Party, x: &ArithShare) -> Result<BitShare> 
     let t = p.corr(CorrRequest::OneSidedAnd { nbits: 64 * n }).await?;
     let mask = if id == 0 { &t[0] } else { &t[1] };
     let d_mine: Vec<u64> = low.iter().zip(mask).map(|(a, m)| a ^ m).collect();
-    let got = p.exchange(words_to_bytes(&d_mine)).await?;
+    let got = exchange_riding(p, words_to_bytes(&d_mine), rider).await?;
     let other = bytes_to_words(&got, n)?;
     let mut g: Vec<u64> = (0..n)
         .map(|i| {
@@ -109,17 +181,18 @@ pub(crate) async fn msb_impl(p: &mut Party, x: &ArithShare) -> Result<BitShare> 
             let pe: Vec<u64> = pr.iter().map(|&v| compress_even(v)).collect();
             let xs: Vec<u64> = po.iter().map(|&v| v | (v << h)).collect();
             let ys: Vec<u64> = ge.iter().zip(&pe).map(|(&a, &b)| a | (b << h)).collect();
-            let z = and_packed(p, &xs, &ys, w).await?;
+            let z = and_packed(p, &xs, &ys, w, rider).await?;
             let lo = (1u64 << h) - 1;
             g = go.iter().zip(&z).map(|(&a, &z)| a ^ (z & lo)).collect();
             pr = z.iter().map(|&z| z >> h).collect();
         } else {
-            let z = and_packed(p, &po, &ge, 1).await?;
+            let z = and_packed(p, &po, &ge, 1, rider).await?;
             g = go.iter().zip(&z).map(|(&a, &z)| a ^ z).collect();
         }
         w = h;
     }
     let bits: Vec<bool> = (0..n).map(|i| ((s[i] >> 63) ^ (g[i] & 1)) == 1).collect();
+    rider.run_rest(p).await?;
     Ok(BitShare::from_bools(&bits, x.shape()))
 }
 

@@ -162,12 +162,32 @@ pub fn matmul_batch(mode: TruncMode, ops: &[(usize, usize, usize, usize, usize)]
 
 /// MSB of `n` elements (7 rounds).
 pub fn msb(n: usize) -> Cost {
-    let mut c = sym(8 * n, 8 * n);
+    msb_rounds(n)
+        .into_iter()
+        .fold(Cost::default(), |a, c| a + c)
+}
+
+/// The rounds of [`msb`], one [`Cost`] each.
+fn msb_rounds(n: usize) -> Vec<Cost> {
+    let mut r = vec![sym(8 * n, 8 * n)];
     for w in MSB_LEVEL_WIDTHS {
         let nb = (w as usize * n).div_ceil(8);
-        c += sym(2 * nb, nb);
+        r.push(sym(2 * nb, nb));
     }
-    c
+    r
+}
+
+/// A protocol whose rounds carry a rider's rounds (`super::compare::Rider`): bytes add up,
+/// rounds are the longer of the two.
+fn riding(main: &[Cost], rider: &[Cost]) -> Cost {
+    let all = main
+        .iter()
+        .chain(rider)
+        .fold(Cost::default(), |a, &c| a + c);
+    Cost {
+        rounds: main.len().max(rider.len()) as u64,
+        ..all
+    }
 }
 
 /// B2A of `n` bits.
@@ -256,14 +276,29 @@ pub fn gelu(mode: TruncMode, n: usize) -> Cost {
 
 /// GeLU on `n` elements with ReLU on `m` more in the same rounds ([`super::approx::gelu_relu`]).
 pub fn gelu_relu(mode: TruncMode, n: usize, m: usize) -> Cost {
-    msb(3 * n + m)
-        + bit_mul(n + m)
-        + trunc(mode, n)
-        + square(mode, n)
-        + mul_batch(mode, &[(n, Some(n)), (n, None)])
-        + mul_batch(mode, &[(n, Some(n)), (n, None), (n, Some(n)), (n, None)])
-        + trunc(mode, n)
-        + bit_mul(n)
+    riding(&msb_rounds(2 * n + m), &gelu_series_rounds(mode, n)) + bit_mul(2 * n + m)
+}
+
+/// The rounds of GeLU's Chebyshev series on `n` elements: four rounds of products, each
+/// followed (in exact mode) by a truncation round, and the truncation of the sum.
+fn gelu_series_rounds(mode: TruncMode, n: usize) -> Vec<Cost> {
+    let stages: [&[MulOperand]; 4] = [
+        &[(n, None)],
+        &[(n, None)],
+        &[(n, Some(n)), (n, None)],
+        &[(n, Some(n)), (n, None), (n, Some(n)), (n, None)],
+    ];
+    let mut r = Vec::new();
+    for ops in stages {
+        r.push(mul_batch(TruncMode::Local, ops));
+        if mode == TruncMode::Exact {
+            r.push(trunc(mode, ops.len() * n));
+        }
+    }
+    if mode == TruncMode::Exact {
+        r.push(trunc(mode, n));
+    }
+    r
 }
 
 /// LayerNorm of `rows` rows of `c` channels, with or without `gamma`.
