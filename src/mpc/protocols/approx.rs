@@ -59,6 +59,9 @@ use crate::{Error, Result};
 pub const EXP_ITERS: u32 = 7;
 /// GeLU is approximated by a polynomial on `[-GELU_T, GELU_T]` and exactly by ReLU outside.
 pub const GELU_T: f64 = 4.0;
+/// `s = x^2 / 2^GELU_S_SHIFT - 1` maps `[-GELU_T, GELU_T]` onto `[-1, 1]` (`2^3 = GELU_T^2 / 2`).
+const GELU_S_SHIFT: u32 = 3;
+const _: () = assert!(GELU_T * GELU_T / 2.0 == (1u32 << GELU_S_SHIFT) as f64);
 /// Chebyshev coefficients (`T_0..T_8`) of the even part `e(x) = gelu(x) - x/2` on `x` in
 /// `[-4, 4]` in the variable `s = x^2/8 - 1`, for the tanh form
 /// `gelu(x) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` that the model uses (least-squares
@@ -452,11 +455,11 @@ async fn gelu_relu_impl(
     let above = below.not(id);
     let inside = below.xor(&bits.range(n, 2 * n))?;
     let q = series.output()?;
+    let r_nonneg = rflat.as_ref().map(|_| bits.range(2 * n, 2 * n + m).not(id));
     let mut sel = vec![&above, &inside];
-    let r_nonneg = bits.range(2 * n, 2 * n + m).not(id);
     let mut vals = vec![&flat, &q];
-    if let Some(rf) = &rflat {
-        sel.push(&r_nonneg);
+    if let (Some(rf), Some(rn)) = (&rflat, &r_nonneg) {
+        sel.push(rn);
         vals.push(rf);
     }
     let prod = bit_mul_impl(
@@ -524,7 +527,7 @@ impl GeluSeries {
                 .ok_or_else(|| Error::Protocol("the GeLU series lost a product".into()))
         };
         match self.stage {
-            // s = x^2 / 8 - 1 (the truncation divided by 8 as well).
+            // s = x^2 / 8 - 1 (the truncation divided by 8 as well, GELU_S_SHIFT).
             0 => self.basis.push(add_const(p, get(0)?, -1.0)),
             1 => self.basis.push(twice_minus(get(0)?, &one)?),
             2 => {
@@ -588,7 +591,7 @@ impl Rider for GeluSeries {
         match self.in_flight.take() {
             Some(SeriesRound::Mul(pending)) => {
                 let f = p.fp().frac_bits;
-                let bits = if self.stage == 0 { f + 3 } else { f };
+                let bits = if self.stage == 0 { f + GELU_S_SHIFT } else { f };
                 self.to_truncate = Some((mul_close(p, pending, got)?, bits));
                 Ok(())
             }
