@@ -69,23 +69,35 @@ fn recost_saved(rows: &mut [serde_json::Value], data_dir: &Path) -> Result<()> {
                 .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
         )?;
     }
-    let wan = |r: &serde_json::Value| r["cost"]["wan_s"].as_f64().unwrap_or(f64::NAN);
-    let acc = |r: &serde_json::Value| r["test_accuracy"].as_f64().unwrap_or(f64::NAN);
-    let front: Vec<bool> = rows
+    let points: Vec<(&str, f64, f64)> = rows
         .iter()
         .map(|r| {
-            !rows.iter().any(|o| {
-                o["dataset"] == r["dataset"]
-                    && acc(o) >= acc(r)
-                    && wan(o) <= wan(r)
-                    && (acc(o) > acc(r) || wan(o) < wan(r))
-            })
+            (
+                r["dataset"].as_str().unwrap_or_default(),
+                r["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+                r["cost"]["wan_s"].as_f64().unwrap_or(f64::NAN),
+            )
         })
         .collect();
+    let front = pareto_front(&points);
     for (r, f) in rows.iter_mut().zip(front) {
         r["pareto"] = serde_json::json!(f);
     }
     Ok(())
+}
+
+/// The Pareto marks of `(dataset, accuracy, WAN latency)` points: a point is on the front when
+/// no point of the same dataset is at least as accurate and as fast, and strictly better in one
+/// of the two.
+fn pareto_front(points: &[(&str, f64, f64)]) -> Vec<bool> {
+    points
+        .iter()
+        .map(|&(d, acc, wan)| {
+            !points.iter().any(|&(od, oacc, owan)| {
+                od == d && oacc >= acc && owan <= wan && (oacc > acc || owan < wan)
+            })
+        })
+        .collect()
 }
 
 /// Prints a table written by `report --json` (re-costing it first with `--update-costs`).
@@ -193,23 +205,17 @@ pub fn run(args: ReportArgs) -> Result<()> {
         });
     }
     let num = |r: &Row, k: &str| r.cost.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
-    // Pareto-optimal: no model of the same dataset is at least as accurate and as fast, and
-    // strictly better in one of the two.
-    let pareto = |r: &Row| {
-        !rows.iter().any(|o| {
-            o.dataset == r.dataset
-                && o.acc >= r.acc
-                && num(o, "wan_s") <= num(r, "wan_s")
-                && (o.acc > r.acc || num(o, "wan_s") < num(r, "wan_s"))
-        })
-    };
+    let points: Vec<(&str, f64, f64)> = rows
+        .iter()
+        .map(|r| (r.dataset.as_str(), r.acc, num(r, "wan_s")))
+        .collect();
+    let front = pareto_front(&points);
     println!(
         "{:<28} {:<8} {:<44} {:>8} {:>7} {:>10} {:>8} {:>8} {:>6}",
         "model", "dataset", "plan", "acc %", "rounds", "online MB", "LAN s", "WAN s", "pareto"
     );
     let mut out = Vec::new();
-    for r in &rows {
-        let front = pareto(r);
+    for (r, &front) in rows.iter().zip(&front) {
         println!(
             "{:<28} {:<8} {:<44} {:>8.2} {:>7.0} {:>10.2} {:>8.3} {:>8.2} {:>6}",
             r.name,
