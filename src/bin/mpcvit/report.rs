@@ -3,6 +3,7 @@
 //! folder of one model per attention variant, the paper's Table 2), filling in the
 //! private-inference cost of manifests that lack it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
@@ -36,11 +37,36 @@ pub struct ReportArgs {
     pub from_json: Option<PathBuf>,
 }
 
+/// The first test image of each dataset, on which costs are measured (each split is read once).
+struct FirstTestImages<'a> {
+    data_dir: &'a Path,
+    images: BTreeMap<String, Vec<f32>>,
+}
+
+impl<'a> FirstTestImages<'a> {
+    fn new(data_dir: &'a Path) -> Self {
+        FirstTestImages {
+            data_dir,
+            images: BTreeMap::new(),
+        }
+    }
+
+    fn first(&mut self, dataset: &str) -> Result<&[f32]> {
+        if !self.images.contains_key(dataset) {
+            let test = data::load(self.data_dir, dataset, Split::Test)?;
+            let image = test.to_input(&[0])?.iter().copied().collect();
+            self.images.insert(dataset.to_string(), image);
+        }
+        Ok(&self.images[dataset])
+    }
+}
+
 /// Re-measures the cost of the rows of a saved table after a protocol change. A private
 /// inference's rounds and bytes depend only on the config and the plan, not on the weights,
 /// so each row runs once with random weights; the plan must be a uniform one (`all <variant>`,
 /// as in the Table-2 sweep). The Pareto marks are recomputed per dataset.
 fn recost_saved(rows: &mut [serde_json::Value], data_dir: &Path) -> Result<()> {
+    let mut images = FirstTestImages::new(data_dir);
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| Error::Config(format!("no OS randomness: {e}")))?;
     let mut rng = rand_chacha::ChaCha12Rng::from_seed(seed);
@@ -57,17 +83,10 @@ fn recost_saved(rows: &mut [serde_json::Value], data_dir: &Path) -> Result<()> {
             .and_then(Attention::parse)?;
         let config: ViTConfig = serde_json::from_value(r["config"].clone())
             .map_err(|e| Error::Config(format!("row '{}': config: {e}", r["model"])))?;
-        let dataset = r["dataset"].as_str().unwrap_or_default();
-        let test = data::load(data_dir, dataset, Split::Test)?;
-        let image = test.to_input(&[0])?;
+        let image = images.first(r["dataset"].as_str().unwrap_or_default())?;
         let params = Params::init(&config, &mut rng);
         let vit = ViT::new(config.clone(), Plan::uniform(&config, variant), params)?;
-        r["cost"] = private_cost(
-            &vit,
-            image
-                .as_slice()
-                .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
-        )?;
+        r["cost"] = private_cost(&vit, image)?;
     }
     let points: Vec<(&str, f64, f64)> = rows
         .iter()
@@ -178,19 +197,13 @@ pub fn run(args: ReportArgs) -> Result<()> {
         config: mpcvit::model::ViTConfig,
         epochs: Option<usize>,
     }
+    let mut images = FirstTestImages::new(&args.data_dir);
     let mut rows = Vec::new();
     for e in &index.models {
         let (mut m, p) = io::load_model_dir(&args.models, &e.name)?;
         let vit = ViT::new(m.config.clone(), m.plan.clone(), p.clone())?;
         if m.cost.is_none() || args.update_costs {
-            let test = data::load(&args.data_dir, &m.dataset, Split::Test)?;
-            let image = test.to_input(&[0])?;
-            m.cost = Some(private_cost(
-                &vit,
-                image
-                    .as_slice()
-                    .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
-            )?);
+            m.cost = Some(private_cost(&vit, images.first(&m.dataset)?)?);
             io::save_manifest(&args.models, &m)?;
         }
         rows.push(Row {
