@@ -24,7 +24,7 @@ use mpcvit::mpc::{SessionConfig, SessionSeeds, TruncMode};
 use mpcvit::secure::agreement::{measure, Agreement};
 use mpcvit::secure::infer_local;
 use mpcvit::secure::remote::{
-    DealerChoice, DealerServer, Log, ModelServer, RemoteClient, RemoteOptions,
+    DealerChoice, DealerPolicy, DealerServer, Log, ModelServer, RemoteClient, RemoteOptions,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -218,9 +218,7 @@ fn quiet() -> Log {
 }
 
 fn opts(secs: u64) -> RemoteOptions {
-    RemoteOptions {
-        timeout: Duration::from_secs(secs),
-    }
+    RemoteOptions::with_timeout(Duration::from_secs(secs))
 }
 
 fn manifest_of(vit: &ViT, name: &str) -> Manifest {
@@ -243,13 +241,11 @@ fn start(
     timeout: u64,
     session: SessionConfig,
 ) -> (SocketAddr, SocketAddr, Vec<JoinHandle<mpcvit::Result<()>>>) {
-    let dealer = DealerServer::bind(0, opts(timeout)).unwrap();
+    let dealer = DealerServer::bind("127.0.0.1:0", opts(timeout)).unwrap();
     let dealer_addr = dealer.local_addr().unwrap();
-    let m = manifest_of(&vit, "tiny");
     let server = ModelServer::bind(
-        0,
+        "127.0.0.1:0",
         vit,
-        m,
         None,
         DealerChoice::Remote(dealer_addr),
         opts(timeout),
@@ -278,9 +274,11 @@ fn three_parties_over_loopback_tcp_match_plaintext_and_the_local_run() {
     let (server, dealer, handles) = start(vit.clone(), 120, session);
     let t0 = Instant::now();
     let client = RemoteClient::connect(&server.to_string(), opts(120)).unwrap();
-    assert_eq!(client.manifest().config, cfg);
+    assert_eq!(client.hello().config, cfg);
     assert!(!client.hello().dealer_in_server);
-    let got = client.classify(&images, Some(&dealer.to_string())).unwrap();
+    let got = client
+        .classify(&images, &DealerPolicy::Trusted(dealer.to_string()))
+        .unwrap();
     assert!(t0.elapsed() < Duration::from_secs(30));
     for h in handles {
         join_within(h, Duration::from_secs(120)).unwrap();
@@ -313,9 +311,8 @@ fn a_shipped_model_over_tcp_with_an_in_process_dealer() {
     let test = data::load(&root().join("data"), "mnist", Split::Test).unwrap();
     let vit = ViT::new(m.config.clone(), m.plan.clone(), p).unwrap();
     let server = ModelServer::bind(
-        0,
+        "127.0.0.1:0",
         vit.clone(),
-        m,
         Some((0..10).map(|i| i.to_string()).collect()),
         DealerChoice::InProcess,
         opts(120),
@@ -334,7 +331,9 @@ fn a_shipped_model_over_tcp_with_an_in_process_dealer() {
         .iter()
         .map(|&i| test.to_input(&[i]).unwrap().iter().copied().collect())
         .collect();
-    let got = client.classify(&images, None).unwrap();
+    let got = client
+        .classify(&images, &DealerPolicy::AcceptServers)
+        .unwrap();
     join_within(h, Duration::from_secs(120)).unwrap();
     for (img, r) in images.iter().zip(&got) {
         assert_eq!(r.prediction, argmax(&plaintext(&vit, img)));
@@ -356,11 +355,9 @@ fn unreachable_server_or_dealer_and_a_different_dealer_are_clear_errors() {
 
     let cfg = tiny_config();
     let vit = random_vit(&cfg, mixed_plan(), 3);
-    let m = manifest_of(&vit, "tiny");
     let server = ModelServer::bind(
-        0,
+        "127.0.0.1:0",
         vit,
-        m,
         None,
         DealerChoice::Remote(closed),
         opts(5),
@@ -373,14 +370,14 @@ fn unreachable_server_or_dealer_and_a_different_dealer_are_clear_errors() {
     let t0 = Instant::now();
     let e = RemoteClient::connect(&addr, opts(5))
         .unwrap()
-        .classify(&images, None)
+        .classify(&images, &DealerPolicy::AcceptServers)
         .unwrap_err()
         .to_string();
     assert!(e.contains("cannot use its dealer"), "{e}");
     assert!(t0.elapsed() < Duration::from_secs(4), "reported at once");
     let e = RemoteClient::connect(&addr, opts(5))
         .unwrap()
-        .classify(&images, Some("127.0.0.1:9"))
+        .classify(&images, &DealerPolicy::Trusted("127.0.0.1:9".into()))
         .unwrap_err()
         .to_string();
     assert!(e.contains("same dealer"), "{e}");
@@ -427,7 +424,7 @@ fn a_server_dying_mid_protocol_or_staying_silent_is_an_error_not_a_hang() {
     let t0 = Instant::now();
     let e = RemoteClient::connect(&proxy.to_string(), opts(10))
         .unwrap()
-        .classify(&random_images(&cfg, 2, 2), None)
+        .classify(&random_images(&cfg, 2, 2), &DealerPolicy::AcceptServers)
         .unwrap_err()
         .to_string();
     assert!(e.contains("the server at"), "{e}");
@@ -554,11 +551,31 @@ fn cli_dealer_serve_and_classify_as_three_processes() {
     let models = dir.to_str().unwrap();
 
     // Errors: non-zero exit and a clear message, without any server.
-    let (ok, text) = run(&["classify", "--server", "127.0.0.1:9", bad.to_str().unwrap()]);
+    let (ok, text) = run(&[
+        "classify",
+        "--server",
+        "127.0.0.1:9",
+        "--accept-server-dealer",
+        bad.to_str().unwrap(),
+    ]);
     assert!(!ok && text.contains("cannot read image"), "{text}");
-    let (ok, text) = run(&["serve", "no-such-model", "--models", models, "--port", "0"]);
+    let (ok, text) = run(&[
+        "serve",
+        "no-such-model",
+        "--models",
+        models,
+        "--port",
+        "0",
+        "--demo-dealer",
+    ]);
     assert!(!ok && text.contains("no-such-model"), "{text}");
-    let (ok, text) = run(&["classify", "--server", "127.0.0.1:9", png.to_str().unwrap()]);
+    let (ok, text) = run(&[
+        "classify",
+        "--server",
+        "127.0.0.1:9",
+        "--accept-server-dealer",
+        png.to_str().unwrap(),
+    ]);
     assert!(!ok && text.contains("cannot reach the server"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
 
@@ -620,4 +637,105 @@ fn cli_dealer_serve_and_classify_as_three_processes() {
     assert_eq!(out["results"][0]["prediction"], want, "{text}");
     assert!(out["results"][0]["cost"]["rounds"].as_u64().unwrap() > 0);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The handshake carries the public architecture and nothing of the manifest's private record:
+/// the training command and seed would let a client retrain the server's weights bit for bit
+/// from the public datasets. Read as raw bytes from a `serve` process, so a field added to the
+/// hello (or a server that embeds more) fails here.
+#[test]
+fn the_server_hello_carries_only_the_public_architecture() {
+    let dir = temp_dir("hello");
+    let vit = random_vit(&tiny_config(), mixed_plan(), 9);
+    let mut m = manifest_of(&vit, "secret-model-name");
+    m.description = Some("private description".into());
+    m.metrics.test_accuracy = Some(0.987_654);
+    m.training = Some(io::TrainingRecord {
+        command: "mpcvit train --seed 424242 --epochs 77".into(),
+        epochs: 77,
+        seed: 424_242,
+        teacher: Some("secret-teacher".into()),
+        ..Default::default()
+    });
+    io::save_model(&dir, &m, &vit.params).unwrap();
+    let (mut server, addr) = Proc::start(&[
+        "serve",
+        "secret-model-name",
+        "--models",
+        dir.to_str().unwrap(),
+        "--port",
+        "0",
+        "--demo-dealer",
+        "--max-sessions",
+        "1",
+        "--timeout",
+        "20",
+    ]);
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut frame = vec![0u8; u32::from_le_bytes(len) as usize];
+    s.read_exact(&mut frame).unwrap();
+    drop(s);
+    let _ = server.wait_within(Duration::from_secs(30));
+    let text = String::from_utf8(frame).unwrap();
+    let hello: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut keys: Vec<&str> = hello
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "class_names",
+            "config",
+            "dealer",
+            "dealer_in_server",
+            "plan",
+            "protocol",
+            "session",
+            "session_id",
+            "type"
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        serde_json::from_value::<ViTConfig>(hello["config"].clone()).unwrap(),
+        vit.config
+    );
+    for secret in [
+        "secret",
+        "424242",
+        "seed",
+        "command",
+        "epochs",
+        "0.987",
+        "metrics",
+        "private description",
+    ] {
+        assert!(!text.contains(secret), "the hello leaks '{secret}': {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `mpcvit bench serve` in small: concurrent clients against one server and dealer, every
+/// classification completed (each is checked for one result per image).
+#[test]
+fn concurrent_clients_against_one_server() {
+    let cfg = tiny_config();
+    let vit = random_vit(&cfg, mixed_plan(), 31);
+    let image = random_images(&cfg, 1, 3).remove(0);
+    let r = mpcvit::secure::remote::load::run(vit, image, 3, 6).unwrap();
+    assert_eq!((r.clients, r.images, r.latencies.len()), (3, 6, 6));
+    assert!(r.latencies.iter().all(|&l| l > 0.0));
+    assert!(r.latency(0.5) <= r.latency(0.99));
+    let text = r.format();
+    assert!(
+        text.contains("6 private classifications by 3 concurrent clients"),
+        "{text}"
+    );
 }

@@ -132,6 +132,20 @@ impl ViTConfig {
         self.channels * self.image_size * self.image_size
     }
 
+    /// Checks that an input of `len` values fits this model ([`ViTConfig::input_len`]).
+    pub fn check_image(&self, len: usize) -> Result<()> {
+        if len == self.input_len() {
+            return Ok(());
+        }
+        Err(Error::Shape(format!(
+            "the image has {len} values; the model expects {} ({} channel(s) of {}x{})",
+            self.input_len(),
+            self.channels,
+            self.image_size,
+            self.image_size
+        )))
+    }
+
     /// Checks that the numbers describe a buildable ViT.
     pub fn validate(&self) -> Result<()> {
         let nonzero = [

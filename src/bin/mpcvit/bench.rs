@@ -30,6 +30,9 @@ pub enum BenchWhat {
     /// attention variant and MPCViT head-wise plans at mu 0.1 / 0.3 / 0.5 / 0.7, from per-block
     /// private runs.
     Paper(PaperArgs),
+    /// A load test of `mpcvit serve`: concurrent clients classifying privately back to back
+    /// over loopback (throughput, p50 / p99 latency, resident memory before and after).
+    Serve(crate::load::LoadArgs),
 }
 
 /// Options of `mpcvit bench protocols`.
@@ -103,6 +106,7 @@ fn wasm_rows(args: &ProtocolArgs) -> Result<Vec<BenchRow>> {
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         Some(BenchWhat::Paper(p)) => paper(&p),
+        Some(BenchWhat::Serve(a)) => crate::load::run(&a),
         Some(BenchWhat::Protocols(p)) => protocols(&p),
         None => protocols(&args.protocols),
     }

@@ -6,25 +6,35 @@
 //! shows rounds, bytes per direction, offline bytes, LAN / WAN estimates and the breakdowns.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mpcvit::data::{self, preprocess_rgba, Split};
-use mpcvit::secure::remote::{RemoteClient, RemoteOptions};
+use mpcvit::secure::remote::{DealerPolicy, RemoteClient};
 use mpcvit::secure::report::{format_cost, format_seconds, format_table, to_json};
 use mpcvit::{Error, Result};
+
+use crate::net::NetArgs;
 
 /// Arguments of `mpcvit classify`.
 #[derive(clap::Args, Debug)]
 pub struct ClassifyArgs {
     /// PNG or JPEG files to classify.
     pub images: Vec<PathBuf>,
-    /// The server's address (`mpcvit serve`), e.g. `127.0.0.1:7000` (loopback only).
+    /// The server's address (`mpcvit serve`), e.g. `127.0.0.1:7000`.
     #[arg(long)]
     pub server: String,
-    /// The dealer this client trusts; it must be the one the server uses. Default: the
-    /// server's.
-    #[arg(long)]
+    /// The dealer this client trusts (it must collude with neither party); the server must
+    /// use the same one. Required unless `--accept-server-dealer`.
+    #[arg(
+        long,
+        required_unless_present = "accept_server_dealer",
+        conflicts_with = "accept_server_dealer"
+    )]
     pub dealer: Option<String>,
+    /// Use whatever dealer the server proposes (a demo, or a dealer agreed on out of band): a
+    /// dealer run by the server could unmask your image. A warning is printed.
+    #[arg(long)]
+    pub accept_server_dealer: bool,
     /// A test image of a converted dataset as `DATASET:INDEX` (e.g. `mnist:3`); repeatable.
     #[arg(long)]
     pub sample: Vec<String>,
@@ -37,9 +47,8 @@ pub struct ClassifyArgs {
     /// Only the prediction and the cost summary, not the breakdown tables.
     #[arg(long)]
     pub brief: bool,
-    /// Socket timeout in seconds: a peer silent for longer ends the session with an error.
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// An input before the model's shape is known.
@@ -104,9 +113,8 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
             "nothing to classify: give image files and/or --sample DATASET:INDEX".into(),
         ));
     }
-    if args.timeout == 0 {
-        return Err(Error::Config("--timeout must be at least 1 second".into()));
-    }
+    let opts = args.net.options()?;
+    let token = args.net.token()?;
     // Read every input before contacting the server, so a bad file costs nothing.
     let mut sources = Vec::new();
     for p in &args.images {
@@ -115,25 +123,41 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     for s in &args.sample {
         sources.push(sample(s, &args.data_dir)?);
     }
-    let opts = RemoteOptions {
-        timeout: Duration::from_secs(args.timeout),
+    let mut client = RemoteClient::connect(&args.server, opts)?;
+    if let Some(t) = &token {
+        client = client.with_dealer_token(t);
+    }
+    let policy = match &args.dealer {
+        Some(d) => DealerPolicy::Trusted(d.clone()),
+        None => DealerPolicy::AcceptServers,
     };
-    let client = RemoteClient::connect(&args.server, opts)?;
+    // Refuse an untrusted dealer before any image is prepared or sent.
+    let dealer = client.dealer_for(&policy)?;
     let hello = client.hello().clone();
-    let (m, cfg) = (&hello.manifest, &hello.manifest.config);
+    let cfg = &hello.config;
     println!(
-        "server {}: model {} ({}), {} channel(s) of {}x{}, {} classes",
-        args.server, m.name, m.dataset, cfg.channels, cfg.image_size, cfg.image_size, cfg.classes
+        "server {}: a ViT of {} layer(s) x {} head(s), {} channel(s) of {}x{}, {} classes",
+        args.server,
+        cfg.depth,
+        cfg.heads,
+        cfg.channels,
+        cfg.image_size,
+        cfg.image_size,
+        cfg.classes
     );
     if hello.dealer_in_server {
         eprintln!(
-            "warning: the dealer at {} runs inside the server process; fine for a demo, but that \
-             server could unmask your image. For privacy run `mpcvit dealer` as a third party \
-             and start the server with --dealer.",
-            hello.dealer
+            "warning: the dealer at {dealer} runs inside the server process; fine for a demo, \
+             but that server could unmask your image. For privacy use a dealer run by a third \
+             party you trust (`mpcvit dealer`) and pass --dealer."
+        );
+    } else if args.accept_server_dealer {
+        eprintln!(
+            "warning: using the dealer the server proposes ({dealer}); if the server runs or \
+             chose it, it could unmask your image. Pass --dealer ADDR for a dealer you trust."
         );
     } else {
-        println!("dealer: {}", hello.dealer);
+        println!("dealer: {dealer}");
     }
     let mut inputs = Vec::new();
     let mut labels = Vec::new();
@@ -142,8 +166,8 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
             Source::File(path, w, h, rgba) => {
                 if cfg.channels != 1 {
                     return Err(Error::Config(format!(
-                        "image files need a greyscale model; {} expects {} channels",
-                        m.name, cfg.channels
+                        "image files need a greyscale model; the server's expects {} channels",
+                        cfg.channels
                     )));
                 }
                 let bytes = preprocess_rgba(*w as usize, *h as usize, rgba, cfg.image_size)
@@ -174,10 +198,14 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
                         cfg.image_size
                     )));
                 }
-                if dataset.name != m.dataset {
+                // The hello names classes, not the dataset (the manifest stays on the server).
+                let theirs = data::class_names(&dataset.name)?;
+                if hello.class_names.as_ref().is_some_and(|names| {
+                    !names.iter().map(String::as_str).eq(theirs.iter().copied())
+                }) {
                     eprintln!(
-                        "note: --sample {spec} is a {} image; the model was trained on {}",
-                        dataset.name, m.dataset
+                        "note: --sample {spec} is a {} image; the server's classes are others",
+                        dataset.name
                     );
                 }
                 let x = dataset.to_input(&[*index])?;
@@ -187,7 +215,7 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         }
     }
     let t0 = Instant::now();
-    let results = client.classify(&inputs, args.dealer.as_deref())?;
+    let results = client.classify(&inputs, &policy)?;
     let wall = t0.elapsed().as_secs_f64();
     let names: Option<Vec<&str>> = hello
         .class_names
@@ -221,15 +249,16 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         json.push(j);
     }
     println!(
-        "\n{} image(s) classified privately in {} over loopback (weight sharing included)",
+        "\n{} image(s) classified privately in {} (weight sharing included)",
         results.len(),
         format_seconds(wall)
     );
     if let Some(path) = &args.json {
         let out = serde_json::json!({
             "server": args.server,
-            "model": m.name,
-            "dealer": hello.dealer,
+            "config": hello.config,
+            "plan": hello.plan,
+            "dealer": dealer.to_string(),
             "dealer_in_server": hello.dealer_in_server,
             "wall_s": wall,
             "results": json,

@@ -7,34 +7,39 @@
 use std::io::Write;
 use std::time::Duration;
 
-use mpcvit::secure::remote::{stderr_log, DealerServer, RemoteOptions};
-use mpcvit::{Error, Result};
+use mpcvit::secure::remote::{stderr_log, DealerServer};
+use mpcvit::Result;
+
+use crate::net::NetArgs;
 
 /// Arguments of `mpcvit dealer`.
 #[derive(clap::Args, Debug)]
 pub struct DealerArgs {
-    /// Port on 127.0.0.1 to listen on (0: any free port; the address is printed).
-    #[arg(long, default_value_t = 7001)]
-    pub port: u16,
+    /// Address to listen on: `host:port`, or a bare port on 127.0.0.1 (0: any free port; the
+    /// address is printed). `0.0.0.0:7001` listens on every interface.
+    #[arg(long, alias = "port", default_value = "127.0.0.1:7001")]
+    pub listen: String,
     /// Exit after this many sessions (default: run until killed).
     #[arg(long)]
     pub max_sessions: Option<usize>,
-    /// Socket timeout in seconds.
+    /// Seconds a party's join waits for its partner before it is dropped with an error.
     #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
+    pub join_timeout: u64,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 pub fn run(args: DealerArgs) -> Result<()> {
-    if args.timeout == 0 {
-        return Err(Error::Config("--timeout must be at least 1 second".into()));
+    let mut d = DealerServer::bind(&args.listen, args.net.options()?)?
+        .with_join_timeout(Duration::from_secs(args.join_timeout.max(1)));
+    let token = args.net.token()?;
+    if let Some(t) = &token {
+        d = d.with_token(t);
     }
-    let d = DealerServer::bind(
-        args.port,
-        RemoteOptions {
-            timeout: Duration::from_secs(args.timeout),
-        },
-    )?;
     println!("dealer listening on {}", d.local_addr()?);
+    if token.is_none() {
+        println!("access: open to any party (pass --dealer-token-file to serve only parties holding the token)");
+    }
     std::io::stdout().flush()?;
     d.run(args.max_sessions, stderr_log())
 }

@@ -17,6 +17,10 @@ mod dealer;
 #[cfg(not(target_arch = "wasm32"))]
 mod eval;
 #[cfg(not(target_arch = "wasm32"))]
+mod load;
+#[cfg(not(target_arch = "wasm32"))]
+mod net;
+#[cfg(not(target_arch = "wasm32"))]
 mod perf;
 #[cfg(not(target_arch = "wasm32"))]
 mod report;
@@ -67,7 +71,7 @@ mod cli {
         Agree(agree::AgreeArgs),
         /// Cost tables: per protocol (`bench protocols`) or the paper's configs (`bench paper`).
         Bench(bench::BenchArgs),
-        /// Party 1: serve private classifications with a model over loopback TCP.
+        /// Party 1: serve private classifications with a model over TCP.
         Serve(serve::ServeArgs),
         /// Party 0: classify images privately with a `serve` process.
         Classify(classify::ClassifyArgs),

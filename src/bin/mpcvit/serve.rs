@@ -1,22 +1,24 @@
 //! `mpcvit serve`: party 1 (the server, who owns the weights) serving private classifications
 //! over loopback TCP ([`mpcvit::secure::remote`]). Clients (`mpcvit classify`) receive the
-//! model's public manifest (config, plan, class names; never the weights) in the handshake.
+//! model's public architecture (config, plan) and class names in the handshake: never the weights,
+//! nor the manifest's name, metrics or training record (its command and seed would let a client
+//! retrain the weights).
 //!
 //! The dealer must be trusted by both parties and collude with neither: run `mpcvit dealer`
-//! as a third process and pass `--dealer ADDR`. Without `--dealer` the server starts a dealer
-//! thread inside its own process and says so (a demo: that server could unmask the client's
-//! image, and every client is warned).
+//! as a third process and pass `--dealer ADDR`. Only with `--demo-dealer` does the server start
+//! a dealer thread inside its own process, and says so (a demo: that server could unmask the
+//! client's image; clients refuse it unless told to accept the server's dealer).
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use mpcvit::data;
 use mpcvit::io;
 use mpcvit::model::ViT;
-use mpcvit::secure::remote::{loopback_addr, stderr_log, DealerChoice, ModelServer, RemoteOptions};
-use mpcvit::{Error, Result};
+use mpcvit::secure::remote::{resolve, stderr_log, DealerChoice, ModelServer};
+use mpcvit::Result;
 
+use crate::net::NetArgs;
 use crate::report::plan_summary;
 
 /// Arguments of `mpcvit serve`.
@@ -26,33 +28,37 @@ pub struct ServeArgs {
     pub model: String,
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
-    /// Port on 127.0.0.1 to listen on (0: any free port; the address is printed).
-    #[arg(long, default_value_t = 7000)]
-    pub port: u16,
-    /// Address of a separate dealer process (`mpcvit dealer`), e.g. `127.0.0.1:7001`. Without
-    /// it a dealer thread runs inside this process (demo only: not private against this
-    /// server).
-    #[arg(long)]
+    /// Address to listen on: `host:port`, or a bare port on 127.0.0.1 (0: any free port; the
+    /// address is printed). `0.0.0.0:7000` listens on every interface.
+    #[arg(long, alias = "port", default_value = "127.0.0.1:7000")]
+    pub listen: String,
+    /// Address of the dealer (`mpcvit dealer`, run by a third party both sides trust), e.g.
+    /// `127.0.0.1:7001`. Required unless `--demo-dealer`.
+    #[arg(
+        long,
+        required_unless_present = "demo_dealer",
+        conflicts_with = "demo_dealer"
+    )]
     pub dealer: Option<String>,
+    /// Run a dealer thread inside this process instead: a demo only, since this server could
+    /// then read the dealer's seeds and unmask every client's image (clients are told so and
+    /// must accept it explicitly).
+    #[arg(long)]
+    pub demo_dealer: bool,
     /// Exit after serving this many client sessions (default: serve until killed).
     #[arg(long)]
     pub max_sessions: Option<usize>,
-    /// Socket timeout in seconds: a peer silent for longer ends its session.
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
     /// Truncation protocol clients must use: `local` (no communication, fails with probability
     /// about 2^-31 per element) or `exact` (one round per truncation, never fails).
     #[arg(long, default_value = "local", value_parser = ["local", "exact"])]
     pub trunc: String,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    if args.timeout == 0 {
-        return Err(Error::Config("--timeout must be at least 1 second".into()));
-    }
-    let opts = RemoteOptions {
-        timeout: Duration::from_secs(args.timeout),
-    };
+    let opts = args.net.options()?;
+    let token = args.net.token()?;
     let (m, params) = io::load_model_dir(&args.models, &args.model)?;
     let vit = ViT::new(m.config.clone(), m.plan.clone(), params)?;
     let plan = plan_summary(&vit);
@@ -60,11 +66,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .ok()
         .map(|n| n.iter().map(|s| s.to_string()).collect());
     let choice = match &args.dealer {
-        Some(a) => DealerChoice::Remote(loopback_addr(a)?),
+        Some(a) => DealerChoice::Remote(resolve(a)?),
         None => DealerChoice::InProcess,
     };
-    let server = ModelServer::bind(args.port, vit, m.clone(), names, choice, opts, stderr_log())?
+    let mut server = ModelServer::bind(&args.listen, vit, names, choice, opts, stderr_log())?
         .with_session(crate::agree::session_for(&args.trunc));
+    if let Some(t) = &token {
+        server = server.with_dealer_token(t);
+    }
     println!(
         "serving {} ({}, {plan}, {} truncation) on {}",
         m.name,
@@ -75,8 +84,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
     match choice {
         DealerChoice::Remote(a) => println!("dealer: {a} (a separate process)"),
         DealerChoice::InProcess => println!(
-            "dealer: {} (a thread of this server process: for demos only; a real deployment \
-             runs `mpcvit dealer` as a third party trusted by both sides and passes --dealer)",
+            "dealer: {} (--demo-dealer: a thread of this server process, for demos only; a real \
+             deployment runs `mpcvit dealer` as a third party trusted by both sides and passes \
+             --dealer)",
             server.dealer_addr()
         ),
     }

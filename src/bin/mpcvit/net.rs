@@ -1,0 +1,62 @@
+//! Network options shared by `serve`, `dealer` and `classify`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mpcvit::secure::remote::RemoteOptions;
+use mpcvit::{Error, Result};
+
+/// Timeouts and the dealer's access token.
+#[derive(clap::Args, Debug)]
+pub struct NetArgs {
+    /// Socket timeout in seconds: a peer silent for longer ends its session with an error.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Limit of one whole session in seconds (a peer cannot keep a session alive by
+    /// trickling bytes).
+    #[arg(long, default_value_t = 1800)]
+    pub session_limit: u64,
+    /// File holding the dealer's access token: the dealer then serves only joins
+    /// authenticated with it (HMAC-SHA256), and the parties authenticate their joins with it.
+    /// Surrounding white space is ignored.
+    #[arg(long)]
+    pub dealer_token_file: Option<PathBuf>,
+}
+
+impl NetArgs {
+    /// The library's options.
+    pub fn options(&self) -> Result<RemoteOptions> {
+        if self.timeout == 0 || self.session_limit == 0 {
+            return Err(Error::Config(
+                "--timeout and --session-limit must be at least 1 second".into(),
+            ));
+        }
+        Ok(RemoteOptions {
+            timeout: Duration::from_secs(self.timeout),
+            session_limit: Duration::from_secs(self.session_limit),
+            ..RemoteOptions::default()
+        })
+    }
+
+    /// The token, if a file was given; an empty or unreadable file is an error.
+    pub fn token(&self) -> Result<Option<Vec<u8>>> {
+        let Some(path) = &self.dealer_token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the token file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let token = text.trim_ascii();
+        if token.len() < 16 {
+            return Err(Error::Config(format!(
+                "the token in {} has {} bytes; use at least 16 random bytes",
+                path.display(),
+                token.len()
+            )));
+        }
+        Ok(Some(token.to_vec()))
+    }
+}
