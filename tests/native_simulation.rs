@@ -17,10 +17,10 @@
 //!    across trials): that is what a reused correlation looks like (a Beaver triple used for
 //!    two products opens `x - a` and `y - a`, whose difference `x - y` is the secret).
 //!
-//! The test runs each protocol of the engine and one whole private inference. It can fail:
-//! reusing a Beaver triple in the dealer, or deriving party 1's input masks from party 0's
-//! dealer seed, each makes it fail (checked by temporary mutations; see the README's
-//! "Security model"). What it cannot show: correlations subtler than a fixed bit or a fixed
+//! The test runs each protocol of the engine and one whole private inference. It can fail: a
+//! dealer that draws every Beaver triple from one fixed seed (reused, predictable masks) makes
+//! both protocol tests fail (checked by a temporary mutation; see the README's "Security
+//! model"), and the synthetic test below shows each check catching its pattern. What it cannot show: correlations subtler than a fixed bit or a fixed
 //! pairwise difference, which the per-protocol simulator arguments in the docs cover.
 
 use std::collections::HashMap;
