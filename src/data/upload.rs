@@ -58,7 +58,7 @@ pub fn decode_image_within(bytes: &[u8], max_side: u32, max_pixels: usize) -> Re
     let (w, h) = reader()?
         .into_dimensions()
         .map_err(|e| bad(e.to_string()))?;
-    let pixels = (w as usize).checked_mul(h as usize).unwrap_or(usize::MAX);
+    let pixels = (w as usize).saturating_mul(h as usize);
     if w == 0 || h == 0 || pixels > max_pixels {
         return Err(bad(format!(
             "{w}x{h} is empty or larger than {max_pixels} pixels"

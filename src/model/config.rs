@@ -231,12 +231,13 @@ impl ViTConfig {
     }
 
     /// Upper estimate of the bytes one party allocates at its peak during a private inference:
-    /// every parameter as a ring share (8 bytes each, the server's `SharedWeights`, also the
-    /// MPCViT+ fused matrices at most once more) plus [`PRIVATE_WORKING_COPIES`] 8-byte copies
-    /// of the largest activation (the attention scores, the MLP's hidden layer or the `qkv`
-    /// output): a protocol call holds its inputs, the Beaver masks, the openings and, in a
-    /// comparison, the bit-sliced intermediate layers at once. `tests/native_fuzz.rs` measures
-    /// the real peak with a counting allocator and checks it stays below this.
+    /// [`PRIVATE_PARAMETER_WORDS`] 8-byte words per parameter (the weights as ring shares,
+    /// their masks while they are shared, the MPCViT+ fused matrices) plus
+    /// [`PRIVATE_WORKING_COPIES`] 8-byte copies of the largest activation (the attention
+    /// scores, the MLP's hidden layer or the `qkv` output): a protocol call holds its inputs,
+    /// the Beaver masks, the openings and, in a comparison, the bit-sliced intermediate layers
+    /// at once. `tests/native_fuzz.rs` measures the real peak with a counting allocator, on a
+    /// parameter-dominated and an attention-dominated model, and checks it stays below this.
     pub fn private_bytes_estimate(&self) -> u64 {
         let n = self.tokens() as u64;
         let largest = self
@@ -244,7 +245,7 @@ impl ViTConfig {
             .max(n * self.hidden() as u64)
             .max(n * 3 * self.dim as u64)
             .max(n * self.linformer_k as u64 * self.heads as u64);
-        8 * (2 * self.parameter_count() + PRIVATE_WORKING_COPIES * largest)
+        8 * (PRIVATE_PARAMETER_WORDS * self.parameter_count() + PRIVATE_WORKING_COPIES * largest)
     }
 }
 
@@ -272,7 +273,9 @@ pub const MAX_ATTENTION_SCORES: u64 = 1 << 24;
 /// Most bytes [`ViTConfig::private_bytes_estimate`] may reach: 2 GiB per party.
 pub const MAX_PRIVATE_BYTES: u64 = 1 << 31;
 /// Copies of the largest activation [`ViTConfig::private_bytes_estimate`] counts.
-pub const PRIVATE_WORKING_COPIES: u64 = 16;
+pub const PRIVATE_WORKING_COPIES: u64 = 64;
+/// 8-byte words per parameter [`ViTConfig::private_bytes_estimate`] counts.
+pub const PRIVATE_PARAMETER_WORDS: u64 = 4;
 
 #[cfg(test)]
 mod tests {

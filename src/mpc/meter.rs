@@ -108,7 +108,7 @@ pub struct Stats {
 impl Stats {
     /// Online bytes in both directions.
     pub fn online_bytes(&self) -> u64 {
-        self.sent + self.recv
+        self.sent.saturating_add(self.recv)
     }
 
     /// Offline bytes (dealer traffic).

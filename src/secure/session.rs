@@ -60,7 +60,8 @@ impl CostSummary {
 
     /// Online bytes both ways.
     pub fn online_bytes(&self) -> u64 {
-        self.bytes_client_to_server + self.bytes_server_to_client
+        self.bytes_client_to_server
+            .saturating_add(self.bytes_server_to_client)
     }
 
     /// The totals as a manifest's `cost` record (the per-layer and per-operation breakdowns
