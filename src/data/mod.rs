@@ -9,6 +9,7 @@
 //!   independent of npm, and the checksum catches corrupt files before they cost a training run.
 //! * [`preprocess`] turns a user's drawing or photo into a 28x28 MNIST-style image.
 //! * [`samples`] writes the small sample sets the page ships with.
+//! * `upload` (native only) decodes a PNG / JPEG file with bounded memory.
 
 pub mod convert;
 pub mod dataset;
@@ -16,6 +17,8 @@ pub mod fashion;
 pub mod idx;
 pub mod preprocess;
 pub mod samples;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod upload;
 
 pub use convert::{
     class_names, convert_fashion, convert_mnist, file_name, load, read_fashion, read_mnist, verify,

@@ -146,22 +146,33 @@ impl ViTConfig {
         )))
     }
 
-    /// Checks that the numbers describe a buildable ViT.
+    /// Checks that the numbers describe a buildable ViT of a size this crate supports: every
+    /// field positive and at most its documented maximum ([`MAX_IMAGE_SIZE`], ...), `patch`
+    /// dividing `image_size`, `heads` dividing `dim`, then the derived sizes ([`MAX_TOKENS`],
+    /// [`MAX_PARAMETERS`], [`MAX_ATTENTION_SCORES`], [`MAX_PRIVATE_BYTES`]). Fields are
+    /// checked before anything is derived from them, so no size computed here (or by the
+    /// accessors once this passed) can overflow or divide by zero, and a config from a file or
+    /// a peer is rejected before anything is allocated for it.
     pub fn validate(&self) -> Result<()> {
-        let nonzero = [
-            ("image_size", self.image_size),
-            ("channels", self.channels),
-            ("patch", self.patch),
-            ("dim", self.dim),
-            ("depth", self.depth),
-            ("heads", self.heads),
-            ("mlp_ratio", self.mlp_ratio),
-            ("classes", self.classes),
-            ("linformer_k", self.linformer_k),
+        let fields = [
+            ("image_size", self.image_size, MAX_IMAGE_SIZE),
+            ("channels", self.channels, MAX_CHANNELS),
+            ("patch", self.patch, MAX_IMAGE_SIZE),
+            ("dim", self.dim, MAX_DIM),
+            ("depth", self.depth, MAX_DEPTH),
+            ("heads", self.heads, MAX_HEADS),
+            ("mlp_ratio", self.mlp_ratio, MAX_MLP_RATIO),
+            ("classes", self.classes, MAX_CLASSES),
+            ("linformer_k", self.linformer_k, MAX_TOKENS),
         ];
-        for (name, value) in nonzero {
+        for (name, value, max) in fields {
             if value == 0 {
                 return Err(Error::Config(format!("{name} must be positive")));
+            }
+            if value > max {
+                return Err(Error::Config(format!(
+                    "{name} = {value} exceeds the supported maximum {max}"
+                )));
             }
         }
         if !self.image_size.is_multiple_of(self.patch) {
@@ -176,14 +187,109 @@ impl ViTConfig {
                 self.heads, self.dim
             )));
         }
-        if self.image_size > 1024 || self.dim > 4096 || self.depth > 64 || self.heads > 64 {
-            return Err(Error::Config(
-                "config is larger than this crate supports".into(),
-            ));
+        let derived = [
+            ("tokens", self.tokens() as u64, MAX_TOKENS as u64),
+            ("parameters", self.parameter_count(), MAX_PARAMETERS),
+            (
+                "attention scores per layer (heads x tokens^2)",
+                self.attention_scores(),
+                MAX_ATTENTION_SCORES,
+            ),
+            (
+                "estimated bytes of a private inference",
+                self.private_bytes_estimate(),
+                MAX_PRIVATE_BYTES,
+            ),
+        ];
+        for (name, value, max) in derived {
+            if value > max {
+                return Err(Error::Config(format!(
+                    "{name} = {value} exceeds the supported maximum {max}"
+                )));
+            }
         }
         Ok(())
     }
+
+    /// Number of learned values (every tensor of [`crate::model::Params`], the Linformer and
+    /// XNorm ones included). Meaningful once the fields are bounded (see [`Self::validate`]);
+    /// computed in `u64` so it cannot overflow then.
+    pub fn parameter_count(&self) -> u64 {
+        let [c, n, k, hid, heads] = [
+            self.dim,
+            self.tokens(),
+            self.linformer_k,
+            self.hidden(),
+            self.heads,
+        ]
+        .map(|v| v as u64);
+        let block = 4 * c // two LayerNorms
+            + 3 * c * c + 3 * c // qkv
+            + c * c + c // proj
+            + 2 * k * n // Linformer E, F
+            + heads // XNorm gains
+            + c * hid + hid // fc1
+            + hid * c + c; // fc2
+        let outer = self.patch_len() as u64 * c + c // patch embedding
+            + c + n * c // class token, positions
+            + 2 * c // final LayerNorm
+            + c * self.classes as u64 + self.classes as u64; // head
+        outer + self.depth as u64 * block
+    }
+
+    /// Attention scores `S` of one layer: `heads x tokens x tokens`, the largest activation of
+    /// every variant but Linformer and XNorm.
+    pub fn attention_scores(&self) -> u64 {
+        let n = self.tokens() as u64;
+        self.heads as u64 * n * n
+    }
+
+    /// Upper estimate of the bytes one party allocates at its peak during a private inference:
+    /// [`PRIVATE_PARAMETER_WORDS`] 8-byte words per parameter (the weights as ring shares,
+    /// their masks while they are shared, the MPCViT+ fused matrices) plus
+    /// [`PRIVATE_WORKING_COPIES`] 8-byte copies of the largest activation (the attention
+    /// scores, the MLP's hidden layer or the `qkv` output): a protocol call holds its inputs,
+    /// the Beaver masks, the openings and, in a comparison, the bit-sliced intermediate layers
+    /// at once. `tests/native_fuzz.rs` measures the real peak with a counting allocator, on a
+    /// parameter-dominated and an attention-dominated model, and checks it stays below this.
+    pub fn private_bytes_estimate(&self) -> u64 {
+        let n = self.tokens() as u64;
+        let largest = self
+            .attention_scores()
+            .max(n * self.hidden() as u64)
+            .max(n * 3 * self.dim as u64)
+            .max(n * self.linformer_k as u64 * self.heads as u64);
+        8 * (PRIVATE_PARAMETER_WORDS * self.parameter_count() + PRIVATE_WORKING_COPIES * largest)
+    }
 }
+
+/// Largest accepted `image_size` (pixels per side).
+pub const MAX_IMAGE_SIZE: usize = 512;
+/// Largest accepted `channels` (grey, RGB or RGBA).
+pub const MAX_CHANNELS: usize = 4;
+/// Largest accepted embedding width `dim` (ViT-Large's).
+pub const MAX_DIM: usize = 1024;
+/// Largest accepted `depth` (ViT-Large has 24 blocks).
+pub const MAX_DEPTH: usize = 32;
+/// Largest accepted `heads`.
+pub const MAX_HEADS: usize = 32;
+/// Largest accepted `mlp_ratio` (the paper uses 2 and 4).
+pub const MAX_MLP_RATIO: usize = 8;
+/// Largest accepted `classes` (ImageNet-1k's).
+pub const MAX_CLASSES: usize = 1000;
+/// Largest sequence length (a 32 x 32 grid of patches plus the class token); also the
+/// largest `linformer_k`.
+pub const MAX_TOKENS: usize = 32 * 32 + 1;
+/// Most learned values: 2^25 (128 MiB as f32, 256 MiB as ring shares).
+pub const MAX_PARAMETERS: u64 = 1 << 25;
+/// Most attention scores per layer (`heads x tokens^2`): 2^24, 128 MiB as ring shares.
+pub const MAX_ATTENTION_SCORES: u64 = 1 << 24;
+/// Most bytes [`ViTConfig::private_bytes_estimate`] may reach: 2 GiB per party.
+pub const MAX_PRIVATE_BYTES: u64 = 1 << 31;
+/// Copies of the largest activation [`ViTConfig::private_bytes_estimate`] counts.
+pub const PRIVATE_WORKING_COPIES: u64 = 64;
+/// 8-byte words per parameter [`ViTConfig::private_bytes_estimate`] counts.
+pub const PRIVATE_PARAMETER_WORDS: u64 = 4;
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +306,97 @@ mod tests {
         }
         assert_eq!(ViTConfig::paper_cifar().tokens(), 65);
         assert_eq!(ViTConfig::demo().tokens(), 17);
+    }
+
+    fn config_error(c: &ViTConfig) -> String {
+        match c.validate() {
+            Err(Error::Config(m)) => m,
+            other => panic!("{c:?}: expected Error::Config, got {other:?}"),
+        }
+    }
+
+    type Field = fn(&mut ViTConfig) -> &mut usize;
+
+    const FIELDS: [(&str, Field); 9] = [
+        ("image_size", |c| &mut c.image_size),
+        ("channels", |c| &mut c.channels),
+        ("patch", |c| &mut c.patch),
+        ("dim", |c| &mut c.dim),
+        ("depth", |c| &mut c.depth),
+        ("heads", |c| &mut c.heads),
+        ("mlp_ratio", |c| &mut c.mlp_ratio),
+        ("classes", |c| &mut c.classes),
+        ("linformer_k", |c| &mut c.linformer_k),
+    ];
+
+    #[test]
+    fn every_field_rejects_zero_and_absurd_values_by_name() {
+        for (name, field) in FIELDS {
+            for (value, want) in [
+                (0, format!("{name} must be positive")),
+                (usize::MAX, format!("{name} = {} exceeds", usize::MAX)),
+                (1 << 40, format!("{name} = {} exceeds", 1u64 << 40)),
+            ] {
+                let mut c = ViTConfig::paper_tiny_imagenet();
+                *field(&mut c) = value;
+                let e = config_error(&c);
+                assert!(e.contains(&want), "{name} = {value}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn derived_sizes_are_bounded() {
+        // Each field within its maximum, the product not.
+        let many_tokens = ViTConfig {
+            image_size: 512,
+            patch: 8,
+            ..ViTConfig::paper_tiny_imagenet()
+        };
+        assert!(config_error(&many_tokens).contains("tokens = 4097 exceeds"));
+        let huge = ViTConfig {
+            dim: 1024,
+            depth: 32,
+            heads: 16,
+            mlp_ratio: 8,
+            ..ViTConfig::paper_tiny_imagenet()
+        };
+        assert!(config_error(&huge).contains("parameters = "));
+        let wide_attention = ViTConfig {
+            image_size: 512,
+            patch: 16,
+            dim: 256,
+            heads: 32,
+            depth: 1,
+            ..ViTConfig::paper_tiny_imagenet()
+        };
+        assert!(config_error(&wide_attention).contains("attention scores per layer"));
+        let heavy = ViTConfig {
+            image_size: 512,
+            patch: 16,
+            channels: 4,
+            dim: 960,
+            heads: 15,
+            depth: 2,
+            mlp_ratio: 4,
+            ..ViTConfig::paper_tiny_imagenet()
+        };
+        assert!(heavy.parameter_count() <= MAX_PARAMETERS);
+        assert!(heavy.attention_scores() <= MAX_ATTENTION_SCORES);
+        assert!(config_error(&heavy).contains("estimated bytes of a private inference"));
+    }
+
+    #[test]
+    fn parameter_count_matches_the_tensors() {
+        use rand::SeedableRng;
+        for c in [
+            ViTConfig::tiny(),
+            ViTConfig::demo(),
+            ViTConfig::paper_cifar(),
+        ] {
+            let p = crate::model::Params::init(&c, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+            assert_eq!(c.parameter_count(), p.count() as u64, "{c:?}");
+        }
     }
 
     #[test]

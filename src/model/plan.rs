@@ -133,8 +133,16 @@ impl AttentionPlan {
         }
     }
 
-    /// Checks the plan's shape against `cfg` and that row-wise plans only mix row-wise variants.
+    /// Checks `cfg` ([`ViTConfig::validate`]: nothing is derived from an unchecked config,
+    /// e.g. its token count from a zero `patch`), then the plan's shape against it and that
+    /// row-wise plans only mix row-wise variants.
     pub fn validate(&self, cfg: &ViTConfig) -> Result<()> {
+        cfg.validate()?;
+        self.check_shape(cfg)
+    }
+
+    /// [`AttentionPlan::validate`] for a config already checked.
+    fn check_shape(&self, cfg: &ViTConfig) -> Result<()> {
         let bad = |what: String| Err(Error::Config(format!("attention plan: {what}")));
         let (l, h, n) = (cfg.depth, cfg.heads, cfg.tokens());
         match self {
@@ -191,8 +199,14 @@ pub struct GeluPlan {
 }
 
 impl GeluPlan {
-    /// Checks the plan's shape against `cfg`.
+    /// Checks `cfg` ([`ViTConfig::validate`]), then the plan's shape against it.
     pub fn validate(&self, cfg: &ViTConfig) -> Result<()> {
+        cfg.validate()?;
+        self.check_shape(cfg)
+    }
+
+    /// [`GeluPlan::validate`] for a config already checked.
+    fn check_shape(&self, cfg: &ViTConfig) -> Result<()> {
         let (l, n) = (cfg.depth, cfg.tokens());
         if self.linearised.len() != l || self.linearised.iter().any(|r| r.len() != n) {
             return Err(Error::Config(format!(
@@ -222,11 +236,14 @@ impl Plan {
         }
     }
 
-    /// Validates both parts against `cfg`.
+    /// Validates `cfg` first ([`ViTConfig::validate`]; a peer's join or a manifest may carry
+    /// any config, and the plan's expected shape is derived from it), then both parts against
+    /// it.
     pub fn validate(&self, cfg: &ViTConfig) -> Result<()> {
-        self.attention.validate(cfg)?;
+        cfg.validate()?;
+        self.attention.check_shape(cfg)?;
         if let Some(g) = &self.gelu {
-            g.validate(cfg)?;
+            g.check_shape(cfg)?;
         }
         Ok(())
     }
@@ -286,5 +303,45 @@ mod tests {
             linearised: vec![vec![false; 3]; cfg.depth],
         };
         assert!(g.validate(&cfg).is_err());
+    }
+
+    /// A join or manifest with `patch: 0` used to divide by zero when the plan derived the
+    /// token count from the unchecked config.
+    #[test]
+    fn an_invalid_config_is_reported_before_the_plan_is_checked() {
+        let bad = ViTConfig {
+            patch: 0,
+            ..ViTConfig::demo()
+        };
+        let rows = vec![vec![vec![Attention::RsAttn; 17]; 4]; 4];
+        let gelu = GeluPlan {
+            linearised: vec![vec![true; 17]; 4],
+        };
+        let plans = [
+            Plan::uniform(&ViTConfig::demo(), Attention::Softmax),
+            Plan {
+                attention: AttentionPlan::Row(rows),
+                gelu: Some(gelu.clone()),
+            },
+        ];
+        for plan in plans {
+            match plan.validate(&bad) {
+                Err(Error::Config(m)) => assert_eq!(m, "patch must be positive"),
+                other => panic!("expected the config error, got {other:?}"),
+            }
+            assert!(
+                matches!(plan.attention.validate(&bad), Err(Error::Config(m)) if m.contains("patch"))
+            );
+        }
+        assert!(matches!(gelu.validate(&bad), Err(Error::Config(m)) if m.contains("patch")));
+        let absurd = ViTConfig {
+            mlp_ratio: usize::MAX,
+            ..ViTConfig::demo()
+        };
+        let e = Plan::uniform(&ViTConfig::demo(), Attention::ScaleAttn)
+            .validate(&absurd)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mlp_ratio") && e.contains("exceeds"), "{e}");
     }
 }

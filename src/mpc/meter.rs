@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Error, Result};
+
 /// Seconds from an arbitrary origin: `Instant` natively, `performance.now()` (or `Date.now()`)
 /// in wasm.
 pub fn now_s() -> f64 {
@@ -106,7 +108,7 @@ pub struct Stats {
 impl Stats {
     /// Online bytes in both directions.
     pub fn online_bytes(&self) -> u64 {
-        self.sent + self.recv
+        self.sent.saturating_add(self.recv)
     }
 
     /// Offline bytes (dealer traffic).
@@ -132,19 +134,47 @@ impl Stats {
         self.offline_bytes() as f64 / profile.bandwidth_bytes_per_s
     }
 
+    /// Adds `o` counter by counter. Saturating: a report may come from the peer (the server's
+    /// reports reach the client), and a hostile one must not overflow the sum; see
+    /// [`Report::check_peer`] for rejecting it outright.
     fn add(&mut self, o: &Stats) {
-        self.calls += o.calls;
-        self.rounds += o.rounds;
-        self.sent += o.sent;
-        self.recv += o.recv;
-        self.messages_sent += o.messages_sent;
-        self.messages_recv += o.messages_recv;
-        self.offline_sent += o.offline_sent;
-        self.offline_recv += o.offline_recv;
+        self.calls = self.calls.saturating_add(o.calls);
+        self.rounds = self.rounds.saturating_add(o.rounds);
+        self.sent = self.sent.saturating_add(o.sent);
+        self.recv = self.recv.saturating_add(o.recv);
+        self.messages_sent = self.messages_sent.saturating_add(o.messages_sent);
+        self.messages_recv = self.messages_recv.saturating_add(o.messages_recv);
+        self.offline_sent = self.offline_sent.saturating_add(o.offline_sent);
+        self.offline_recv = self.offline_recv.saturating_add(o.offline_recv);
         self.compute_s += o.compute_s;
         self.offline_compute_s += o.offline_compute_s;
     }
+
+    /// The integer counters, named (for checks and messages).
+    fn counters(&self) -> [(&'static str, u64); 8] {
+        [
+            ("calls", self.calls),
+            ("rounds", self.rounds),
+            ("sent", self.sent),
+            ("recv", self.recv),
+            ("messages_sent", self.messages_sent),
+            ("messages_recv", self.messages_recv),
+            ("offline_sent", self.offline_sent),
+            ("offline_recv", self.offline_recv),
+        ]
+    }
 }
+
+/// Most rows a peer's [`Report`] may have ([`Report::check_peer`]); a private inference of the
+/// largest supported model has a few thousand (labels x nested ops).
+pub const MAX_PEER_REPORT_ROWS: usize = 1 << 16;
+/// Largest value of any counter in a peer's report, and of their sum over its rows: 2^50
+/// (a petabyte, or 10^15 rounds), far above any session this crate can run.
+pub const MAX_PEER_COUNTER: u64 = 1 << 50;
+/// Largest time a peer's report may claim, in seconds (a day).
+pub const MAX_PEER_SECONDS: f64 = 86_400.0;
+/// Longest label or op path in a peer's report, in bytes.
+pub const MAX_PEER_PATH: usize = 1024;
 
 /// The per-party meter.
 #[derive(Debug)]
@@ -324,8 +354,8 @@ impl Report {
                         recv: a.recv.max(b.sent),
                         messages_sent: a.messages_sent.max(b.messages_recv),
                         messages_recv: a.messages_recv.max(b.messages_sent),
-                        offline_sent: a.offline_sent + b.offline_sent,
-                        offline_recv: a.offline_recv + b.offline_recv,
+                        offline_sent: a.offline_sent.saturating_add(b.offline_sent),
+                        offline_recv: a.offline_recv.saturating_add(b.offline_recv),
                         compute_s: a.compute_s.max(b.compute_s),
                         offline_compute_s: a.offline_compute_s.max(b.offline_compute_s),
                     },
@@ -345,9 +375,58 @@ impl Report {
             .rows
             .iter()
             .filter(|r| !r.ops.contains('/'))
-            .map(|r| r.stats.calls)
-            .sum();
+            .fold(0u64, |sum, r| sum.saturating_add(r.stats.calls));
         t
+    }
+
+    /// Checks a report that came from the peer before it is merged or summed: at most
+    /// [`MAX_PEER_REPORT_ROWS`] rows with paths of at most [`MAX_PEER_PATH`] bytes, every
+    /// counter and every counter's sum over the rows (checked arithmetic) at most
+    /// [`MAX_PEER_COUNTER`], every time finite, non-negative and at most
+    /// [`MAX_PEER_SECONDS`] (also summed). The error says which row and counter.
+    pub fn check_peer(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Protocol(format!("the peer's cost report: {m}")));
+        if self.rows.len() > MAX_PEER_REPORT_ROWS {
+            return bad(format!(
+                "{} rows, at most {MAX_PEER_REPORT_ROWS} are accepted",
+                self.rows.len()
+            ));
+        }
+        let mut sums = [0u64; 8];
+        let mut seconds = 0.0f64;
+        for (i, r) in self.rows.iter().enumerate() {
+            if r.labels.len() > MAX_PEER_PATH || r.ops.len() > MAX_PEER_PATH {
+                return bad(format!(
+                    "row {i} has a path longer than {MAX_PEER_PATH} bytes"
+                ));
+            }
+            for (sum, (name, v)) in sums.iter_mut().zip(r.stats.counters()) {
+                *sum = sum
+                    .checked_add(v)
+                    .filter(|s| *s <= MAX_PEER_COUNTER)
+                    .ok_or_else(|| {
+                        Error::Protocol(format!(
+                            "the peer's cost report: `{name}` of row {i} ({v}) takes the total \
+                             past {MAX_PEER_COUNTER}"
+                        ))
+                    })?;
+            }
+            for (name, t) in [
+                ("compute_s", r.stats.compute_s),
+                ("offline_compute_s", r.stats.offline_compute_s),
+            ] {
+                if !(0.0..=MAX_PEER_SECONDS).contains(&t) {
+                    return bad(format!(
+                        "`{name}` of row {i} is {t}, not in [0, {MAX_PEER_SECONDS}] s"
+                    ));
+                }
+                seconds += t;
+            }
+        }
+        if seconds > 2.0 * MAX_PEER_SECONDS {
+            return bad(format!("{seconds} s in total"));
+        }
+        Ok(())
     }
 
     fn group(&self, key: impl Fn(&ReportRow) -> Option<String>) -> Vec<(String, Stats)> {
@@ -368,8 +447,7 @@ impl Report {
                 .rows
                 .iter()
                 .filter(|r| r.ops == *op)
-                .map(|r| r.stats.calls)
-                .sum();
+                .fold(0u64, |sum, r| sum.saturating_add(r.stats.calls));
         }
         v
     }
@@ -446,5 +524,92 @@ mod tests {
             ..Default::default()
         };
         assert!((s.estimate(&wan) - 1.4).abs() < 1e-9);
+    }
+
+    fn row(labels: &str, stats: Stats) -> ReportRow {
+        ReportRow {
+            labels: labels.into(),
+            ops: "mul".into(),
+            stats,
+        }
+    }
+
+    /// A hostile peer's report with counters near `u64::MAX`: summing and joining saturate
+    /// instead of overflowing, and `check_peer` names the counter and the row.
+    #[test]
+    fn hostile_peer_counters_do_not_overflow_and_are_rejected() {
+        let max = Stats {
+            calls: u64::MAX,
+            rounds: u64::MAX,
+            sent: u64::MAX,
+            recv: u64::MAX,
+            messages_sent: u64::MAX,
+            messages_recv: u64::MAX,
+            offline_sent: u64::MAX,
+            offline_recv: u64::MAX,
+            ..Stats::default()
+        };
+        let hostile = Report {
+            rows: vec![row("layer 0", max), row("layer 1", max)],
+        };
+        let t = hostile.total();
+        assert_eq!(
+            (t.rounds, t.calls, t.offline_recv),
+            (u64::MAX, u64::MAX, u64::MAX)
+        );
+        let joint = Report::joint(&hostile, &hostile);
+        assert_eq!(joint.total().offline_sent, u64::MAX);
+        assert_eq!(hostile.by_op()[0].1.calls, u64::MAX);
+        assert_eq!(hostile.with_label_prefix("layer 1").sent, u64::MAX);
+        let e = hostile.check_peer().unwrap_err().to_string();
+        assert!(e.contains("`calls` of row 0"), "{e}");
+
+        // Each counter within the bound, their sum over rows not.
+        let half = Stats {
+            offline_recv: MAX_PEER_COUNTER / 2 + 1,
+            ..Stats::default()
+        };
+        let summed = Report {
+            rows: vec![row("a", half), row("b", half)],
+        };
+        let e = summed.check_peer().unwrap_err().to_string();
+        assert!(e.contains("`offline_recv` of row 1"), "{e}");
+
+        for t in [f64::NAN, -1.0, f64::INFINITY, 1e300] {
+            let timed = Report {
+                rows: vec![row(
+                    "a",
+                    Stats {
+                        compute_s: t,
+                        ..Stats::default()
+                    },
+                )],
+            };
+            let e = timed.check_peer().unwrap_err().to_string();
+            assert!(e.contains("`compute_s` of row 0"), "{t}: {e}");
+        }
+        let long = Report {
+            rows: vec![row(&"x".repeat(MAX_PEER_PATH + 1), Stats::default())],
+        };
+        assert!(long
+            .check_peer()
+            .unwrap_err()
+            .to_string()
+            .contains("path longer"));
+        let many = Report {
+            rows: vec![row("a", Stats::default()); MAX_PEER_REPORT_ROWS + 1],
+        };
+        assert!(many.check_peer().unwrap_err().to_string().contains("rows"));
+    }
+
+    #[test]
+    fn an_honest_report_passes_the_peer_check() {
+        let mut m = Meter::new();
+        m.push_label("layer 0");
+        m.begin("mul");
+        m.record_round(10, 10, 1, 1);
+        m.record_offline(0, 64);
+        m.end();
+        m.report().check_peer().unwrap();
     }
 }

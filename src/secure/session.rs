@@ -60,7 +60,8 @@ impl CostSummary {
 
     /// Online bytes both ways.
     pub fn online_bytes(&self) -> u64 {
-        self.bytes_client_to_server + self.bytes_server_to_client
+        self.bytes_client_to_server
+            .saturating_add(self.bytes_server_to_client)
     }
 
     /// The totals as a manifest's `cost` record (the per-layer and per-operation breakdowns
@@ -156,6 +157,15 @@ impl PrivateInference {
             cost: CostSummary::from_report(&report),
             report,
         }
+    }
+
+    /// [`PrivateInference::from_parts`] where the server's report came from the server over
+    /// the network: it is checked first ([`Report::check_peer`]), so a hostile server gets a
+    /// clear [`crate::Error::Protocol`] instead of counters that overflow or times that are
+    /// not numbers. (`from_parts` itself saturates, it never panics.)
+    pub fn from_peer_parts(logits: Vec<f64>, client: &Report, server: &Report) -> Result<Self> {
+        server.check_peer()?;
+        Ok(PrivateInference::from_parts(logits, client, server))
     }
 }
 
@@ -336,5 +346,39 @@ mod tests {
         let vit = ViT::new(c.clone(), Plan::uniform(&c, Attention::RsAttn), params(1)).unwrap();
         let r = infer_local(&vit, &[&[0.0f32; 3]], SessionConfig::default(), None);
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn a_hostile_server_report_is_a_protocol_error() {
+        let c = cfg();
+        let vit = ViT::new(
+            c.clone(),
+            Plan::uniform(&c, Attention::ScaleAttn),
+            params(1),
+        )
+        .unwrap();
+        let img = vec![0.3f32; c.input_len()];
+        let honest = infer_local(
+            &vit,
+            &[&img],
+            SessionConfig::default(),
+            Some(SessionSeeds::insecure_fixed(4)),
+        )
+        .unwrap()
+        .remove(0);
+        let mut hostile = honest.report.clone();
+        for r in hostile.rows.iter_mut() {
+            r.stats.offline_recv = u64::MAX;
+        }
+        let logits = honest.logits.clone();
+        // The unchecked merge saturates rather than panicking ...
+        let merged = PrivateInference::from_parts(logits.clone(), &honest.report, &hostile);
+        assert_eq!(merged.report.total().offline_recv, u64::MAX);
+        // ... and the checked one refuses the report.
+        match PrivateInference::from_peer_parts(logits.clone(), &honest.report, &hostile) {
+            Err(crate::Error::Protocol(m)) => assert!(m.contains("offline_recv"), "{m}"),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+        PrivateInference::from_peer_parts(logits, &honest.report, &honest.report).unwrap();
     }
 }

@@ -73,15 +73,18 @@ impl Source {
 }
 
 fn decode(path: &Path) -> Result<Source> {
-    let img = image::open(path).map_err(|e| {
-        Error::Io(std::io::Error::other(format!(
-            "cannot read image {}: {e}",
-            path.display()
-        )))
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Data(format!("cannot read image {}: {e}", path.display())))?;
+    let img = data::upload::decode_image(&bytes).map_err(|e| match e {
+        Error::Data(m) => Error::Data(format!("cannot read image {}: {m}", path.display())),
+        other => other,
     })?;
-    let rgba = img.to_rgba8();
-    let (w, h) = rgba.dimensions();
-    Ok(Source::File(path.to_path_buf(), w, h, rgba.into_raw()))
+    Ok(Source::File(
+        path.to_path_buf(),
+        img.width,
+        img.height,
+        img.pixels,
+    ))
 }
 
 fn sample(spec: &str, data_dir: &Path) -> Result<Source> {

@@ -162,10 +162,10 @@ impl RemoteClient {
                 mine.len()
             )));
         }
-        Ok(mine
-            .into_iter()
+        // The server's counters are checked before they are summed with the client's.
+        mine.into_iter()
             .zip(reports)
-            .map(|((logits, r0), r1)| PrivateInference::from_parts(logits, &r0, &r1))
-            .collect())
+            .map(|((logits, r0), r1)| PrivateInference::from_peer_parts(logits, &r0, &r1))
+            .collect()
     }
 }
