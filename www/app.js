@@ -30,7 +30,7 @@ function dropRun() {
 const select = () => selectModel({
   before: () => {
     dropRun();
-    resetExplorer();
+    resetExplorer(null);
     $('classify').disabled = true;
   },
   after: async (model, stale) => {
@@ -39,7 +39,7 @@ const select = () => selectModel({
     state.input = null;
     clearCanvas();
     $('classify').disabled = false;
-    resetExplorer();
+    resetExplorer(model);
     prewarmParties();
   },
 });

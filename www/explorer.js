@@ -6,7 +6,7 @@ import { $, fetchOk, esc, seconds, tableHtml } from './util.js';
 import { state, showError } from './state.js';
 import { startWorker } from './wasm.js';
 import { REQUEST } from './protocol.js';
-import { describeModel, datasetTitle } from './models.js';
+import { describeModel } from './models.js';
 
 /** The Table-2 sweep (`models/variants-mnist.json`, one short training per variant); optional. */
 let sweep = null;
@@ -56,20 +56,21 @@ function rows(model, measured) {
   // The shipped searched models: their own plan's cost, measured when they were made.
   for (const [name, m] of shipped.filter(([n]) => /mpcvit/.test(n))) {
     const c = m.cost ?? {};
-    body.push([`${esc(describeModel({ name, dataset: m.dataset }).title)} <span class="muted small">searched plan, shipped</span>`,
-      c.rounds ?? '–', c.online_bytes != null ? (c.online_bytes / 1e6).toFixed(2) : '–',
-      c.lan_s != null ? seconds(c.lan_s, 3) : '–', c.wan_s != null ? seconds(c.wan_s) : '–',
+    // LAN left out: the manifest's LAN time holds the compute of the machine that made it.
+    const title = describeModel({ name, dataset: m.dataset }).title.replace(/ \(.*\)$/, '');
+    body.push([`${esc(title)} <span class="muted small">searched plan, shipped</span>`,
+      c.rounds ?? '–', c.online_bytes != null ? (c.online_bytes / 1e6).toFixed(2) : '–', '–', c.wan_s != null ? seconds(c.wan_s) : '–',
       pct(m.metrics.test_accuracy, `${m.training?.epochs ?? '?'} epochs`), '–']);
   }
   return body;
 }
 
-/** Forgets the table: it belongs to the previous model's shape and dataset. */
-export function resetExplorer() {
+/** Forgets the table, which belonged to the previous model's shape and dataset; the button
+ *  names `model`, the one being selected (null while none is). */
+export function resetExplorer(model) {
   $('variants').innerHTML = '';
   delete $('variants').dataset.rows;
   delete $('variants').dataset.dataset;
-  const model = state.current;
   $('compare-run').textContent = model ? `Measure for ${describeModel(model.entry).title}` : 'Measure for this model';
 }
 
@@ -85,7 +86,7 @@ async function measure() {
     await loadSweep();
     if (state.current !== model) return; // another model was chosen meanwhile
     const head = ['attention', 'rounds', 'online MB', 'LAN', 'WAN',
-      `accuracy, full training (${esc(datasetTitle(model.manifest.dataset))})`, 'accuracy, 2-epoch sweep (MNIST)'];
+      `accuracy (${esc(model.manifest.dataset)}, full training)`, 'accuracy (MNIST, 2-epoch sweep)'];
     $('variants').innerHTML = tableHtml(head, rows(model, measured));
     $('variants').dataset.rows = measured.length;
     $('variants').dataset.dataset = model.manifest.dataset;

@@ -10,7 +10,6 @@ export const DATASETS = [
   ['mnist', 'Handwritten digits (MNIST)'],
   ['fashion', 'Clothing (Fashion-MNIST)'],
 ];
-const datasetTitle = (d) => DATASETS.find(([k]) => k === d)?.[1] ?? d;
 
 /** `{title, line}`: a plain-language name for the model list and one line saying what it is. */
 export function describeModel(entry) {
@@ -159,5 +158,3 @@ export function addModel({ name, dataset, manifestText, manifest, weights }) {
   fillList();
   return entry;
 }
-
-export { datasetTitle };

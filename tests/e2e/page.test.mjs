@@ -198,8 +198,11 @@ async function searchLive(page, shipped) {
   }));
   check('binarise at mu 0.25 keeps RSAttn on 4 of 16 heads and costs fewer rounds than the Softmax teacher',
     !err && plan.units === 4 && plan.cells === 4 && plan.rounds > 0 && plan.rounds < plan.teacher, err || JSON.stringify(plan));
-  if (err) return;
+  if (!err) await retrainLive(page, shipped, t0);
+}
 
+/** Retrains the binarised plan one epoch with KD, then uses the new model privately. */
+async function retrainLive(page, shipped, t0) {
   await page.fill('#s-retrain-epochs', '1');
   await page.click('#s-retrain');
   // The live progress moves under the Retrain button as the retraining starts.
@@ -209,7 +212,7 @@ async function searchLive(page, shipped) {
     return { gap: Math.round(live.top - button.bottom), under: document.getElementById('s-retrain-box').contains(document.getElementById('s-progress')) };
   });
   check('the retraining progress is shown right under the Retrain button', near.under && near.gap >= 0 && near.gap < 120, JSON.stringify(near));
-  err = await searchPhase(page, 'trained');
+  const err = await searchPhase(page, 'trained');
   const trained = await page.evaluate(async () => {
     const s = window.__mpcvitSearch.trained;
     const get = async (id) => {
@@ -481,6 +484,14 @@ try {
     sweepAcc >= 10 && fullAcc, `${sweepAcc} rows with a sweep accuracy`);
   const cellWrap = await page.$eval('#variants td', (td) => getComputedStyle(td).whiteSpace);
   check('explorer cells do not wrap mid-figure', cellWrap === 'nowrap', cellWrap);
+  await page.selectOption('#model', 'fashion-softmax');
+  await waitReady(page);
+  const switched = await page.evaluate(() => ({ rows: document.querySelectorAll('#variants tr').length,
+    button: document.getElementById('compare-run').textContent }));
+  check('after switching to a Fashion model the explorer shows no MNIST figures', switched.rows === 0 && /Softmax/.test(switched.button),
+    JSON.stringify(switched));
+  await page.selectOption('#model', model);
+  await waitReady(page);
   check('Softmax costs more than RSAttn, which costs more than ScaleAttn (WAN)',
     wanOf('softmax') > wanOf('rsattn') && wanOf('rsattn') > wanOf('scale'),
     `softmax ${wanOf('softmax')} s, rsattn ${wanOf('rsattn')} s, scale ${wanOf('scale')} s`);
