@@ -4,17 +4,18 @@
 //   page -> worker   {id, type, ...payload}            (payload buffers may be transferred)
 //   worker -> page   {id, ok: true, result}  or  {id, ok: false, error: "message"}
 //
-// Workers (module workers, each with its own wasm instance from /pkg/mpcvit.js). The page
-// compiles the wasm once (wasm.js) and every worker's first request is
-//                       'init'           {module: WebAssembly.Module} -> true
+// Workers (module workers, each with its own wasm instance of /pkg/mpcvit.js). The page
+// compiles the wasm once (wasm.js); every worker's first request hands it the compiled module,
 // so no worker downloads or compiles it again:
+//   every worker      'init'           {module: WebAssembly.Module} -> true
 //   workers/plain.js  the client's local helper, long-lived:
 //                       'load'           {weights: Uint8Array, manifest: string} -> info object
 //                       'classify'       {pixels: Uint8Array}  -> {prediction, probabilities, labels?}
 //                       'classify-rgba'  {rgba: Uint8Array, width, height}
 //                                        -> {prediction, probabilities, labels?, input}
 //                       'variants'       {config: string} -> rows of the variant explorer
-//   workers/party.js  one participant of one private inference, started per run:
+//   workers/party.js  one participant of a private inference, kept warm for the next one
+//                     (private.js); one 'run' at a time:
 //                       'run' {role: 'client', manifest, pixels, peer, dealer, profile}
 //                       'run' {role: 'server', manifest, weights, peer, dealer, profile}
 //                       'run' {role: 'dealer', manifest, toClient, toServer}
