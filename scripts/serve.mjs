@@ -11,6 +11,10 @@
 //   /models/...  -> models/   (shipped weights and manifests)
 //
 // Anything else is 404; no special headers are needed (the page uses no SharedArrayBuffer).
+// Every file carries validators (a weak ETag from its size and modification time, and
+// Last-Modified) with `Cache-Control: no-cache`: the browser revalidates each use and a file
+// that did not change costs a 304 with no body, so an edit shows at the next reload while the
+// 1.4 MB wasm is not downloaded again.
 //
 // Usage: node scripts/serve.mjs [--port 8080] [--host 127.0.0.1]   (or PORT / HOST env vars)
 // As a module: `const { server, url } = await startServer({ port: 0 })` (port 0 = any free port).
@@ -66,6 +70,15 @@ function resolvePath(root, urlPath) {
   return full.startsWith(join(root, top) + sep) || full === join(root, top) ? full : null;
 }
 
+/** Whether the request's validators match the file (RFC 9110 13.1: If-None-Match wins). */
+function notModified(req, { ETag }, mtime) {
+  const tags = req.headers['if-none-match'];
+  if (tags != null) return tags.split(',').map((t) => t.trim()).some((t) => t === ETag || t === '*');
+  const since = Date.parse(req.headers['if-modified-since'] ?? '');
+  // HTTP dates have whole seconds.
+  return Number.isFinite(since) && Math.floor(mtime.getTime() / 1000) * 1000 <= since;
+}
+
 async function handle(root, req, res) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
@@ -90,10 +103,19 @@ async function handle(root, req, res) {
     return send(res, 404, 'not found\n');
   }
   if (!info.isFile()) return send(res, 404, 'not found\n');
+  const validators = {
+    ETag: `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
+    'Last-Modified': info.mtime.toUTCString(),
+    'Cache-Control': 'no-cache',
+  };
+  if (notModified(req, validators, info.mtime)) {
+    res.writeHead(304, validators);
+    return res.end();
+  }
   res.writeHead(200, {
     'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'Content-Length': info.size,
-    'Cache-Control': 'no-cache',
+    ...validators,
   });
   if (req.method === 'HEAD') return res.end();
   createReadStream(file)

@@ -1,16 +1,28 @@
 // Orchestrates one private inference: three workers (client, server, dealer) and three
 // MessageChannels wired directly between them. The page only hands each worker its own inputs
 // and ports, then collects what each is allowed to learn.
-import { WorkerClient, REQUEST } from './protocol.js';
+//
+// The three workers are kept warm between inferences (started with the compiled wasm module,
+// see wasm.js): a run takes the warm set, and gives it back when it ends well. A cancelled or
+// failed run stops its workers (the only way to interrupt a party mid-protocol) and a fresh set
+// is started at once for the next run.
+import { REQUEST } from './protocol.js';
+import { startWorker } from './wasm.js';
 
-const PARTY_WORKER = new URL('./workers/party.js', import.meta.url);
+const ROLES = ['dealer', 'server', 'client'];
+let warm = null;
 
-/** Network profiles a run can impose on the client-server channel (null: none). */
-export const PROFILES = {
-  none: null,
-  lan: { name: 'LAN', rtt_ms: 0.1, mbytes_per_s: 1000 },
-  wan: { name: 'WAN', rtt_ms: 40, mbytes_per_s: 44 },
-};
+/** Starts the three party workers now, if they are not already waiting. */
+export function prewarmParties() {
+  warm ??= ROLES.map((role) => startWorker('party.js', role));
+}
+
+function takeParties() {
+  prewarmParties();
+  const parties = warm;
+  warm = null;
+  return parties;
+}
 
 /**
  * Classifies `pixels` (the model's input bytes) privately. `manifest` (the public architecture)
@@ -24,9 +36,10 @@ export async function classifyPrivately({ manifest, weights, pixels, profile, si
   const peer = new MessageChannel();
   const dealerClient = new MessageChannel();
   const dealerServer = new MessageChannel();
-  const parties = ['dealer', 'server', 'client'].map((role) => new WorkerClient(PARTY_WORKER, { name: role }));
+  const parties = takeParties();
   const [dealer, server, client] = parties;
   const opts = (transfer) => ({ transfer, timeoutMs, signal });
+  let ok = false;
   try {
     const runs = [
       dealer.call(REQUEST.RUN, { role: 'dealer', manifest, toClient: dealerClient.port1, toServer: dealerServer.port1 },
@@ -41,8 +54,14 @@ export async function classifyPrivately({ manifest, weights, pixels, profile, si
       throw err;
     }));
     const [d, s, c] = await Promise.all(runs);
+    ok = true;
     return { client: c, server: s, dealer: d };
   } finally {
-    parties.forEach((p) => p.terminate());
+    if (ok && !warm) {
+      warm = parties;
+    } else {
+      parties.forEach((p) => p.terminate());
+      prewarmParties();
+    }
   }
 }

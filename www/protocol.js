@@ -4,14 +4,18 @@
 //   page -> worker   {id, type, ...payload}            (payload buffers may be transferred)
 //   worker -> page   {id, ok: true, result}  or  {id, ok: false, error: "message"}
 //
-// Workers (all module workers, each with its own wasm instance from /pkg/mpcvit.js):
+// Workers (module workers, each with its own wasm instance of /pkg/mpcvit.js). The page
+// compiles the wasm once (wasm.js); every worker's first request hands it the compiled module,
+// so no worker downloads or compiles it again:
+//   every worker      'init'           {module: WebAssembly.Module} -> true
 //   workers/plain.js  the client's local helper, long-lived:
 //                       'load'           {weights: Uint8Array, manifest: string} -> info object
 //                       'classify'       {pixels: Uint8Array}  -> {prediction, probabilities, labels?}
 //                       'classify-rgba'  {rgba: Uint8Array, width, height}
 //                                        -> {prediction, probabilities, labels?, input}
 //                       'variants'       {config: string} -> rows of the variant explorer
-//   workers/party.js  one participant of one private inference, started per run:
+//   workers/party.js  one participant of a private inference, kept warm for the next one
+//                     (private.js); one 'run' at a time:
 //                       'run' {role: 'client', manifest, pixels, peer, dealer, profile}
 //                       'run' {role: 'server', manifest, weights, peer, dealer, profile}
 //                       'run' {role: 'dealer', manifest, toClient, toServer}
@@ -27,6 +31,7 @@
 
 /** Request types understood by the workers. */
 export const REQUEST = Object.freeze({
+  INIT: 'init',
   LOAD: 'load',
   CLASSIFY: 'classify',
   CLASSIFY_RGBA: 'classify-rgba',
@@ -52,7 +57,11 @@ export class Cancelled extends Error {
  * rejects every pending and later call with a message saying so; nothing waits forever.
  */
 export class WorkerClient {
-  constructor(url, { name = 'worker' } = {}) {
+  /**
+   * `module` (a promise of the compiled WebAssembly.Module) is sent as the first request;
+   * every later call waits for it, and fails with its error if it fails.
+   */
+  constructor(url, { name = 'worker', module } = {}) {
     this.name = name;
     this.worker = new Worker(url, { type: 'module', name });
     this.pending = new Map();
@@ -84,6 +93,13 @@ export class WorkerClient {
       fail(`the ${name} worker could not run (${e.message || 'script or module failed to load; is /pkg/ built?'})`);
     };
     this.worker.onmessageerror = () => fail(`the ${name} worker sent a message that could not be read`);
+    this.ready = Promise.resolve(module).then((m) => (m ? this.send(REQUEST.INIT, { module: m }) : null));
+    this.ready.catch((err) => { this.failure = this.failure ?? err; });
+  }
+
+  /** Like `send`, once the worker has its wasm module. */
+  call(type, payload, options) {
+    return this.ready.then(() => this.send(type, payload, options));
   }
 
   /**
@@ -92,7 +108,7 @@ export class WorkerClient {
    * the request's progress messages; `signal` (an AbortSignal) cancels the wait (the worker
    * is not interrupted: use `terminate` for that).
    */
-  call(type, payload = {}, { transfer = [], timeoutMs = 60000, signal, onProgress } = {}) {
+  send(type, payload = {}, { transfer = [], timeoutMs = 60000, signal, onProgress } = {}) {
     if (this.failure) return Promise.reject(this.failure);
     if (signal?.aborted) return Promise.reject(new Cancelled());
     const id = this.nextId++;
@@ -141,19 +157,26 @@ export class WorkerClient {
 
 /**
  * The worker's side: answers each request with `handlers[type](message, progress)` (which may
- * be async; `progress(data)` posts a progress message for that request) once `ready` (the
- * wasm initialisation) has resolved. Errors, including a failed initialisation, are sent back
- * as `{ok: false, error}`.
+ * be async; `progress(data)` posts a progress message for that request). The first request,
+ * 'init', instantiates the wasm with `init({module_or_path: module})` (the wasm-bindgen
+ * initialiser); every other request waits for it. Errors, including a failed initialisation,
+ * are sent back as `{ok: false, error}`.
  */
-export function serve(handlers, ready = Promise.resolve()) {
-  ready.catch(() => {}); // reported per request below, not as an unhandled rejection
+export function serve(handlers, init) {
+  let ready = null;
+  const started = () => {
+    if (!ready) throw new Error('the worker was not given its WebAssembly module');
+    return ready.catch((err) => {
+      throw new Error(`WebAssembly could not start: ${err?.message ?? err}`);
+    });
+  };
   self.onmessage = async (event) => {
     const m = event.data ?? {};
     try {
-      await ready.catch((err) => {
-        throw new Error(`WebAssembly could not start: ${err?.message ?? err}`);
-      });
-      const handler = handlers[m.type];
+      // Set before the first await, so that requests queued behind 'init' find it.
+      if (m.type === REQUEST.INIT) ready = ready ?? init({ module_or_path: m.module });
+      await started();
+      const handler = m.type === REQUEST.INIT ? () => true : handlers[m.type];
       if (!handler) throw new Error(`unknown request '${m.type}'`);
       const result = await handler(m, (progress) => self.postMessage({ id: m.id, progress }));
       self.postMessage({ id: m.id, ok: true, result });

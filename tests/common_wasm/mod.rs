@@ -432,3 +432,32 @@ fn mpc_protocol_runs_in_wasm() {
         assert!((g - w).abs() < 1e-3, "{g} vs {w}");
     }
 }
+
+#[wasm_bindgen_test]
+fn page_defaults_are_the_library_values() {
+    use mpcvit::mpc::NetworkProfile;
+    use mpcvit::train::{distill::DistillConfig, TrainConfig};
+    let profiles = js_sys::Array::from(&mpcvit::wasm::network_profiles().unwrap());
+    let wan = NetworkProfile::wan();
+    let keys: Vec<String> = profiles
+        .iter()
+        .map(|p| field(&p, "key").as_string().unwrap())
+        .collect();
+    assert_eq!(keys, ["lan", "wan"]);
+    let page_wan = profiles.get(1);
+    assert_eq!(field(&page_wan, "rtt_ms").as_f64(), Some(wan.rtt_s * 1e3));
+    assert_eq!(
+        field(&page_wan, "mbytes_per_s").as_f64(),
+        Some(wan.bandwidth_bytes_per_s / 1e6)
+    );
+    assert_eq!(field(&page_wan, "name").as_string(), Some(wan.name));
+    // The page sends these objects back as JSON: they must parse as the library types.
+    for dataset in ["mnist", "fashion"] {
+        let js = mpcvit::wasm::train_defaults(dataset).unwrap();
+        let back: TrainConfig = serde_wasm_bindgen::from_value(js).unwrap();
+        assert_eq!(back, TrainConfig::default_for(dataset));
+    }
+    let kd: DistillConfig =
+        serde_wasm_bindgen::from_value(mpcvit::wasm::distill_defaults().unwrap()).unwrap();
+    assert_eq!(kd, DistillConfig::default());
+}

@@ -35,9 +35,15 @@ const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-s
 const rows = [];
 try {
   const page = await (await browser.newContext({ viewport: { width: 1100, height: 1200 } })).newPage();
+  let wasmFetches = 0;
+  page.on('request', (r) => { wasmFetches += r.url().endsWith('.wasm'); });
+  const loadStart = Date.now();
   await page.goto(url);
   const phase = () => page.waitForFunction(() => ['ready', 'done', 'error'].includes(document.body.dataset.phase), null, { timeout: 120000 });
   await phase();
+  // Page load: navigation to the first model loaded (wasm compiled, plaintext worker ready).
+  console.log(`page ready in ${((Date.now() - loadStart) / 1000).toFixed(2)} s`);
+  process.on('exit', () => console.log(`wasm fetched ${wasmFetches} time(s) in the session`));
   if (SEARCH) await measureSearch(page);
   for (const model of SEARCH ? [] : models) {
     await page.selectOption('#model', model);

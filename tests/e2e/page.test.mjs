@@ -17,6 +17,15 @@
 //   * on a phone-sized screen the page fits and classifies;
 //   * failures are shown in the page: missing model list, corrupt weights, missing wasm;
 //   * no errors were logged by the page; screenshots go to test-artifacts/.
+// And what a newcomer needs (issue 15), at 1366x800 and on a 390x844 phone: the result, the
+// progress and the time left are in view after a click or a stroke; no stale progress or result
+// after Cancel, a model switch, Clear or a new search; empty input and bad network values get
+// an inline hint, not the error card; the retraining progress sits under the Retrain button;
+// Pareto labels do not overlap and tab-trained models are marked; the variant explorer keeps
+// random and searched plans and the two accuracy sources apart and follows the model's
+// dataset; plain model names, a light-on-black drawing, one sample per class at first; tables
+// scroll on a phone; the wasm is fetched once per page load and the server answers 304; the
+// page remembers the model and network; "How it works" appears after the first result.
 // Prints `e2e: N passed, M failed` and exits non-zero on any failure. Every wait is bounded.
 //
 // Run: node tests/e2e/page.test.mjs   (needs pkg/ from scripts/build-wasm.sh and models/)
@@ -111,6 +120,35 @@ function results(page) {
   });
 }
 
+/** Whether the element is displayed and wholly inside the viewport. */
+function inView(page, selector) {
+  return page.$eval(selector, (e) => {
+    const r = e.getBoundingClientRect();
+    return e.offsetParent !== null && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight
+      && r.left >= 0 && r.right <= window.innerWidth;
+  }).catch(() => false);
+}
+
+/** Pairs of Pareto labels (per plot) whose boxes intersect, as "a / b" strings. */
+function overlappingLabels(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#pareto svg')].flatMap((svg) => {
+    const boxes = [...svg.querySelectorAll('.label')].map((t) => ({ text: t.textContent, b: t.getBBox() }));
+    const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+    return boxes.flatMap((a, i) => boxes.slice(i + 1).filter((b) => hit(a.b, b.b)).map((b) => `${a.text} / ${b.text}`));
+  }));
+}
+
+/** The state a newcomer should never see stale: progress bar, Cancel, result, summary. */
+function leftovers(page) {
+  return page.evaluate(() => ({
+    progress: !document.getElementById('layer-progress').hidden,
+    cancel: !document.getElementById('cancel').hidden,
+    results: !document.getElementById('results').hidden,
+    summary: document.getElementById('summary').textContent,
+    error: !document.getElementById('error').hidden,
+  }));
+}
+
 async function drawStroke(page, points) {
   const box = await page.locator('#canvas').boundingBox();
   const at = ([x, y]) => [box.x + box.width * x, box.y + box.height * y];
@@ -160,11 +198,21 @@ async function searchLive(page, shipped) {
   }));
   check('binarise at mu 0.25 keeps RSAttn on 4 of 16 heads and costs fewer rounds than the Softmax teacher',
     !err && plan.units === 4 && plan.cells === 4 && plan.rounds > 0 && plan.rounds < plan.teacher, err || JSON.stringify(plan));
-  if (err) return;
+  if (!err) await retrainLive(page, shipped, t0);
+}
 
+/** Retrains the binarised plan one epoch with KD, then uses the new model privately. */
+async function retrainLive(page, shipped, t0) {
   await page.fill('#s-retrain-epochs', '1');
   await page.click('#s-retrain');
-  err = await searchPhase(page, 'trained');
+  // The live progress moves under the Retrain button as the retraining starts.
+  const near = await page.evaluate(() => {
+    const button = document.getElementById('s-retrain').getBoundingClientRect();
+    const live = document.getElementById('s-status').getBoundingClientRect();
+    return { gap: Math.round(live.top - button.bottom), under: document.getElementById('s-retrain-box').contains(document.getElementById('s-progress')) };
+  });
+  check('the retraining progress is shown right under the Retrain button', near.under && near.gap >= 0 && near.gap < 120, JSON.stringify(near));
+  const err = await searchPhase(page, 'trained');
   const trained = await page.evaluate(async () => {
     const s = window.__mpcvitSearch.trained;
     const get = async (id) => {
@@ -187,8 +235,8 @@ async function searchLive(page, shipped) {
       && trained.rounds > 0 && trained.teacher === 'mnist-softmax',
     err || `${JSON.stringify(trained)}, whole flow ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (err) return;
-  const listed = await page.waitForFunction((name) => [...document.querySelectorAll('#family td:first-child')]
-    .some((td) => td.textContent === name), trained.name, { timeout: 30000 }).then(() => true, () => false);
+  const listed = await page.waitForFunction((name) => [...document.querySelectorAll('#family td:first-child span')]
+    .some((span) => span.title === name), trained.name, { timeout: 30000 }).then(() => true, () => false);
   const pareto = await page.evaluate(() => ({
     points: Number(document.getElementById('pareto')?.dataset.points),
     models: document.querySelectorAll('#family tr').length - 1,
@@ -196,24 +244,141 @@ async function searchLive(page, shipped) {
   }));
   check('the trained model joins the models table and the Pareto plot',
     listed && pareto.points === pareto.models && pareto.models === pareto.options, JSON.stringify(pareto));
+  const marked = await page.$$eval('#pareto .point.tab', (gs) => gs.map((g) => g.dataset.name));
+  const overlaps = await overlappingLabels(page);
+  check('the tab-trained model is marked in the Pareto plot and no labels overlap',
+    marked.includes(trained.name) && overlaps.length === 0, `marked ${marked}; overlapping ${overlaps.join(', ')}`);
 
   await page.click('#s-use');
   const useErr = await waitReady(page);
   const selected = await page.$eval('#model', (s) => s.value);
-  const privErr = await classifyBy(page, () => page.locator('#samples canvas').nth(25).click());
+  const privErr = await classifyBy(page, () => page.locator('#samples canvas').nth(20).click());
   const r = await results(page);
   check('the model trained in the tab classifies privately, as in plaintext',
     !useErr && !privErr && selected === trained.name && r.priv === r.plain && r.rounds === trained.rounds,
     useErr || privErr || `${selected}: private ${r.priv}, plaintext ${r.plain}, ${r.rounds} rounds`);
   await page.screenshot({ path: `${ARTIFACTS}/page-search.png`, fullPage: true });
+  // A new search forgets the previous plan, its cost and the retrained model.
+  await page.click('#s-start');
+  const fresh = await page.evaluate(() => ({
+    plan: document.getElementById('s-plan').innerHTML, cost: document.getElementById('s-plan-cost').innerHTML,
+    binarise: !document.getElementById('s-binarise-box').hidden, retrain: !document.getElementById('s-retrain-box').hidden,
+  }));
+  check('a new search shows no plan or cost of the previous one', !fresh.plan && !fresh.cost && !fresh.binarise && !fresh.retrain,
+    JSON.stringify(fresh).slice(0, 200));
+  await page.click('#s-stop');
+  await searchPhase(page, 'searched');
   // Back to the shipped model for the checks that follow.
   await page.selectOption('#model', shipped);
   await waitReady(page);
 }
 
+/** What a newcomer reads first: plain model names, the library's network profiles, μ explained,
+ *  one sample per class, the light-on-black canvas, no "How it works" before a result. */
+async function firstReading(page) {
+  const list = await page.evaluate(() => ({
+    groups: [...document.querySelectorAll('#model optgroup')].map((g) => g.label),
+    texts: [...document.querySelectorAll('#model option')].map((o) => [o.value, o.textContent]),
+    profiles: [...document.querySelectorAll('#profile option')].map((o) => [o.value, o.textContent]),
+    info: document.getElementById('model-info').textContent,
+    mu: document.getElementById('mu-help').textContent,
+    visible: [...document.querySelectorAll('#samples canvas')].filter((c) => c.offsetParent !== null).length,
+    how: !document.getElementById('how').hidden,
+  }));
+  check('models are grouped by dataset, digits first, with plain names', /digits/i.test(list.groups[0] ?? '')
+    && list.texts.every(([name, text]) => text && !text.startsWith(name)), `${list.groups}; ${list.texts[0]}`);
+  const wan = list.profiles.find(([k]) => k === 'wan')?.[1] ?? '';
+  check('the network profiles come from the wasm (LAN and the paper\'s WAN)', list.profiles.some(([k]) => k === 'lan')
+    && /40 ms, 44 MB\/s/.test(wan), JSON.stringify(list.profiles));
+  check('the selected model is described in one plain line, and μ is explained', list.info.length > 20 && /share of attention heads/.test(list.mu),
+    list.info);
+  check('one sample per class is shown at first, the rest on demand', list.visible === 10, `${list.visible} visible thumbnails`);
+  check('"How it works" waits for the first result', !list.how);
+}
+
+/** Slips a newcomer makes get an inline hint, not the error card: Classify with nothing to
+ *  classify, impossible custom network values. */
+async function userSlips(page) {
+  await page.click('#classify');
+  const empty = await page.evaluate(() => ({ hint: document.getElementById('hint').hidden ? '' : document.getElementById('hint').textContent,
+    error: !document.getElementById('error').hidden, phase: document.body.dataset.phase }));
+  check('Classify before choosing an image gives an inline hint, no error card', empty.hint && !empty.error && empty.phase === 'ready',
+    JSON.stringify(empty));
+  check('1366x800: the hint is in view', await inView(page, '#hint'));
+  await page.selectOption('#profile', 'custom');
+  await page.fill('#rtt', '-5');
+  await page.fill('#bw', '0');
+  const custom = await page.evaluate(() => document.getElementById('custom-error').hidden ? '' : document.getElementById('custom-error').textContent);
+  await page.locator('#samples canvas').nth(0).click();
+  const refused = await page.evaluate(() => ({ hint: document.getElementById('hint').textContent, error: !document.getElementById('error').hidden,
+    phase: document.body.dataset.phase }));
+  check('a custom network of -5 ms / 0 MB/s is refused inline, not run into the error card',
+    /round trip/.test(custom) && /bandwidth/.test(custom) && /Check the network/.test(refused.hint) && !refused.error && refused.phase !== 'running',
+    `${custom} | ${JSON.stringify(refused)}`);
+  await page.selectOption('#profile', 'none');
+}
+
+/** Cancel, a model switch during a run and Clear leave no progress bar, Cancel button or old
+ *  result behind; the WAN run shows its time left, in view. */
+async function staleStates(page) {
+  const model = await page.$eval('#model', (s) => s.value);
+  await page.selectOption('#profile', 'wan');
+  await page.locator('#samples canvas').nth(10).click();
+  await page.waitForFunction(() => /s left/.test(document.getElementById('layer-text').textContent), null, { timeout: 15000 });
+  const left = await page.$eval('#layer-text', (e) => e.textContent);
+  check('a WAN run shows its progress and the time left, in view', await inView(page, '#layer-progress') && /about \d+ s left/.test(left), left);
+  await page.click('#cancel');
+  let after = await leftovers(page);
+  check('Cancel leaves no progress bar, no Cancel button and no error', !after.progress && !after.cancel && !after.error
+    && await page.evaluate(() => document.body.dataset.phase === 'ready'), JSON.stringify(after));
+  await page.locator('#samples canvas').nth(20).click();
+  await page.waitForFunction(() => !document.getElementById('layer-progress').hidden, null, { timeout: 15000 });
+  const other = await page.$$eval('#model option', (os, m) => os.map((o) => o.value).find((v) => v !== m && v.startsWith('mnist')), model);
+  await page.selectOption('#model', other);
+  await waitReady(page);
+  after = await leftovers(page);
+  check('switching the model during a run leaves no Cancel, progress bar or old result', !after.progress && !after.cancel && !after.results
+    && !after.summary, JSON.stringify(after));
+  await page.selectOption('#model', model);
+  await page.selectOption('#profile', 'none');
+  await waitReady(page);
+  const err = await classifyBy(page, () => page.locator('#samples canvas').nth(30).click());
+  await page.click('#clear');
+  after = await leftovers(page);
+  check('Clear after a result clears the result too', !err && !after.results && !after.summary, err || JSON.stringify(after));
+}
+
+/** The dev server answers a repeated request with 304 (validators), so nothing is re-sent. */
+async function revalidation() {
+  const first = await fetch(`${url}pkg/mpcvit_bg.wasm`);
+  await first.arrayBuffer();
+  const etag = first.headers.get('etag');
+  const again = await fetch(`${url}pkg/mpcvit_bg.wasm`, { headers: { 'If-None-Match': etag } });
+  const since = await fetch(`${url}www/app.js`, { headers: { 'If-Modified-Since': new Date(Date.now() + 1000).toUTCString() } });
+  check('the server sends validators and answers 304 when nothing changed', etag && first.headers.get('last-modified')
+    && again.status === 304 && since.status === 304, `${etag}, ${again.status}, ${since.status}`);
+}
+
+/** The last model and network are remembered across visits. */
+async function remembers() {
+  const { page } = await openPage({ viewport: { width: 1000, height: 800 } });
+  await page.goto(url, { timeout: 30000 });
+  await waitReady(page);
+  await page.selectOption('#model', 'mnist-scale');
+  await waitReady(page);
+  await page.selectOption('#profile', 'lan');
+  await page.reload();
+  await waitReady(page);
+  const back = await page.evaluate(() => [document.getElementById('model').value, document.getElementById('profile').value]);
+  check('the page remembers the last model and network', back[0] === 'mnist-scale' && back[1] === 'lan', back.join(', '));
+  await page.context().close();
+}
+
 try {
   // ---------------------------------------------------------------- the main flow, laptop size
-  const { page, errors } = await openPage({ viewport: { width: 1100, height: 1400 } });
+  const { page, errors } = await openPage({ viewport: { width: 1366, height: 800 } });
+  const wasmFetches = [];
+  page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasmFetches.push(r.url()); });
   await page.goto(url, { timeout: 30000 });
   check('title', (await page.title()) === 'MPCViT — private image classification in your browser');
   const loadError = await waitReady(page);
@@ -221,9 +386,11 @@ try {
   const model = await page.$eval('#model', (s) => s.value);
   const options = await page.$$eval('#model option', (os) => os.length);
   check('the model list is shown', options > 0, `${options} models, selected ${model}`);
+  await firstReading(page);
   const classes = await page.evaluate(() => window.__mpcvit.current.manifest.config.classes);
   const thumbs = await page.locator('#samples canvas').count();
   check('sample thumbnails are shown', thumbs >= SAMPLES, `${thumbs} thumbnails`);
+  await userSlips(page);
 
   let correct = 0;
   let privateChecks = 0;
@@ -242,6 +409,12 @@ try {
       r.priv === r.plain && r.privBars.length === classes && r.rounds > 0 && r.serverBytes > 0,
       `${r.rounds} rounds, server saw ${r.serverBytes} bytes`);
     correct += r.priv === label;
+    if (i === 0) {
+      check('1366x800: the result summary is in view after clicking a sample', await inView(page, '#summary')
+        && /Private answer/.test(await page.$eval('#summary', (e) => e.textContent)), await page.$eval('#summary', (e) => e.textContent));
+      const how = await page.$eval('#how', (e) => !e.hidden);
+      check('"How it works" appears after the first result', how);
+    }
   }
   check(`${model}: predictions match the labels of at least ${MIN_CORRECT} of ${SAMPLES} samples`, correct >= MIN_CORRECT, `${correct}/${SAMPLES}`);
   const stages = await page.$eval('#layer-progress', (e) => ({ ...e.dataset }));
@@ -257,6 +430,13 @@ try {
   const preview = await results(page);
   check('a drawn stroke gets a plaintext prediction at once', preview.plain != null && preview.priv == null,
     `plaintext ${preview.plain}`);
+  const ink = await page.$eval('#canvas', (c) => {
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    return { corner: px[0], middle: px[4 * (c.width * Math.floor(c.height / 2) + Math.floor(c.width / 2))] };
+  });
+  check('the drawing is light on black, like the samples', ink.corner === 0 && ink.middle > 200, JSON.stringify(ink));
+  check('1366x800: the plaintext guess is in view after a stroke', await inView(page, '#summary')
+    && /Plaintext guess/.test(await page.$eval('#summary', (e) => e.textContent)));
   const drawErr = await classifyBy(page, () => page.click('#classify'));
   const drawn = await results(page);
   check('the drawing is classified privately, same as plaintext', !drawErr && drawn.priv === drawn.plain,
@@ -274,30 +454,44 @@ try {
   await page.setInputFiles('#upload', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
   await page.waitForFunction(() => !document.getElementById('error').hidden, null, { timeout: 15000 }).catch(() => {});
   const badUpload = await page.$eval('#error', (e) => (e.hidden ? '' : e.textContent));
-  check('a file that is not an image shows an error in the page', /could not be read as an image/.test(badUpload),
-    badUpload.trim().slice(0, 120));
+  check('a file that is not an image shows an error in the page, in one clean sentence',
+    /could not be read as an image/.test(badUpload) && !/[.!?]\)\./.test(badUpload), badUpload.trim().slice(0, 160));
+  const accept = await page.$eval('#upload', (e) => e.accept);
+  check('the file picker offers only formats that work (no SVG)', accept && !/svg|\*/.test(accept), accept);
+  const parts = await page.$$eval('#breakdown .bar', (rows) => rows.map((r) => [r.children[0].textContent, r.title]));
+  check('every row of the round breakdown is named and explained', parts.length > 0
+    && parts.every(([name, what]) => name && name !== 'other' && what && what !== name), JSON.stringify(parts.slice(-2)));
+  await staleStates(page);
 
-  // Cancel a slow run (WAN imposed), then go back to no network shaping.
-  await page.selectOption('#profile', 'wan');
-  await page.locator('#samples canvas').nth(0).click();
-  await page.waitForFunction(() => document.body.dataset.phase === 'running' && !document.getElementById('cancel').hidden, null, { timeout: 15000 });
-  await page.waitForTimeout(300);
-  await page.click('#cancel');
-  const afterCancel = await page.evaluate(() => ({ phase: document.body.dataset.phase, error: !document.getElementById('error').hidden }));
-  check('a running private inference can be cancelled', afterCancel.phase === 'ready' && !afterCancel.error, JSON.stringify(afterCancel));
-  await page.selectOption('#profile', 'none');
   const againErr = await classifyBy(page, () => page.locator('#samples canvas').nth(0).click());
-  check('classifying works again after a cancel', !againErr, againErr);
+  check('classifying works again after a cancel and a model switch', !againErr, againErr);
 
   // The variant explorer measures every attention variant on the real protocol.
   await page.click('#compare-run');
   await page.waitForFunction(() => Number(document.getElementById('variants').dataset.rows) > 0
     || !document.getElementById('error').hidden, null, { timeout: 300000 });
-  const costs = await page.$$eval('#variants tr', (trs) => trs.slice(1).map((tr) => [...tr.children].map((td) => td.textContent)));
+  const costs = await page.$$eval('#variants tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
   const wanOf = (name) => parseFloat(costs.find((r) => r[0] === name)?.[4]);
-  check('variant explorer lists the ten variants and four MPCViT plans', costs.length === 14, `${costs.length} rows`);
-  const withAcc = costs.filter((r) => /%/.test(r[5] ?? '')).length;
-  check('every Table-2 variant of the MNIST shape shows an accuracy (shipped model or sweep)', withAcc >= 10, `${withAcc} rows with an accuracy`);
+  const random = costs.filter((r) => /random plan/.test(r[0]));
+  const searched = costs.filter((r) => /searched plan/.test(r[0]));
+  check('variant explorer lists the ten variants, four random MPCViT plans and the shipped searched ones',
+    costs.length === 14 + searched.length && random.length === 4 && searched.length >= 4, `${costs.length} rows, ${searched.length} searched`);
+  check('the shipped searched models show their accuracy; random plans are marked untrained',
+    searched.every((r) => /%/.test(r[5])) && random.every((r) => /not trained/.test(r[5])), JSON.stringify(searched[0]));
+  const sweepAcc = costs.filter((r) => /\b2 epochs/.test(r[6] ?? '')).length;
+  const fullAcc = costs.slice(0, 10).filter((r) => /%/.test(r[5] ?? '')).every((r) => !/\b2 epochs/.test(r[5]));
+  check('every Table-2 variant shows its 2-epoch sweep accuracy in its own column, apart from full trainings',
+    sweepAcc >= 10 && fullAcc, `${sweepAcc} rows with a sweep accuracy`);
+  const cellWrap = await page.$eval('#variants td', (td) => getComputedStyle(td).whiteSpace);
+  check('explorer cells do not wrap mid-figure', cellWrap === 'nowrap', cellWrap);
+  await page.selectOption('#model', 'fashion-softmax');
+  await waitReady(page);
+  const switched = await page.evaluate(() => ({ rows: document.querySelectorAll('#variants tr').length,
+    button: document.getElementById('compare-run').textContent }));
+  check('after switching to a Fashion model the explorer shows no MNIST figures', switched.rows === 0 && /Softmax/.test(switched.button),
+    JSON.stringify(switched));
+  await page.selectOption('#model', model);
+  await waitReady(page);
   check('Softmax costs more than RSAttn, which costs more than ScaleAttn (WAN)',
     wanOf('softmax') > wanOf('rsattn') && wanOf('rsattn') > wanOf('scale'),
     `softmax ${wanOf('softmax')} s, rsattn ${wanOf('rsattn')} s, scale ${wanOf('scale')} s`);
@@ -313,12 +507,14 @@ try {
   check('the Pareto plot shows every shipped model, per dataset, with a front',
     pareto.points === pareto.models && pareto.dots === pareto.models && pareto.plots >= 2 && pareto.front >= 2,
     JSON.stringify(pareto));
+  const overlaps = await overlappingLabels(page);
+  check('no two Pareto labels overlap', overlaps.length === 0, overlaps.join(', '));
 
   // Search live: search -> binarise -> retrain with KD -> download -> classify privately.
   await searchLive(page, model);
 
-  // Later private-mode checks (other network profiles) go here.
-
+  check('the wasm was fetched once for the whole session (workers get the compiled module)',
+    wasmFetches.length === 1, `${wasmFetches.length} fetches`);
   check('no errors logged by the page', errors.length === 0, errors.join(' | ').slice(0, 400));
   await page.screenshot({ path: `${ARTIFACTS}/page-full.png`, fullPage: true });
   await page.context().close();
@@ -330,14 +526,25 @@ try {
     const err = await waitReady(page);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     check('phone: the page fits the screen width', !err && width <= 390, err || `content ${width} px wide on a 390 px screen`);
+    const first = await page.$eval('#samples', (e) => Math.round(e.getBoundingClientRect().top));
+    check('phone: the sample images come first, within the first screen', first < 600, `samples at ${first} px`);
     const tapErr = await classifyBy(page, () => page.locator('#samples canvas').nth(0).tap());
-    check('phone: tapping a sample classifies it', !tapErr, tapErr);
+    check('phone: tapping a sample classifies it, and the result is in view', !tapErr && await inView(page, '#summary'), tapErr);
+    await page.locator('#family').scrollIntoViewIfNeeded();
+    const tables = await page.$$eval('table', (ts) => ts.map((t) => {
+      const box = t.parentElement;
+      return { id: t.id, scrolls: box.classList.contains('table-scroll') && getComputedStyle(box).overflowX === 'auto' };
+    }));
+    check('phone: every table scrolls sideways in its own box', tables.every((t) => t.scrolls), JSON.stringify(tables.filter((t) => !t.scrolls)));
     const box = await page.locator('#canvas').boundingBox();
     check('phone: the drawing area is large and square', box.width >= 280 && Math.abs(box.width - box.height) < 2, `${box.width}x${box.height}`);
     check('phone: no errors logged', errors.length === 0, errors.join(' | ').slice(0, 300));
     await page.screenshot({ path: `${ARTIFACTS}/page-phone.png`, fullPage: true });
     await page.context().close();
   }
+
+  await revalidation();
+  await remembers();
 
   // ---------------------------------------------------------------- failures shown in the page
   const failureCases = [

@@ -3,6 +3,7 @@
 // worker with its own wasm instance and talks to the others only through the MessagePorts it
 // is given, moving secret shares as transferred ArrayBuffers; the page never sees a share.
 // Request: 'run' with a role (see ../protocol.js); the reply is what that party may learn.
+// A worker serves one run after another: the page keeps the three warm between inferences.
 import init, { run_client, run_server, run_dealer } from '../../pkg/mpcvit.js';
 import { serve, REQUEST } from '../protocol.js';
 
@@ -16,4 +17,4 @@ serve({
       default: throw new Error(`unknown role '${m.role}'`);
     }
   },
-}, init());
+}, init);

@@ -16,7 +16,7 @@ serve({
   [REQUEST.CLASSIFY]: (m) => loaded().classify(m.pixels),
   [REQUEST.CLASSIFY_RGBA]: (m) => loaded().classify_rgba(m.rgba, m.width, m.height),
   [REQUEST.VARIANTS]: (m) => variant_costs(m.config),
-}, init());
+}, init);
 
 function loaded() {
   if (!model) throw new Error('no model is loaded yet');

@@ -72,4 +72,4 @@ serve({
     stopRequested = true;
     return true;
   },
-}, init());
+}, init);

@@ -103,6 +103,29 @@ fn wasm_rows(args: &ProtocolArgs) -> Result<Vec<BenchRow>> {
     )
 }
 
+/// The wasm rows, or `None` with a one-line hint on stderr when they cannot be had (no `pkg/`
+/// right after a clone, no Node): the native table is still worth printing.
+fn wasm_rows_or_hint(args: &ProtocolArgs) -> Option<Vec<BenchRow>> {
+    let bindings = args.pkg.join("mpcvit.js");
+    if !bindings.is_file() {
+        eprintln!(
+            "note: {} is not built, so only native figures follow; run ./scripts/build-wasm.sh \
+             for the wasm column (or pass --native-only)",
+            bindings.display()
+        );
+        return None;
+    }
+    match wasm_rows(args) {
+        Ok(rows) => Some(rows),
+        Err(e) => {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or_default().to_owned();
+            eprintln!("note: the wasm run failed ({first}); only native figures follow");
+            None
+        }
+    }
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         Some(BenchWhat::Paper(p)) => paper(&p),
@@ -119,7 +142,7 @@ fn protocols(args: &ProtocolArgs) -> Result<()> {
     let wasm = if args.native_only {
         None
     } else {
-        Some(wasm_rows(args)?)
+        wasm_rows_or_hint(args)
     };
     println!(
         "{:<22} {:>12} {:>7} {:>11} {:>11} {:>11} {:>9} {:>10} {:>10}",
@@ -167,4 +190,21 @@ fn protocols(args: &ProtocolArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Right after a clone `pkg/` does not exist: the bench must fall back to native figures
+    /// instead of failing with Node's stack trace.
+    #[test]
+    fn missing_wasm_build_gives_no_wasm_rows_rather_than_an_error() {
+        let args = ProtocolArgs {
+            size: 16,
+            pkg: PathBuf::from("no-such-folder/pkg"),
+            native_only: false,
+        };
+        assert!(wasm_rows_or_hint(&args).is_none());
+    }
 }

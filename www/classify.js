@@ -1,0 +1,161 @@
+// One classification: the plaintext reference first (instant), then the private inference by
+// the three party workers, with the client's progress and the time left shown in the run bar;
+// Cancel, a new input or another model stop it and leave nothing stale on screen.
+import { $, clause, seconds } from './util.js';
+import { state, setPhase, setStatus, showError, hideError } from './state.js';
+import { REQUEST, Cancelled } from './protocol.js';
+import { plainWorker } from './wasm.js';
+import { classifyPrivately } from './private.js';
+import { customProblem, profile } from './network.js';
+import { renderPlain, renderPrivatePending, renderPrivate, summarise } from './results.js';
+
+/** An inline hint in the run bar for a user slip (no input, bad network values): not an error. */
+export function hint(text) {
+  $('hint').textContent = text;
+  $('hint').hidden = !text;
+}
+
+function setBusy(busy) {
+  $('classify').disabled = busy || !state.current;
+  $('cancel').hidden = !busy;
+}
+
+/** Stops the classification in progress, if any, and clears its progress display. */
+export function stopRun() {
+  state.run?.abort();
+  state.run = null;
+  setBusy(false);
+  $('layer-progress').hidden = true; // its data attributes keep the last run's final stage
+}
+
+/** Cancel: the private side says so; the page is ready for the next input. */
+export function cancel() {
+  if (!state.run) return;
+  stopRun();
+  renderPrivatePending('Cancelled.');
+  $('summary').textContent = '';
+  setStatus('cancelled');
+  setPhase('ready');
+}
+
+/** The plaintext reference and the model input bytes for the current input. */
+async function plaintext(input, signal) {
+  if (input.kind === 'sample') {
+    const reference = await plainWorker().call(REQUEST.CLASSIFY, { pixels: input.pixels }, { signal });
+    return { reference, pixels: input.pixels, label: input.label };
+  }
+  const im = input.rgba();
+  const reference = await plainWorker().call(REQUEST.CLASSIFY_RGBA, im, { transfer: [im.rgba.buffer], signal });
+  return { reference, pixels: Uint8Array.from(reference.input), label: null };
+}
+
+/** Seconds the run should take under `net`, from the model's measured cost; null if unknown. */
+function expectedSeconds(model, net) {
+  const c = model.manifest.cost;
+  if (!net || !c?.rounds || c.online_bytes == null) return null;
+  return c.rounds * (net.rtt_ms / 1000) + c.online_bytes / (net.mbytes_per_s * 1e6) + (c.compute_s ?? 0);
+}
+
+/** A run's progress in the run bar: the client's stage, the elapsed time and the time left. */
+function progressView(model, net) {
+  const depth = model.manifest.config.depth;
+  const expected = expectedSeconds(model, net);
+  for (const key of ['stage', 'layer', 'layers', 'expected']) delete $('layer-progress').dataset[key];
+  const t0 = performance.now();
+  let stage = null;
+  const show = () => {
+    const elapsed = (performance.now() - t0) / 1000;
+    const steps = depth + 3; // weights, embedding, blocks, head
+    const at = { weights: 0, embed: 1, layer: 2 + (stage?.layer ?? 0), head: depth + 2 }[stage?.stage] ?? 0;
+    const what = !stage ? 'starting the client, server and dealer…'
+      : { weights: 'the server secret-shares its weights', embed: 'patch embedding',
+        layer: `block ${(stage.layer ?? 0) + 1} of ${stage.layers}`, head: 'classifier head' }[stage.stage];
+    const left = expected == null ? '' : elapsed < expected ? ` · about ${Math.ceil(expected - elapsed)} s left`
+      : ' · almost done';
+    $('layer-progress').hidden = false;
+    $('layer-bar').max = steps;
+    $('layer-bar').value = stage ? at + 1 : 0;
+    $('layer-text').textContent = `${what} · ${seconds(elapsed, 1)}${left}`;
+    const lp = $('layer-progress').dataset;
+    lp.stage = stage?.stage ?? 'start';
+    if (stage?.stage === 'layer') Object.assign(lp, { layer: stage.layer + 1, layers: stage.layers });
+    if (expected != null) lp.expected = expected.toFixed(1);
+  };
+  return { t0, show, stage: (s) => { stage = s; show(); } };
+}
+
+/** Plaintext reference first, then the private inference by three workers. */
+export async function classify() {
+  const model = state.current;
+  if (!model) return;
+  if (!state.input) {
+    hint('First pick a test image or draw something; then press “Classify privately”.');
+    return;
+  }
+  const problem = customProblem();
+  if (problem) {
+    hint(problem);
+    return;
+  }
+  stopRun();
+  hint('');
+  const input = state.input;
+  const run = new AbortController();
+  state.run = run;
+  hideError();
+  setBusy(true);
+  setPhase('running');
+  $('summary').textContent = '';
+  let ticker = null;
+  try {
+    setStatus('plaintext reference…');
+    const { reference, pixels, label } = await plaintext(input, run.signal);
+    renderPlain(model, reference, label);
+    renderPrivatePending('computing privately…');
+    const net = profile();
+    setStatus(`computing privately${net ? ` over an imposed ${net.name} network` : ''}…`);
+    const view = progressView(model, net);
+    view.show();
+    ticker = setInterval(view.show, 250);
+    const result = await classifyPrivately({
+      manifest: model.manifestText, weights: model.weights, pixels, profile: net, signal: run.signal,
+      onProgress: (stage) => { if (state.run === run) view.stage(stage); },
+    });
+    result.wallSeconds = (performance.now() - view.t0) / 1000;
+    if (state.run !== run) return;
+    renderPrivate(model, result, label);
+    summarise(model, reference, result, label);
+    state.last = { reference, result, label };
+    state.runs += 1;
+    document.body.dataset.runs = state.runs;
+    setStatus('');
+    setPhase('done');
+  } catch (err) {
+    if (err instanceof Cancelled || run.signal.aborted) return;
+    renderPrivatePending('failed, see the message above.');
+    showError(err.message, classify);
+  } finally {
+    clearInterval(ticker);
+    if (state.run === run) stopRun();
+  }
+}
+
+/** After each stroke: the plaintext guess only (fast); the private run waits for the button. */
+export async function previewDrawing(rgba) {
+  if (!state.current || state.run) return;
+  const model = state.current;
+  try {
+    const im = rgba();
+    const reference = await plainWorker().call(REQUEST.CLASSIFY_RGBA, im, { transfer: [im.rgba.buffer] });
+    if (state.current !== model || state.run || state.input?.kind !== 'drawing') return;
+    renderPlain(model, reference);
+    renderPrivatePending('Press “Classify privately” to run this drawing under 2PC.');
+    const names = reference.labels ?? state.samples.get(model.manifest.dataset)?.classes ?? [];
+    $('summary').textContent = `Plaintext guess: ${names[reference.prediction] ?? reference.prediction} · `
+      + 'press “Classify privately” to compute it under 2PC';
+    $('summary').className = '';
+    setStatus('');
+  } catch (err) {
+    setStatus(`Keep drawing: ${clause(err.message)}.`);
+  }
+}
