@@ -10,10 +10,12 @@
 //! * [`preprocess`] turns a user's drawing or photo into a 28x28 MNIST-style image.
 //! * [`samples`] writes the small sample sets the page ships with.
 
+pub mod background;
 pub mod convert;
 pub mod dataset;
 pub mod fashion;
 pub mod idx;
+pub mod ood;
 pub mod preprocess;
 pub mod samples;
 
