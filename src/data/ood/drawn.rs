@@ -261,7 +261,7 @@ mod tests {
             let border_ink = (0..SIDE).any(|i| a[i] < 128 || a[(SIDE - 1) * SIDE + i] < 128);
             assert!(!border_ink, "digit {label} touches the top or bottom edge");
             let prepared = preprocess_gray(SIDE, SIDE, &a, 28).unwrap();
-            assert!(prepared.iter().any(|&v| v == 255));
+            assert!(prepared.contains(&255));
         }
     }
 }
