@@ -345,6 +345,34 @@ mod tests {
     }
 
     #[test]
+    fn uneven_lighting_and_noise_do_not_stretch_the_crop() {
+        // The off-centre square of the test above, photographed: the paper darkens from 255
+        // on the left to 125 on the right, with deterministic speckle noise of +-6 levels.
+        let (w, h) = (100usize, 80usize);
+        let img: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let paper = 255.0 - 130.0 * x as f32 / (w - 1) as f32;
+                let ink = (10..40).contains(&x) && (5..35).contains(&y);
+                let noise = ((i * 7919) % 13) as f32 - 6.0;
+                (if ink { 20.0 } else { paper } + noise).clamp(0.0, 255.0) as u8
+            })
+            .collect();
+        let out = preprocess_gray(w, h, &img, MNIST_SIZE).unwrap();
+        let (x0, y0, x1, y1) = bbox(&out, 28);
+        assert!(
+            x0 >= 3 && y0 >= 3 && x1 <= 24 && y1 <= 24,
+            "{:?}",
+            (x0, y0, x1, y1)
+        );
+        let bright = out.iter().filter(|&&v| v > 200).count();
+        assert!(
+            (350..=450).contains(&bright),
+            "{bright} bright pixels: the square fills the box"
+        );
+    }
+
+    #[test]
     fn polarity_is_detected() {
         let dark_on_light = canvas(60, 60, WHITE, BLACK, (30, 30, 12, 24));
         let light_on_dark = canvas(60, 60, BLACK, WHITE, (30, 30, 12, 24));
