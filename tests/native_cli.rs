@@ -372,3 +372,40 @@ fn bad_arguments_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown attention"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn eval_ood_prints_one_accuracy_per_set_per_model() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (models, ood) = (root.join("models"), root.join("ood"));
+    let out = mpcvit(&[
+        "eval",
+        "--ood",
+        "mnist-softmax",
+        "fashion-softmax",
+        "--models",
+        models.to_str().unwrap(),
+        "--ood-dir",
+        ood.to_str().unwrap(),
+        "--limit",
+        "100",
+    ]);
+    assert!(
+        out.contains("| model | mnist-fonts | mnist-drawn | mnist-upload |"),
+        "{out}"
+    );
+    assert!(out.contains("| model | fashion-photo |"), "{out}");
+    for (model, sets) in [("mnist-softmax", 3), ("fashion-softmax", 1)] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("| {model} |")))
+            .unwrap_or_else(|| panic!("no row for {model}:\n{out}"));
+        let cells: Vec<f64> = row
+            .split('|')
+            .skip(2)
+            .filter_map(|c| c.split_whitespace().next()?.parse().ok())
+            .collect();
+        assert_eq!(cells.len(), sets, "{row}");
+        // Far above chance (10%): the sets hold what their labels say.
+        assert!(cells.iter().all(|&a| a > 40.0 && a <= 100.0), "{row}");
+    }
+}

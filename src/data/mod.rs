@@ -11,10 +11,12 @@
 //! * [`samples`] writes the small sample sets the page ships with.
 //! * `upload` (native only) decodes a PNG / JPEG file with bounded memory.
 
+pub mod background;
 pub mod convert;
 pub mod dataset;
 pub mod fashion;
 pub mod idx;
+pub mod ood;
 pub mod preprocess;
 pub mod samples;
 #[cfg(not(target_arch = "wasm32"))]

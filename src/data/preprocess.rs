@@ -10,17 +10,22 @@
 //!    background that contrasts with the ink (see [`preprocess_rgba`]);
 //! 2. polarity: MNIST is a bright subject on a dark background. The median of the image border
 //!    is taken as the background; if it is light, the image is inverted;
-//! 3. contrast: the background level maps to 0 and the brightest pixel to 255; faint noise
-//!    (below [`NOISE_LEVEL`]) is cleared;
-//! 4. crop to the bounding box of pixels above [`INK_THRESHOLD`];
-//! 5. resize so the longer side is `round(size * 20 / 28)` (area averaging when shrinking,
+//! 3. background and lighting: the paper's brightness is fitted as a smooth (quadratic)
+//!    surface and subtracted ([`super::background`]), so a photo's light gradient and dark
+//!    corners become background, not ink; a flat background is subtracted exactly;
+//! 4. contrast: the background maps to 0 and the brightest pixel to 255; faint noise (below
+//!    [`NOISE_LEVEL`], or 3 times the paper's measured noise) is cleared;
+//! 5. crop to the bounding box of pixels above [`INK_THRESHOLD`] (or 4 times the noise) that
+//!    have an ink neighbour, so isolated specks do not stretch the crop;
+//! 6. resize so the longer side is `round(size * 20 / 28)` (area averaging when shrinking,
 //!    bilinear when enlarging) and stretch the peak back to 255;
-//! 6. paste into a `size x size` black canvas so that the centre of mass is at the centre
+//! 7. paste into a `size x size` black canvas so that the centre of mass is at the centre
 //!    (shifted as little as needed to keep the whole subject inside).
 //!
 //! Errors rather than panics: a buffer of the wrong length is [`Error::Shape`], an image with
 //! no visible subject is [`Error::Data`].
 
+use super::background::flatten;
 use crate::{Error, Result};
 
 /// Side of an MNIST image.
@@ -127,43 +132,71 @@ pub fn preprocess_gray(width: usize, height: usize, gray: &[u8], size: usize) ->
     )
 }
 
+/// Bounding box `(x0, y0, x1, y1)` (inclusive) of the `ink` pixels that have an ink
+/// neighbour (8-connected): isolated specks of photo noise do not stretch the crop. When every
+/// ink pixel is isolated (a one-pixel subject) all of them count. `ink` has at least one pixel.
+fn ink_box(w: usize, h: usize, ink: &[bool]) -> (usize, usize, usize, usize) {
+    let has_neighbour = |x: usize, y: usize| {
+        (y.saturating_sub(1)..=(y + 1).min(h - 1)).any(|yy| {
+            (x.saturating_sub(1)..=(x + 1).min(w - 1))
+                .any(|xx| (xx, yy) != (x, y) && ink[yy * w + xx])
+        })
+    };
+    let bbox = |keep: &dyn Fn(usize, usize) -> bool| {
+        let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+        for y in 0..h {
+            for x in 0..w {
+                if ink[y * w + x] && keep(x, y) {
+                    (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                }
+            }
+        }
+        (x0, y0, x1, y1)
+    };
+    let b = bbox(&has_neighbour);
+    if b.0 <= b.2 {
+        b
+    } else {
+        bbox(&|_, _| true)
+    }
+}
+
 fn median(mut v: Vec<f32>) -> f32 {
     v.sort_by(f32::total_cmp);
     v[v.len() / 2]
 }
 
-/// Steps 2 to 6 of the module docs on a grey image with values in `0..=255`.
+/// Steps 2 to 7 of the module docs on a grey image with values in `0..=255`.
 fn normalise(w: usize, h: usize, mut img: Vec<f32>, size: usize) -> Result<Vec<u8>> {
     let border: Vec<f32> = (0..h)
         .flat_map(|y| (0..w).map(move |x| (x, y)))
         .filter(|&(x, y)| x == 0 || y == 0 || x + 1 == w || y + 1 == h)
         .map(|(x, y)| img[y * w + x])
         .collect();
-    let mut bg = median(border);
+    let bg = median(border);
     if bg > 127.5 {
         img.iter_mut().for_each(|v| *v = 255.0 - *v);
-        bg = 255.0 - bg;
     }
+    let flat = flatten(w, h, &img);
+    let mut img = flat.image;
     let peak = img.iter().copied().fold(0.0f32, f32::max);
-    if peak - bg < MIN_CONTRAST {
+    if peak < MIN_CONTRAST {
         return Err(Error::Data(format!(
             "image is blank: no subject stands out from the background (contrast {:.0} of 255)",
-            (peak - bg).max(0.0)
+            peak.max(0.0)
         )));
     }
-    let range = peak - bg;
-    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
-    for y in 0..h {
-        for x in 0..w {
-            let v = &mut img[y * w + x];
-            let t = ((*v - bg) / range).clamp(0.0, 1.0);
-            *v = if t < NOISE_LEVEL { 0.0 } else { t * 255.0 };
-            if t > INK_THRESHOLD {
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            }
-        }
+    // Photo noise raises both levels: cleared below 3 sigma, ink above 4 sigma.
+    // Capped so that the peak pixel (t = 1) always survives and is ink.
+    let noise_level = NOISE_LEVEL.max(3.0 * flat.noise / peak).min(0.5);
+    let ink_level = INK_THRESHOLD.max(4.0 * flat.noise / peak).min(0.9);
+    for v in img.iter_mut() {
+        let t = (*v / peak).clamp(0.0, 1.0);
+        *v = if t < noise_level { 0.0 } else { t * 255.0 };
     }
-    // `peak` reaches t = 1 > INK_THRESHOLD, so the box is not empty.
+    let ink: Vec<bool> = img.iter().map(|&v| v > ink_level * 255.0).collect();
+    let (x0, y0, x1, y1) = ink_box(w, h, &ink);
+    // The peak pixel (t = 1 > ink_level) is ink, so the box is not empty.
     let (cw, ch) = (x1 + 1 - x0, y1 + 1 - y0);
     let crop: Vec<f32> = (y0..=y1)
         .flat_map(|y| img[y * w + x0..=y * w + x1].iter().copied())
@@ -309,6 +342,34 @@ mod tests {
             }
         }
         assert_eq!(out.iter().filter(|&&v| v > 0).count(), 400);
+    }
+
+    #[test]
+    fn uneven_lighting_and_noise_do_not_stretch_the_crop() {
+        // The off-centre square of the test above, photographed: the paper darkens from 255
+        // on the left to 125 on the right, with deterministic speckle noise of +-6 levels.
+        let (w, h) = (100usize, 80usize);
+        let img: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let paper = 255.0 - 130.0 * x as f32 / (w - 1) as f32;
+                let ink = (10..40).contains(&x) && (5..35).contains(&y);
+                let noise = ((i * 7919) % 13) as f32 - 6.0;
+                (if ink { 20.0 } else { paper } + noise).clamp(0.0, 255.0) as u8
+            })
+            .collect();
+        let out = preprocess_gray(w, h, &img, MNIST_SIZE).unwrap();
+        let (x0, y0, x1, y1) = bbox(&out, 28);
+        assert!(
+            x0 >= 3 && y0 >= 3 && x1 <= 24 && y1 <= 24,
+            "{:?}",
+            (x0, y0, x1, y1)
+        );
+        let bright = out.iter().filter(|&&v| v > 200).count();
+        assert!(
+            (350..=450).contains(&bright),
+            "{bright} bright pixels: the square fills the box"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod backward;
 pub mod checkpoint;
 pub mod distill;
 pub mod loss;
+pub mod mlp;
 pub mod schedule;
 pub mod search;
 pub mod trainer;

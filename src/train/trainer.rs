@@ -61,7 +61,7 @@ impl TrainConfig {
                 "learning rates must be positive and weight decay non-negative".into(),
             ));
         }
-        Ok(())
+        self.augment.validate()
     }
 }
 

@@ -13,6 +13,8 @@ use mpcvit::secure::infer_local;
 use mpcvit::train::{evaluate, Checkpoint, TrainConfig};
 use mpcvit::{Error, Result};
 
+use crate::augment_args::AugmentArgs;
+
 /// Dataset, model shape and optimiser settings.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
@@ -52,12 +54,8 @@ pub struct RunArgs {
     /// Fixes initialisation, order and augmentation; default: a fresh OS seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Largest random shift in pixels (augmentation); default 2.
-    #[arg(long)]
-    pub shift: Option<usize>,
-    /// Random horizontal flips: default on for `fashion`, off for digits.
-    #[arg(long)]
-    pub hflip: Option<bool>,
+    #[command(flatten)]
+    pub augment: AugmentArgs,
     /// Train on the first N training images only (quick runs).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -137,12 +135,7 @@ impl RunArgs {
         tc.epochs = self.epochs;
         tc.batch_size = self.batch_size;
         tc.lr = self.lr;
-        if let Some(s) = self.shift {
-            tc.augment.max_shift = s;
-        }
-        if let Some(f) = self.hflip {
-            tc.augment.hflip = f;
-        }
+        tc.augment = self.augment.augment(&self.dataset)?;
         tc.seed = Some(match self.seed {
             Some(s) => s,
             None => mpcvit::train::trainer::os_seed()?,

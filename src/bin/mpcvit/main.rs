@@ -5,6 +5,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod agree;
 #[cfg(not(target_arch = "wasm32"))]
+mod augment_args;
+#[cfg(not(target_arch = "wasm32"))]
 mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod classify;
@@ -21,7 +23,11 @@ mod load;
 #[cfg(not(target_arch = "wasm32"))]
 mod net;
 #[cfg(not(target_arch = "wasm32"))]
+mod ood;
+#[cfg(not(target_arch = "wasm32"))]
 mod perf;
+#[cfg(not(target_arch = "wasm32"))]
+mod reference;
 #[cfg(not(target_arch = "wasm32"))]
 mod report;
 #[cfg(not(target_arch = "wasm32"))]
@@ -38,7 +44,8 @@ mod cli {
     use clap::{Parser, Subcommand};
 
     use super::{
-        agree, bench, classify, convert, dealer, eval, perf, report, retrain, search, serve, train,
+        agree, bench, classify, convert, dealer, eval, ood, perf, reference, report, retrain,
+        search, serve, train,
     };
 
     /// MPCViT: private Vision Transformer inference with heterogeneous attention.
@@ -57,14 +64,18 @@ mod cli {
         Convert(convert::ConvertArgs),
         /// Train a ViT with an attention plan; checkpoint each epoch into the models folder.
         Train(train::TrainArgs),
-        /// Plaintext accuracy of a saved model on a dataset split.
+        /// Plaintext accuracy of saved models on a dataset split or (--ood) the out-of-domain sets.
         Eval(eval::EvalArgs),
+        /// Generate (or --check) the out-of-domain evaluation sets in ood/.
+        Ood(ood::OodArgs),
         /// MPC-aware differentiable search of an attention (and GeLU) plan.
         Search(search::SearchArgs),
         /// Retrain a searched plan from scratch with knowledge distillation.
         Retrain(retrain::RetrainArgs),
         /// Plaintext speed natively and in wasm (Node), and the wasm module size.
         Perf(perf::PerfArgs),
+        /// Train the simple reference (a two-layer perceptron); print test and out-of-domain accuracy.
+        Reference(reference::ReferenceArgs),
         /// Accuracy / private-latency table of the models in a folder.
         Report(report::ReportArgs),
         /// Private vs plaintext predictions on a test split: agreement and logit error.
@@ -85,9 +96,11 @@ mod cli {
             Command::Convert(args) => convert::run(args),
             Command::Train(args) => train::run(args),
             Command::Eval(args) => eval::run(args),
+            Command::Ood(args) => ood::run(args),
             Command::Search(args) => search::run(args),
             Command::Retrain(args) => retrain::run(args),
             Command::Perf(args) => perf::run(args),
+            Command::Reference(args) => reference::run(args),
             Command::Report(args) => report::run(args),
             Command::Agree(args) => agree::run(args),
             Command::Bench(args) => bench::run(args),
