@@ -1,7 +1,8 @@
 //! How fast each PRG makes the FSS primitives: key generation and evaluation per second for a
 //! 63-bit DCF (the comparison key of `crate::mpc::protocols::fss`) and a 16-bit DPF with bit
-//! outputs (a lookup-table key), natively (`mpcvit bench fss`) and in wasm
-//! (`tests/wasm_fss_speed.rs`, which prints the same table from Node). Not a timed test:
+//! outputs (a lookup-table key), natively and in wasm (Node) in one run (`mpcvit bench fss`,
+//! through `scripts/bench-wasm-fss.mjs`), or in wasm alone (`tests/wasm_fss.rs` prints the
+//! table from Node). Not a timed test:
 //! figures move with the machine's load; the table reports, it does not assert.
 
 use super::prg::{AesMmo, ChaChaTree, TreePrg};
@@ -10,12 +11,12 @@ use crate::mpc::meter::now_s;
 use crate::mpc::{Prg, Seed};
 
 /// One measured primitive.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpeedRow {
     /// PRG name.
-    pub prg: &'static str,
+    pub prg: String,
     /// "dcf 63-bit", "dpf 16-bit, 1-bit out", "dpf full domain".
-    pub what: &'static str,
+    pub what: String,
     /// Bytes of one party's key.
     pub key_bytes: usize,
     /// Key pairs generated per second.
@@ -63,22 +64,22 @@ fn rows_for<P: TreePrg>(reps: usize) -> Vec<SpeedRow> {
     let dpf_len = dpf::key_len(16, 0).expect("valid shape");
     vec![
         SpeedRow {
-            prg: P::NAME,
-            what: "dcf 63-bit",
+            prg: P::NAME.into(),
+            what: "dcf 63-bit".into(),
             key_bytes: dcf::key_len(63),
             gen_per_s: dcf_gen,
             eval_per_s: dcf_eval,
         },
         SpeedRow {
-            prg: P::NAME,
-            what: "dpf 16-bit, 1-bit out",
+            prg: P::NAME.into(),
+            what: "dpf 16-bit, 1-bit out".into(),
             key_bytes: dpf_len,
             gen_per_s: dpf_gen,
             eval_per_s: dpf_eval,
         },
         SpeedRow {
-            prg: P::NAME,
-            what: "dpf 16-bit full domain (outputs/s)",
+            prg: P::NAME.into(),
+            what: "dpf 16-bit full domain (outputs/s)".into(),
             key_bytes: dpf_len,
             gen_per_s: dpf_gen,
             eval_per_s: full,
@@ -93,16 +94,28 @@ pub fn measure(reps: usize) -> Vec<SpeedRow> {
     v
 }
 
-/// A Markdown table of `rows`.
-pub fn table(rows: &[SpeedRow]) -> String {
-    let mut s = String::from(
-        "| prg | key | key bytes | key pairs / s | evaluations / s |\n|---|---|---|---|---|\n",
-    );
-    for r in rows {
+/// A Markdown table of `rows`, with the wasm evaluation rate and the native / wasm ratio when
+/// `wasm` (the same rows measured in wasm) is given.
+pub fn table(rows: &[SpeedRow], wasm: Option<&[SpeedRow]>) -> String {
+    let mut s = String::from("| prg | key | key bytes | key pairs / s | evaluations / s |");
+    if wasm.is_some() {
+        s.push_str(" wasm evaluations / s | native / wasm |\n|---|---|---|---|---|---|---|\n");
+    } else {
+        s.push_str("\n|---|---|---|---|---|\n");
+    }
+    for (i, r) in rows.iter().enumerate() {
         s.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.0} |\n",
+            "| {} | {} | {} | {:.0} | {:.0} |",
             r.prg, r.what, r.key_bytes, r.gen_per_s, r.eval_per_s
         ));
+        if let Some(w) = wasm.and_then(|w| w.get(i)) {
+            s.push_str(&format!(
+                " {:.0} | {:.2} |",
+                w.eval_per_s,
+                r.eval_per_s / w.eval_per_s.max(1e-9)
+            ));
+        }
+        s.push('\n');
     }
     s
 }
@@ -117,6 +130,7 @@ mod tests {
         assert_eq!(rows.len(), 6);
         assert!(rows.iter().all(|r| r.eval_per_s > 0.0 && r.gen_per_s > 0.0));
         assert_eq!(rows[0].key_bytes, 1555);
-        assert!(table(&rows).lines().count() == 8);
+        assert_eq!(table(&rows, None).lines().count(), 8);
+        assert!(table(&rows, Some(&rows)).contains("| 1.00 |"));
     }
 }
