@@ -30,6 +30,7 @@ fn cfg(mode: TruncMode) -> SessionConfig {
     SessionConfig {
         fixed: FixedPoint::default(),
         trunc: mode,
+        ..SessionConfig::default()
     }
 }
 

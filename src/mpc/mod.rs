@@ -57,7 +57,9 @@ pub mod transport;
 
 pub use dealer::{Dealer, DealerClient};
 pub use meter::{Meter, NetworkProfile, Report, Stats};
-pub use party::{local_pair, local_pair_with, Party, SessionConfig, SessionSeeds, TruncMode};
+pub use party::{
+    local_pair, local_pair_with, Party, ProtocolFamily, SessionConfig, SessionSeeds, TruncMode,
+};
 pub use prg::{Prg, Seed};
 pub use ring::FixedPoint;
 pub use share::{ArithShare, BitShare};

@@ -40,6 +40,19 @@ pub enum TruncMode {
     Exact,
 }
 
+/// Which protocols compute signs and comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ProtocolFamily {
+    /// Boolean circuits on Beaver correlations (the MSB of [`super::protocols::compare`]: 7
+    /// rounds); party 0 needs only its dealer seed.
+    #[default]
+    Classic,
+    /// Function secret sharing ([`super::protocols::fss`]): every MSB / comparison is the
+    /// one-round DCF sign gate. Party 0 needs a dealer channel for its keys
+    /// ([`DealerClient::party0_remote_keys`]; [`local_pair`] provides one).
+    Fss,
+}
+
 /// Per-session configuration (both parties and the dealer must agree).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SessionConfig {
@@ -47,6 +60,9 @@ pub struct SessionConfig {
     pub fixed: FixedPoint,
     /// Truncation protocol.
     pub trunc: TruncMode,
+    /// Protocol family for signs and comparisons (absent in older JSON: classic).
+    #[serde(default)]
+    pub family: ProtocolFamily,
 }
 
 /// All the seeds of a session: (dealer, party 0), (dealer, party 1), and each party's private

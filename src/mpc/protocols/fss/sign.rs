@@ -266,11 +266,7 @@ pub async fn msb_within(p: &mut Party, x: &ArithShare, bits: u32) -> Result<BitS
     metered!(
         p,
         "fss_msb",
-        async {
-            let (m, _, _) = sign_round(p, x, bits, false).await?;
-            Ok(low_bits(&m, x.shape()))
-        }
-        .await
+        async { msb_unmetered(p, x, bits).await }.await
     )
 }
 
@@ -306,7 +302,13 @@ pub async fn lt_const(p: &mut Party, x: &ArithShare, c: f64) -> Result<BitShare>
 }
 
 async fn msb_inner(p: &mut Party, x: &ArithShare) -> Result<BitShare> {
-    let (m, _, _) = sign_round(p, x, 64, false).await?;
+    msb_unmetered(p, x, 64).await
+}
+
+/// XOR shares of `msb_k(x)` without a meter label of its own (the classic family's
+/// [`crate::mpc::protocols::compare::msb`] calls it under its own labels in the FSS family).
+pub(crate) async fn msb_unmetered(p: &mut Party, x: &ArithShare, bits: u32) -> Result<BitShare> {
+    let (m, _, _) = sign_round(p, x, bits, false).await?;
     Ok(low_bits(&m, x.shape()))
 }
 

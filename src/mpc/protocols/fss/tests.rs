@@ -389,3 +389,52 @@ fn keys_frames_out_of_step_are_rejected() {
     .unwrap_err();
     assert!(format!("{e}").contains("fss keys from the dealer"), "{e}");
 }
+
+#[test]
+fn the_classic_protocols_run_on_the_fss_sign_gate() {
+    use crate::mpc::protocols as pr;
+    use crate::mpc::{local_pair, ProtocolFamily};
+    let cfg = SessionConfig {
+        family: ProtocolFamily::Fss,
+        ..SessionConfig::default()
+    };
+    let mut g = Prg::new(crate::mpc::Seed::insecure_fixed(15));
+    let vals: Vec<f64> = (0..64)
+        .map(|_| (g.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0)
+        .collect();
+    let x = ArrayD::from_shape_vec(IxDyn(&[8, 8]), vals).unwrap();
+    let fp = cfg.fixed;
+    let q = x.mapv(|v| fp.decode(fp.encode(v)));
+    type Outs = (Vec<ArrayD<f64>>, Vec<u64>);
+    async fn run(p: &mut Party, x: &ArrayD<f64>) -> Result<Outs> {
+        let mine = (p.id() == 0).then_some(x);
+        let s = pr::share_input(p, 0, mine, x.shape()).await?;
+        let (mut outs, mut rounds) = (Vec::new(), Vec::new());
+        for step in 0..3 {
+            p.meter.reset();
+            let y = match step {
+                0 => pr::relu(p, &s).await?,
+                1 => pr::max_last(p, &s).await?,
+                _ => pr::gelu(p, &s).await?,
+            };
+            rounds.push(p.meter.report().total().rounds);
+            outs.push(pr::reveal(p, &y).await?);
+        }
+        Ok((outs, rounds))
+    }
+    let (mut p0, mut p1) = local_pair(cfg).unwrap();
+    let ((outs, rounds), _) = run_joined(run(&mut p0, &x), run(&mut p1, &x)).unwrap();
+    assert_eq!(outs[0], q.mapv(|v| v.max(0.0)), "relu is exact");
+    let want_max = q.map_axis(ndarray::Axis(1), |r| r.fold(f64::MIN, |a, &b| a.max(b)));
+    assert_eq!(
+        outs[1].iter().copied().collect::<Vec<_>>(),
+        want_max.iter().copied().collect::<Vec<_>>()
+    );
+    for (y, v) in outs[2].iter().zip(q.iter()) {
+        let t = (0.797_884_560_8 * (v + 0.044715 * v * v * v)).tanh();
+        assert!((y - 0.5 * v * (1.0 + t)).abs() < 2e-3, "gelu({v}) = {y}");
+    }
+    // ReLU: sign (1) + bit-times-value (1); max of 8: three levels of ReLU.
+    assert_eq!(rounds[..2], [2, 6]);
+    assert!(rounds[2] < 8, "gelu {} rounds", rounds[2]);
+}
