@@ -22,6 +22,9 @@ pub enum Error {
     /// or a peer that went away.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A function-secret-sharing key that is malformed or does not fit its evaluator.
+    #[error("fss key: {0}")]
+    FssKey(#[from] crate::mpc::fss::KeyError),
     /// Operating-system I/O.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

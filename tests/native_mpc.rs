@@ -30,6 +30,7 @@ fn cfg(mode: TruncMode) -> SessionConfig {
     SessionConfig {
         fixed: FixedPoint::default(),
         trunc: mode,
+        ..SessionConfig::default()
     }
 }
 
@@ -88,6 +89,7 @@ fn as_cost(s: &Stats) -> Cost {
         p0_to_p1: s.sent,
         p1_to_p0: s.recv,
         offline: s.offline_recv,
+        ..Cost::default()
     }
 }
 

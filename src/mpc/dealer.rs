@@ -21,12 +21,20 @@
 //! Party-side access goes through [`DealerClient`]: seeded (party 0), on demand from an
 //! in-process dealer (party 1, joined harness), or from a transport fed by a dealer running
 //! ahead (party 1 in a worker).
+//!
+//! FSS keys ([`super::fss::deal`]) are the exception to "party 0 only holds a seed": their
+//! correction words depend on both parties' randomness, so the dealer streams key bundles to
+//! both parties, in the same request order ([`DealerClient::keys`]). Party 0 then needs a
+//! dealer channel too ([`DealerClient::party0_remote_keys`], or [`DealerClient::party0_on_demand`]
+//! in the joined harness); a party 0 built with [`DealerClient::party0`] serves every classic
+//! protocol and reports an error on the first FSS key request.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use ndarray::{ArrayD, IxDyn, Zip};
 
+use super::fss::deal::{KeyDealer, KeyRequest};
 use super::prg::{Prg, Seed};
 use super::ring::matmul_acc;
 use super::share::{bits_to_bytes, bytes_to_bits, bytes_to_words, words_to_bytes};
@@ -300,6 +308,7 @@ pub struct Dealer {
     prg0: Prg,
     prg1: Prg,
     count: u64,
+    keys: KeyDealer,
 }
 
 impl Dealer {
@@ -309,7 +318,13 @@ impl Dealer {
             prg0: Prg::new(seed0),
             prg1: Prg::new(seed1),
             count: 0,
+            keys: KeyDealer::new(seed0, seed1),
         }
+    }
+
+    /// The FSS key side of the dealer.
+    pub fn keys(&mut self) -> &mut KeyDealer {
+        &mut self.keys
     }
 
     /// Requests served so far.
@@ -376,6 +391,19 @@ impl Dealer {
     }
 }
 
+/// The next key frame from the dealer, checked against the request.
+async fn recv_keys(
+    t: &mut dyn Transport,
+    seq: u64,
+    req: &dyn KeyRequest,
+    party: usize,
+) -> Result<Vec<u8>> {
+    let frame = t.recv().await?;
+    let payload = decode_frame(&frame, MAGIC_DEALER, seq, req.tag(), req.bundle_len(party))
+        .map_err(|e| Error::Protocol(format!("fss keys from the dealer: {e}")))?;
+    Ok(payload.to_vec())
+}
+
 /// Party 1's parts from its PRG and the dealer's correction bytes.
 fn assemble_party1(req: &CorrRequest, prg: &mut Prg, correction: &[u8]) -> Result<Parts> {
     let lay = layout(req);
@@ -414,11 +442,23 @@ enum Source {
     },
 }
 
+/// Where party 0 gets its FSS keys (party 1 and the dealer use their [`Source`]).
+enum KeyChannel {
+    None,
+    Shared(Rc<RefCell<Dealer>>),
+    Remote(Box<dyn Transport>),
+}
+
 /// A party's access to correlated randomness.
 pub struct DealerClient {
     prg: Option<Prg>,
     source: Source,
+    /// Requests on the correction channel (party 1, the dealer): every correlation and key.
     count: u64,
+    /// For party 0: its FSS keys; for the dealer: its channel to party 0.
+    key_channel: KeyChannel,
+    /// Key requests so far (the sequence number of party 0's key frames).
+    key_seq: u64,
 }
 
 /// What one request cost offline: bytes (sent, received).
@@ -431,43 +471,112 @@ pub(crate) struct OfflineBytes {
 impl DealerClient {
     /// Party 0: everything expands from the seed it shares with the dealer.
     pub fn party0(seed: Seed) -> Self {
+        DealerClient::with_source(Some(seed), Source::Seeded, KeyChannel::None)
+    }
+
+    /// Party 0 whose correlations expand from the seed and whose FSS keys the in-process
+    /// `dealer` deals on demand (the joined harness).
+    pub fn party0_on_demand(seed: Seed, dealer: Rc<RefCell<Dealer>>) -> Self {
+        DealerClient::with_source(Some(seed), Source::Seeded, KeyChannel::Shared(dealer))
+    }
+
+    /// Party 0 whose FSS keys arrive on `keys`, fed by a dealer running the same program ahead
+    /// ([`super::Party::dealer_to_both`]).
+    pub fn party0_remote_keys(seed: Seed, keys: Box<dyn Transport>) -> Self {
+        DealerClient::with_source(Some(seed), Source::Seeded, KeyChannel::Remote(keys))
+    }
+
+    fn with_source(seed: Option<Seed>, source: Source, key_channel: KeyChannel) -> Self {
         DealerClient {
-            prg: Some(Prg::new(seed)),
-            source: Source::Seeded,
+            prg: seed.map(Prg::new),
+            source,
             count: 0,
+            key_channel,
+            key_seq: 0,
         }
     }
 
     /// Party 1 with an in-process dealer that computes each correction when asked (the joined
     /// harness). The correction bytes are still counted as offline traffic.
     pub fn party1_on_demand(seed: Seed, dealer: Rc<RefCell<Dealer>>) -> Self {
-        DealerClient {
-            prg: Some(Prg::new(seed)),
-            source: Source::OnDemand(dealer),
-            count: 0,
-        }
+        DealerClient::with_source(Some(seed), Source::OnDemand(dealer), KeyChannel::None)
     }
 
     /// Party 1 reading correction frames from `transport`, fed by a dealer that runs the same
     /// program ahead (see [`super::Party::dealer`]).
     pub fn party1_remote(seed: Seed, transport: Box<dyn Transport>) -> Self {
-        DealerClient {
-            prg: Some(Prg::new(seed)),
-            source: Source::Remote(transport),
-            count: 0,
-        }
+        DealerClient::with_source(Some(seed), Source::Remote(transport), KeyChannel::None)
     }
 
     /// The dealer's own client: serves each request by generating it and sending party 1's
     /// correction to `out`; the program continues on party 1's parts.
     pub(crate) fn dealer(dealer: Dealer, out: Box<dyn Transport>) -> Self {
-        DealerClient {
-            prg: None,
-            source: Source::Dealer {
-                dealer: Box::new(dealer),
-                out,
-            },
-            count: 0,
+        let source = Source::Dealer {
+            dealer: Box::new(dealer),
+            out,
+        };
+        DealerClient::with_source(None, source, KeyChannel::None)
+    }
+
+    /// The dealer's own client streaming to both parties: corrections and party 1's keys to
+    /// `to_party1`, party 0's keys to `to_party0`.
+    pub(crate) fn dealer_to_both(
+        dealer: Dealer,
+        to_party0: Box<dyn Transport>,
+        to_party1: Box<dyn Transport>,
+    ) -> Self {
+        let source = Source::Dealer {
+            dealer: Box::new(dealer),
+            out: to_party1,
+        };
+        DealerClient::with_source(None, source, KeyChannel::Remote(to_party0))
+    }
+
+    /// This party's bundle for the next FSS key request (each bundle is served once, in
+    /// request order, with its tag and exact length checked).
+    pub(crate) async fn keys(&mut self, req: &dyn KeyRequest) -> Result<(Vec<u8>, OfflineBytes)> {
+        let key_seq = self.key_seq;
+        self.key_seq += 1;
+        let received = |bytes: Vec<u8>| {
+            let recv = bytes.len();
+            Ok((bytes, OfflineBytes { sent: 0, recv }))
+        };
+        match (&mut self.source, &mut self.key_channel) {
+            (Source::Seeded, KeyChannel::Shared(dealer)) => {
+                received(dealer.borrow_mut().keys().take(0, key_seq, req)?)
+            }
+            (Source::Seeded, KeyChannel::Remote(t)) => {
+                received(recv_keys(t.as_mut(), key_seq, req, 0).await?)
+            }
+            (Source::Seeded, KeyChannel::None) => Err(Error::Protocol(
+                "party 0 has no dealer channel for FSS keys (build it with \
+                 DealerClient::party0_remote_keys or party0_on_demand)"
+                    .into(),
+            )),
+            (Source::OnDemand(dealer), _) => {
+                self.count += 1;
+                received(dealer.borrow_mut().keys().take(1, key_seq, req)?)
+            }
+            (Source::Remote(t), _) => {
+                let seq = self.count;
+                self.count += 1;
+                received(recv_keys(t.as_mut(), seq, req, 1).await?)
+            }
+            (Source::Dealer { dealer, out }, to_party0) => {
+                let KeyChannel::Remote(to_party0) = to_party0 else {
+                    return Err(Error::Protocol(
+                        "the dealer has no channel to party 0 for FSS keys (use \
+                         Party::dealer_to_both)"
+                            .into(),
+                    ));
+                };
+                let [b0, b1] = dealer.keys().deal_pair(req)?;
+                to_party0.send(encode_frame(MAGIC_DEALER, key_seq, req.tag(), &b0))?;
+                out.send(encode_frame(MAGIC_DEALER, self.count, req.tag(), &b1))?;
+                self.count += 1;
+                let sent = b0.len() + b1.len();
+                Ok((b1, OfflineBytes { sent, recv: 0 }))
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //! | [`ring`] | Z_2^64, fixed point (F = 16 by default), local truncation, wrapping matmul |
 //! | [`share`] | additive and XOR share tensors, bit packing |
 //! | [`prg`] | ChaCha12 PRG, seeds from `getrandom` |
+//! | [`fss`] | function secret sharing: GGM PRGs, DPF and DCF keys |
 //! | [`dealer`] | correlations: party 0 expands from its seed, party 1 gets corrections |
 //! | [`transport`] | async byte transports, frames, in-memory / pumped / shaped / recording |
 //! | `tcp` | native TCP transport |
@@ -43,6 +44,7 @@
 pub mod bench;
 pub mod dealer;
 pub mod exec;
+pub mod fss;
 pub mod meter;
 pub mod party;
 pub mod prg;
@@ -55,7 +57,9 @@ pub mod transport;
 
 pub use dealer::{Dealer, DealerClient};
 pub use meter::{Meter, NetworkProfile, Report, Stats};
-pub use party::{local_pair, local_pair_with, Party, SessionConfig, SessionSeeds, TruncMode};
+pub use party::{
+    local_pair, local_pair_with, Party, ProtocolFamily, SessionConfig, SessionSeeds, TruncMode,
+};
 pub use prg::{Prg, Seed};
 pub use ring::FixedPoint;
 pub use share::{ArithShare, BitShare};

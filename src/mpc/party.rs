@@ -19,6 +19,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::dealer::{CorrRequest, Dealer, DealerClient, Parts};
+use super::fss::deal::KeyRequest;
 use super::meter::Meter;
 use super::prg::{Prg, Seed};
 use super::ring::FixedPoint;
@@ -39,6 +40,19 @@ pub enum TruncMode {
     Exact,
 }
 
+/// Which protocols compute signs and comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ProtocolFamily {
+    /// Boolean circuits on Beaver correlations (the MSB of [`super::protocols::compare`]: 7
+    /// rounds); party 0 needs only its dealer seed.
+    #[default]
+    Classic,
+    /// Function secret sharing ([`super::protocols::fss`]): every MSB / comparison is the
+    /// one-round DCF sign gate. Party 0 needs a dealer channel for its keys
+    /// ([`DealerClient::party0_remote_keys`]; [`local_pair`] provides one).
+    Fss,
+}
+
 /// Per-session configuration (both parties and the dealer must agree).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SessionConfig {
@@ -46,6 +60,9 @@ pub struct SessionConfig {
     pub fixed: FixedPoint,
     /// Truncation protocol.
     pub trunc: TruncMode,
+    /// Protocol family for signs and comparisons (absent in older JSON: classic).
+    #[serde(default)]
+    pub family: ProtocolFamily,
 }
 
 /// All the seeds of a session: (dealer, party 0), (dealer, party 1), and each party's private
@@ -139,12 +156,31 @@ impl Party {
     /// e.g. `share_input(p, owner, None, shape)`) on this party, ahead of the online phase.
     /// Control flow never depends on data, so the request sequence is the parties'.
     pub fn dealer(cfg: SessionConfig, dealer: Dealer, to_party1: Box<dyn Transport>) -> Party {
+        Party::dealer_with(cfg, DealerClient::dealer(dealer, to_party1))
+    }
+
+    /// The dealer's view of a program that uses FSS keys: as [`Party::dealer`], and party 0's
+    /// key bundles go to `to_party0` (party 0 reads them through
+    /// [`DealerClient::party0_remote_keys`]).
+    pub fn dealer_to_both(
+        cfg: SessionConfig,
+        dealer: Dealer,
+        to_party0: Box<dyn Transport>,
+        to_party1: Box<dyn Transport>,
+    ) -> Party {
+        Party::dealer_with(
+            cfg,
+            DealerClient::dealer_to_both(dealer, to_party0, to_party1),
+        )
+    }
+
+    fn dealer_with(cfg: SessionConfig, corr: DealerClient) -> Party {
         Party {
             id: 1,
             is_dealer: true,
             cfg,
             transport: None,
-            corr: DealerClient::dealer(dealer, to_party1),
+            corr,
             local: None,
             meter: Meter::new(),
             send_seq: 0,
@@ -197,6 +233,16 @@ impl Party {
         self.meter.record_offline(off.sent, off.recv);
         self.meter.tick_offline();
         Ok(parts)
+    }
+
+    /// This party's bundle for the next FSS key request; its bytes are metered as offline
+    /// traffic (received by a party, sent by the dealer).
+    pub(crate) async fn keys(&mut self, req: &dyn KeyRequest) -> Result<Vec<u8>> {
+        self.meter.tick();
+        let (bytes, off) = self.corr.keys(req).await?;
+        self.meter.record_offline(off.sent, off.recv);
+        self.meter.tick_offline();
+        Ok(bytes)
     }
 
     /// One communication round: optionally sends `send`, optionally receives a payload of
@@ -265,7 +311,7 @@ pub fn local_pair_with(
         0,
         cfg,
         t0,
-        DealerClient::party0(seeds.dealer0),
+        DealerClient::party0_on_demand(seeds.dealer0, dealer.clone()),
         seeds.local0,
     )?;
     let p1 = Party::new(

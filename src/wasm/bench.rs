@@ -25,3 +25,12 @@ pub fn bench_protocols(size: usize) -> Result<JsValue, JsError> {
     let s = serde_wasm_bindgen::Serializer::json_compatible();
     serde::Serialize::serialize(&rows, &s).map_err(super::js_err)
 }
+
+/// The FSS primitives' speed ([`crate::mpc::fss::speed::measure`]) in this wasm instance, `reps`
+/// keys per primitive: an array of rows `{prg, what, key_bytes, gen_per_s, eval_per_s}`.
+#[wasm_bindgen]
+pub fn bench_fss(reps: usize) -> Result<JsValue, JsError> {
+    let rows = crate::mpc::fss::speed::measure(reps);
+    let s = serde_wasm_bindgen::Serializer::json_compatible();
+    serde::Serialize::serialize(&rows, &s).map_err(super::js_err)
+}

@@ -11,7 +11,7 @@ mod progress;
 mod search;
 mod trainer;
 
-pub use bench::{bench_plaintext, bench_protocols};
+pub use bench::{bench_fss, bench_plaintext, bench_protocols};
 pub use classifier::Classifier;
 pub use compare::variant_costs;
 pub use data::dataset_subset;

@@ -1,7 +1,8 @@
 //! `mpcvit bench protocols` (or plain `bench`): the per-protocol 2PC cost table (rounds, bytes
 //! online each way and offline, compute), natively and in wasm (Node) in one run with the
 //! wasm / native compute ratio. `mpcvit bench paper`: the paper-config table
-//! ([`mpcvit::secure::paper`]).
+//! ([`mpcvit::secure::paper`]). `mpcvit bench fss`: FSS key generation / evaluation speed per
+//! tree PRG, native and wasm ([`mpcvit::mpc::fss::speed`]).
 
 use std::path::PathBuf;
 
@@ -33,6 +34,39 @@ pub enum BenchWhat {
     /// A load test of `mpcvit serve`: concurrent clients classifying privately back to back
     /// over loopback (throughput, p50 / p99 latency, resident memory before and after).
     Serve(crate::load::LoadArgs),
+    /// FSS key generation and evaluation per second (DCF, DPF) with each tree PRG (fixed-key
+    /// AES, ChaCha12), natively and in wasm (Node).
+    Fss(FssArgs),
+}
+
+/// Options of `mpcvit bench fss`.
+#[derive(clap::Args, Debug)]
+pub struct FssArgs {
+    /// Keys generated and evaluated per primitive.
+    #[arg(long, default_value_t = 20_000)]
+    pub reps: usize,
+    /// The wasm-bindgen output folder.
+    #[arg(long, default_value = "pkg")]
+    pub pkg: PathBuf,
+    #[arg(long)]
+    pub native_only: bool,
+}
+
+fn fss(args: &FssArgs) -> Result<()> {
+    use mpcvit::mpc::fss::speed::{measure, table, SpeedRow};
+    // The first run warms caches; the second is measured (as in the wasm script).
+    measure(args.reps / 10 + 1);
+    let native = measure(args.reps);
+    let wasm: Option<Vec<SpeedRow>> = if args.native_only {
+        None
+    } else {
+        Some(node_json(
+            "scripts/bench-wasm-fss.mjs",
+            &[args.pkg.display().to_string(), args.reps.to_string()],
+        )?)
+    };
+    print!("{}", table(&native, wasm.as_deref()));
+    Ok(())
 }
 
 /// Options of `mpcvit bench protocols`.
@@ -131,6 +165,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         Some(BenchWhat::Paper(p)) => paper(&p),
         Some(BenchWhat::Serve(a)) => crate::load::run(&a),
         Some(BenchWhat::Protocols(p)) => protocols(&p),
+        Some(BenchWhat::Fss(f)) => fss(&f),
         None => protocols(&args.protocols),
     }
 }

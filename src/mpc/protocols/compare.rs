@@ -30,9 +30,15 @@
 //! on the comparison's result can travel in the same messages: `msb_riding` appends a
 //! `Rider`'s payload to each of its rounds (GeLU's polynomial rides on its range
 //! comparisons, so GeLU costs 8 rounds instead of 12).
+//!
+//! **Families.** With [`ProtocolFamily::Fss`] in the session, [`msb`] and everything built on it
+//! (DReLU, ReLU, comparisons, max, the range comparisons of the approximations) use the
+//! one-round DCF sign gate of [`super::fss::sign`] instead of the circuit; a rider's rounds then
+//! follow it instead of sharing its rounds. The cost formulas of [`super::cost`] describe the
+//! classic family.
 
 use super::super::dealer::CorrRequest;
-use super::super::party::Party;
+use super::super::party::{Party, ProtocolFamily};
 use super::super::share::{
     bits_to_bytes, bytes_to_bits, bytes_to_words, compress_even, pack_bits, unpack_bits,
     words_to_bytes, ArithShare, BitShare,
@@ -145,6 +151,12 @@ pub(crate) async fn msb_riding(
     x: &ArithShare,
     rider: &mut impl Rider,
 ) -> Result<BitShare> {
+    if p.config().family == ProtocolFamily::Fss {
+        // One round on a DCF key instead of seven; the rider's rounds then run alone.
+        let bits = super::fss::sign::msb_unmetered(p, x, 64).await?;
+        rider.run_rest(p).await?;
+        return Ok(bits);
+    }
     const LOW63: u64 = u64::MAX >> 1;
     let n = x.len();
     let id = p.id();

@@ -23,6 +23,9 @@ pub struct Cost {
     pub p1_to_p0: u64,
     /// Offline bytes dealer -> party 1.
     pub offline: u64,
+    /// Offline bytes dealer -> party 0 (FSS keys only: classic correlations expand from party
+    /// 0's seed).
+    pub offline_p0: u64,
 }
 
 impl Add for Cost {
@@ -33,6 +36,7 @@ impl Add for Cost {
             p0_to_p1: self.p0_to_p1 + o.p0_to_p1,
             p1_to_p0: self.p1_to_p0 + o.p1_to_p0,
             offline: self.offline + o.offline,
+            offline_p0: self.offline_p0 + o.offline_p0,
         }
     }
 }
@@ -51,17 +55,19 @@ impl Mul<u64> for Cost {
             p0_to_p1: self.p0_to_p1 * k,
             p1_to_p0: self.p1_to_p0 * k,
             offline: self.offline * k,
+            offline_p0: self.offline_p0 * k,
         }
     }
 }
 
 /// A symmetric round with `each` bytes each way and `offline` dealer bytes.
-fn sym(each: usize, offline: usize) -> Cost {
+pub(crate) fn sym(each: usize, offline: usize) -> Cost {
     Cost {
         rounds: 1,
         p0_to_p1: each as u64,
         p1_to_p0: each as u64,
         offline: offline as u64,
+        offline_p0: 0,
     }
 }
 

@@ -7,7 +7,8 @@
 //! * [`approx`]: exp, reciprocal, rsqrt, GeLU, LayerNorm, Softmax, ReLU-Softmax, 2Quad,
 //!   Sparsemax, L2 normalisation (XNorm) and the row-wise attention maps;
 //! * [`attention`]: ScaleAttn (re-associated), Linformer and XNorm heads;
-//! * [`cost`]: every protocol's rounds and bytes as a formula (asserted by the tests).
+//! * [`cost`]: every protocol's rounds and bytes as a formula (asserted by the tests);
+//! * [`fss`]: the FSS family (one-round comparisons, two-round ReLU) on dealer keys.
 //!
 //! Each call is recorded by the party's [`super::Meter`] under its op name.
 
@@ -16,6 +17,7 @@ pub mod arith;
 pub mod attention;
 pub mod compare;
 pub mod cost;
+pub mod fss;
 
 pub use approx::{
     attention_map, divide, exp, gelu, gelu_relu, l2_normalize, layer_norm, reciprocal,
