@@ -698,7 +698,6 @@ fn the_server_hello_carries_only_the_public_architecture() {
             "plan",
             "protocol",
             "session",
-            "session_id",
             "type"
         ],
         "{text}"
