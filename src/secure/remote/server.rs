@@ -33,13 +33,7 @@ pub enum DealerChoice {
 /// Party 1 as a TCP service.
 pub struct ModelServer {
     listener: TcpListener,
-    vit: Arc<ViT>,
-    class_names: Option<Vec<String>>,
-    dealer: SocketAddr,
-    dealer_in_server: bool,
-    dealer_token: Option<Arc<[u8]>>,
-    opts: RemoteOptions,
-    session: SessionConfig,
+    shared: Session,
 }
 
 impl ModelServer {
@@ -68,26 +62,28 @@ impl ModelServer {
         };
         Ok(ModelServer {
             listener,
-            vit: Arc::new(vit),
-            class_names,
-            dealer,
-            dealer_in_server,
-            dealer_token: None,
-            opts,
-            session: SessionConfig::default(),
+            shared: Session {
+                vit: Arc::new(vit),
+                class_names,
+                dealer,
+                dealer_in_server,
+                dealer_token: None,
+                opts,
+                session: SessionConfig::default(),
+            },
         })
     }
 
     /// The session configuration clients are told to use (default: 16 fractional bits, local
     /// truncation).
     pub fn with_session(mut self, session: SessionConfig) -> Self {
-        self.session = session;
+        self.shared.session = session;
         self
     }
 
     /// Authenticates the server's joins with the dealer's access token.
     pub fn with_dealer_token(mut self, token: &[u8]) -> Self {
-        self.dealer_token = Some(token.into());
+        self.shared.dealer_token = Some(token.into());
         self
     }
 
@@ -98,22 +94,14 @@ impl ModelServer {
 
     /// The dealer this server uses.
     pub fn dealer_addr(&self) -> SocketAddr {
-        self.dealer
+        self.shared.dealer
     }
 
     /// Serves clients, one thread per connection; with `max_sessions`, returns after that many
     /// connections were served (reporting the first failure, if any).
     pub fn run(self, max_sessions: Option<usize>, log: Log) -> Result<()> {
-        let ModelServer { listener, .. } = self;
-        let me = Arc::new(Session {
-            vit: self.vit,
-            class_names: self.class_names,
-            dealer: self.dealer,
-            dealer_in_server: self.dealer_in_server,
-            dealer_token: self.dealer_token,
-            opts: self.opts,
-            session: self.session,
-        });
+        let ModelServer { listener, shared } = self;
+        let me = Arc::new(shared);
         let conn_log = log.clone();
         let handle = Arc::new(move |stream: TcpStream, from: SocketAddr| {
             let t0 = Instant::now();
