@@ -25,7 +25,6 @@
 use super::super::super::party::Party;
 use super::super::super::share::{bits_to_bytes, bytes_to_bits, ArithShare, BitShare};
 use super::super::arith::metered;
-use super::super::compare::bit_mul_impl;
 use super::super::cost::{self as classic_cost, Cost};
 use super::sign::{not_arith, sign_round, SignKeys};
 use crate::mpc::fss::deal::KeyRequest;
@@ -67,23 +66,8 @@ async fn relu_impl(p: &mut Party, x: &ArithShare, bits: u32) -> Result<ArithShar
     ArithShare::from_vec(x.shape(), out)
 }
 
-/// `b ? x : y` element-wise (1 round; the classic bit-times-value product).
-pub async fn select(
-    p: &mut Party,
-    b: &BitShare,
-    x: &ArithShare,
-    y: &ArithShare,
-) -> Result<ArithShare> {
-    metered!(
-        p,
-        "fss_select",
-        async {
-            let d = x.sub(y)?;
-            bit_mul_impl(p, b, &d).await?.add(y)
-        }
-        .await
-    )
-}
+/// `b ? x : y` element-wise: already one round in the classic family, so both share it.
+pub use super::super::compare::select;
 
 /// Cost of [`relu_within`] on `n` elements of `bits`-bit values.
 pub fn relu_cost(n: usize, bits: u32) -> Cost {
