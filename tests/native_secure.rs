@@ -24,7 +24,8 @@ use mpcvit::mpc::{SessionConfig, SessionSeeds, TruncMode};
 use mpcvit::secure::agreement::{measure, Agreement};
 use mpcvit::secure::infer_local;
 use mpcvit::secure::remote::{
-    DealerChoice, DealerPolicy, DealerServer, Log, ModelServer, RemoteClient, RemoteOptions,
+    client_tls, server_tls, DealerChoice, DealerPolicy, DealerServer, Endpoint, Log, ModelServer,
+    RemoteClient, RemoteOptions,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -235,34 +236,135 @@ fn join_within<T>(h: JoinHandle<T>, limit: Duration) -> T {
     h.join().expect("thread panicked")
 }
 
-/// A dealer and a server (one session each) in threads of this process.
-fn start(
+/// A dealer and a server (one session each) in threads of this process, listening at `at`
+/// (`127.0.0.1:0`, `ws://127.0.0.1:0` or `wss://127.0.0.1:0` with `tls`); returns their
+/// endpoints.
+fn start_at(
+    at: &str,
+    tls: Option<std::sync::Arc<mpcvit::secure::remote::endpoint::ServerTls>>,
     vit: ViT,
-    timeout: u64,
+    opts: RemoteOptions,
     session: SessionConfig,
-) -> (SocketAddr, SocketAddr, Vec<JoinHandle<mpcvit::Result<()>>>) {
-    let dealer = DealerServer::bind("127.0.0.1:0", opts(timeout)).unwrap();
-    let dealer_addr = dealer.local_addr().unwrap();
+) -> (String, String, Vec<JoinHandle<mpcvit::Result<()>>>) {
+    let dealer = DealerServer::bind(at, tls.clone(), opts.clone()).unwrap();
+    let dealer_at = dealer.endpoint().unwrap();
     let server = ModelServer::bind(
-        "127.0.0.1:0",
+        at,
+        tls,
         vit,
         None,
-        DealerChoice::Remote(dealer_addr),
-        opts(timeout),
+        DealerChoice::Remote(Endpoint::parse(&dealer_at).unwrap()),
+        opts,
         quiet(),
     )
     .unwrap()
     .with_session(session);
-    let server_addr = server.local_addr().unwrap();
+    let server_at = server.endpoint().unwrap();
     let handles = vec![
         dealer.spawn(Some(1), quiet()),
         server.spawn(Some(1), quiet()),
     ];
-    (server_addr, dealer_addr, handles)
+    (server_at, dealer_at, handles)
+}
+
+/// [`start_at`] over TCP.
+fn start(
+    vit: ViT,
+    timeout: u64,
+    session: SessionConfig,
+) -> (String, String, Vec<JoinHandle<mpcvit::Result<()>>>) {
+    start_at("127.0.0.1:0", None, vit, opts(timeout), session)
 }
 
 #[test]
 fn three_parties_over_loopback_tcp_match_plaintext_and_the_local_run() {
+    three_parties_match_plaintext_and_the_local_run(|vit, session| {
+        let (s, d, h) = start(vit, 120, session);
+        (s, d, h, opts(120))
+    });
+}
+
+#[test]
+fn three_parties_over_websocket_match_plaintext_and_the_local_run() {
+    three_parties_match_plaintext_and_the_local_run(|vit, session| {
+        let (s, d, h) = start_at("ws://127.0.0.1:0", None, vit, opts(120), session);
+        assert!(s.starts_with("ws://") && d.starts_with("ws://"), "{s} {d}");
+        (s, d, h, opts(120))
+    });
+}
+
+/// A self-signed certificate for `localhost` in a fresh folder: (folder, cert.pem, key.pem).
+fn self_signed() -> (PathBuf, PathBuf, PathBuf) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mpcvit-wss-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, cert.cert.pem()).unwrap();
+    std::fs::write(&k, cert.signing_key.serialize_pem()).unwrap();
+    (dir, c, k)
+}
+
+#[test]
+fn three_parties_over_tls_websocket_match_plaintext_and_the_local_run() {
+    let (dir, cert, key) = self_signed();
+    let tls = server_tls(&cert, &key).unwrap();
+    // The client and the server (which connects to the dealer) trust the self-signed root.
+    let opts = RemoteOptions {
+        client_tls: Some(client_tls(Some(&cert)).unwrap()),
+        ..opts(120)
+    };
+    three_parties_match_plaintext_and_the_local_run(|vit, session| {
+        let (s, d, h) = start_at("wss://127.0.0.1:0", Some(tls), vit, opts.clone(), session);
+        // The certificate names localhost, so the URLs must too.
+        let local = |u: String| u.replace("127.0.0.1", "localhost");
+        (local(s), local(d), h, opts.clone())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_wss_client_refuses_a_certificate_it_does_not_trust() {
+    let (dir, cert, key) = self_signed();
+    let cfg = tiny_config();
+    let vit = random_vit(&cfg, mixed_plan(), 5);
+    let (server, _dealer, handles) = start_at(
+        "wss://127.0.0.1:0",
+        Some(server_tls(&cert, &key).unwrap()),
+        vit,
+        opts(5),
+        SessionConfig::default(),
+    );
+    // The Mozilla roots only: the self-signed certificate is refused, with a clear error.
+    let e = RemoteClient::connect(&server.replace("127.0.0.1", "localhost"), opts(5))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("cannot reach the server") && e.contains("TLS"), "{e}");
+    // A plain ws:// client against the wss:// listener fails the handshake too.
+    let e = RemoteClient::connect(&server.replace("wss://", "ws://"), opts(5))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("cannot reach the server"), "{e}");
+    drop(handles);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+type Started = (
+    String,
+    String,
+    Vec<JoinHandle<mpcvit::Result<()>>>,
+    RemoteOptions,
+);
+
+fn three_parties_match_plaintext_and_the_local_run(
+    start: impl FnOnce(ViT, SessionConfig) -> Started,
+) {
     let cfg = tiny_config();
     let vit = random_vit(&cfg, mixed_plan(), 21);
     let images = random_images(&cfg, 3, 8);
@@ -271,9 +373,9 @@ fn three_parties_over_loopback_tcp_match_plaintext_and_the_local_run() {
         trunc: TruncMode::Exact,
         ..SessionConfig::default()
     };
-    let (server, dealer, handles) = start(vit.clone(), 120, session);
+    let (server, dealer, handles, opts) = start(vit.clone(), session);
     let t0 = Instant::now();
-    let client = RemoteClient::connect(&server.to_string(), opts(120)).unwrap();
+    let client = RemoteClient::connect(&server, opts).unwrap();
     assert_eq!(client.hello().config, cfg);
     assert!(!client.hello().dealer_in_server);
     let got = client
@@ -312,6 +414,7 @@ fn a_shipped_model_over_tcp_with_an_in_process_dealer() {
     let vit = ViT::new(m.config.clone(), m.plan.clone(), p).unwrap();
     let server = ModelServer::bind(
         "127.0.0.1:0",
+        None,
         vit.clone(),
         Some((0..10).map(|i| i.to_string()).collect()),
         DealerChoice::InProcess,
@@ -357,9 +460,10 @@ fn unreachable_server_or_dealer_and_a_different_dealer_are_clear_errors() {
     let vit = random_vit(&cfg, mixed_plan(), 3);
     let server = ModelServer::bind(
         "127.0.0.1:0",
+        None,
         vit,
         None,
-        DealerChoice::Remote(closed),
+        DealerChoice::Remote(Endpoint::Tcp(closed)),
         opts(5),
         quiet(),
     )
@@ -420,7 +524,7 @@ fn a_server_dying_mid_protocol_or_staying_silent_is_an_error_not_a_hang() {
     let vit = random_vit(&cfg, mixed_plan(), 4);
     let (server, _, handles) = start(vit, 10, SessionConfig::default());
     // Hello, ready, then a few protocol frames of the weight sharing.
-    let proxy = cutting_proxy(server, 6);
+    let proxy = cutting_proxy(server.parse().unwrap(), 6);
     let t0 = Instant::now();
     let e = RemoteClient::connect(&proxy.to_string(), opts(10))
         .unwrap()
@@ -728,13 +832,18 @@ fn concurrent_clients_against_one_server() {
     let cfg = tiny_config();
     let vit = random_vit(&cfg, mixed_plan(), 31);
     let image = random_images(&cfg, 1, 3).remove(0);
-    let r = mpcvit::secure::remote::load::run(vit, image, 3, 6).unwrap();
-    assert_eq!((r.clients, r.images, r.latencies.len()), (3, 6, 6));
-    assert!(r.latencies.iter().all(|&l| l > 0.0));
-    assert!(r.latency(0.5) <= r.latency(0.99));
-    let text = r.format();
-    assert!(
-        text.contains("6 private classifications by 3 concurrent clients"),
-        "{text}"
-    );
+    for transport in ["tcp", "ws"] {
+        let r = mpcvit::secure::remote::load::run(vit.clone(), image.clone(), 3, 6, transport)
+            .unwrap();
+        assert_eq!((r.clients, r.images, r.latencies.len()), (3, 6, 6));
+        assert!(r.latencies.iter().all(|&l| l > 0.0));
+        assert!(r.latency(0.5) <= r.latency(0.99));
+        let text = r.format();
+        assert!(
+            text.contains(&format!(
+                "6 private classifications by 3 concurrent clients over {transport}"
+            )),
+            "{text}"
+        );
+    }
 }

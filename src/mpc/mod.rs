@@ -10,6 +10,7 @@
 //! | [`dealer`] | correlations: party 0 expands from its seed, party 1 gets corrections |
 //! | [`transport`] | async byte transports, frames, in-memory / pumped / shaped / recording |
 //! | `tcp` | native TCP transport |
+//! | `websocket` | native WebSocket transport (`ws://`, `wss://`), the one browsers speak |
 //! | [`meter`] | labelled cost meter, reports, network profiles, latency estimates |
 //! | [`party`] | the per-party context and session setup |
 //! | [`exec`] | a deadlock-detecting single-thread executor, `run_joined` |
@@ -54,6 +55,8 @@ pub mod share;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod tcp;
 pub mod transport;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod websocket;
 
 pub use dealer::{Dealer, DealerClient};
 pub use meter::{Meter, NetworkProfile, Report, Stats};

@@ -188,6 +188,12 @@ impl Party {
         }
     }
 
+    /// The transport to the other party, given back (control messages may follow the
+    /// protocol on it); `None` for the dealer's run, which has no peer.
+    pub fn into_transport(self) -> Option<Box<dyn Transport>> {
+        self.transport
+    }
+
     /// 0 or 1 (the dealer plays 1).
     pub fn id(&self) -> usize {
         self.id

@@ -81,7 +81,7 @@ pub async fn client_infer(
 }
 
 /// Party 0 opens the shared logits (only it learns them).
-async fn reveal_logits(p: &mut Party, logits: &ArithShare) -> Result<Vec<f64>> {
+pub(crate) async fn reveal_logits(p: &mut Party, logits: &ArithShare) -> Result<Vec<f64>> {
     let plain = reveal_to(p, logits, 0)
         .await?
         .ok_or_else(|| Error::Protocol("party 0 received no logits".into()))?;

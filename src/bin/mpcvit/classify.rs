@@ -20,7 +20,8 @@ use crate::net::NetArgs;
 pub struct ClassifyArgs {
     /// PNG or JPEG files to classify.
     pub images: Vec<PathBuf>,
-    /// The server's address (`mpcvit serve`), e.g. `127.0.0.1:7000`.
+    /// The server's address (`mpcvit serve`): `127.0.0.1:7000` (TCP), `ws://host:port` or
+    /// `wss://host:port` (WebSocket; `--tls-ca` adds a root to trust).
     #[arg(long)]
     pub server: String,
     /// The dealer this client trusts (it must collude with neither party); the server must

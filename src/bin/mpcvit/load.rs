@@ -26,6 +26,9 @@ pub struct LoadArgs {
     /// Private classifications in all (one session each).
     #[arg(long, default_value_t = 1000)]
     pub images: usize,
+    /// Transport between the clients, the server and the dealer.
+    #[arg(long, default_value = "tcp", value_parser = ["tcp", "ws"])]
+    pub transport: String,
 }
 
 pub fn run(args: &LoadArgs) -> Result<()> {
@@ -34,10 +37,10 @@ pub fn run(args: &LoadArgs) -> Result<()> {
     let image: Vec<f32> = test.to_input(&[0])?.iter().copied().collect();
     let vit = ViT::new(m.config.clone(), m.plan.clone(), params)?;
     eprintln!(
-        "{}: {} clients, {} private classifications over loopback...",
-        m.name, args.clients, args.images
+        "{}: {} clients, {} private classifications over loopback {}...",
+        m.name, args.clients, args.images, args.transport
     );
-    let report = load::run(vit, image, args.clients, args.images)?;
+    let report = load::run(vit, image, args.clients, args.images, &args.transport)?;
     print!("{}", report.format());
     Ok(())
 }

@@ -3,10 +3,33 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mpcvit::secure::remote::RemoteOptions;
+use mpcvit::secure::remote::{client_tls, server_tls, RemoteOptions};
 use mpcvit::{Error, Result};
 
-/// Timeouts and the dealer's access token.
+/// The certificate of a `wss://` listener (`serve`, `dealer`).
+#[derive(clap::Args, Debug)]
+pub struct TlsArgs {
+    /// Certificate chain (PEM, leaf first) for a `wss://` listen address.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The listener's TLS configuration, if a certificate was given.
+    pub fn config(
+        &self,
+    ) -> Result<Option<std::sync::Arc<mpcvit::secure::remote::endpoint::ServerTls>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Ok(Some(server_tls(c, k)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Timeouts, the dealer's access token, and extra TLS roots.
 #[derive(clap::Args, Debug)]
 pub struct NetArgs {
     /// Socket timeout in seconds: a peer silent for longer ends its session with an error.
@@ -21,6 +44,10 @@ pub struct NetArgs {
     /// Surrounding white space is ignored.
     #[arg(long)]
     pub dealer_token_file: Option<PathBuf>,
+    /// A certificate (PEM) to trust, beside the Mozilla roots, when connecting to a `wss://`
+    /// server or dealer: e.g. a self-signed one.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl NetArgs {
@@ -31,9 +58,14 @@ impl NetArgs {
                 "--timeout and --session-limit must be at least 1 second".into(),
             ));
         }
+        let client_tls = match &self.tls_ca {
+            Some(p) => Some(client_tls(Some(p))?),
+            None => None,
+        };
         Ok(RemoteOptions {
             timeout: Duration::from_secs(self.timeout),
             session_limit: Duration::from_secs(self.session_limit),
+            client_tls,
             ..RemoteOptions::default()
         })
     }

@@ -1,5 +1,6 @@
 //! `mpcvit serve`: party 1 (the server, who owns the weights) serving private classifications
-//! over loopback TCP ([`mpcvit::secure::remote`]). Clients (`mpcvit classify`) receive the
+//! over TCP or WebSocket (`ws://`, or `wss://` with `--tls-cert/--tls-key`), the transport
+//! the page's remote mode speaks ([`mpcvit::secure::remote`]). Clients (`mpcvit classify`) receive the
 //! model's public architecture (config, plan) and class names in the handshake: never the weights,
 //! nor the manifest's name, metrics or training record (its command and seed would let a client
 //! retrain the weights).
@@ -15,10 +16,10 @@ use std::path::PathBuf;
 use mpcvit::data;
 use mpcvit::io;
 use mpcvit::model::ViT;
-use mpcvit::secure::remote::{resolve, stderr_log, DealerChoice, ModelServer};
+use mpcvit::secure::remote::{stderr_log, DealerChoice, Endpoint, ModelServer};
 use mpcvit::Result;
 
-use crate::net::NetArgs;
+use crate::net::{NetArgs, TlsArgs};
 use crate::report::plan_summary;
 
 /// Arguments of `mpcvit serve`.
@@ -28,12 +29,17 @@ pub struct ServeArgs {
     pub model: String,
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
-    /// Address to listen on: `host:port`, or a bare port on 127.0.0.1 (0: any free port; the
-    /// address is printed). `0.0.0.0:7000` listens on every interface.
+    /// Address to listen on: `host:port` or a bare port on 127.0.0.1 (TCP frames), or
+    /// `ws://host:port` (WebSocket, what the page's remote mode connects to), or
+    /// `wss://host:port` with `--tls-cert/--tls-key`. Port 0: any free port (the address is
+    /// printed). `0.0.0.0:7000` listens on every interface.
     #[arg(long, alias = "port", default_value = "127.0.0.1:7000")]
     pub listen: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Address of the dealer (`mpcvit dealer`, run by a third party both sides trust), e.g.
-    /// `127.0.0.1:7001`. Required unless `--demo-dealer`.
+    /// `127.0.0.1:7001` or `ws://dealer.example:7001`; clients must name the same one.
+    /// Required unless `--demo-dealer`.
     #[arg(
         long,
         required_unless_present = "demo_dealer",
@@ -66,10 +72,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .ok()
         .map(|n| n.iter().map(|s| s.to_string()).collect());
     let choice = match &args.dealer {
-        Some(a) => DealerChoice::Remote(resolve(a)?),
+        Some(a) => DealerChoice::Remote(Endpoint::parse(a)?),
         None => DealerChoice::InProcess,
     };
-    let mut server = ModelServer::bind(&args.listen, vit, names, choice, opts, stderr_log())?
+    let tls = args.tls.config()?;
+    let mut server = ModelServer::bind(
+        &args.listen,
+        tls,
+        vit,
+        names,
+        choice.clone(),
+        opts,
+        stderr_log(),
+    )?
         .with_session(crate::agree::session_for(&args.trunc));
     if let Some(t) = &token {
         server = server.with_dealer_token(t);
@@ -79,7 +94,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         m.name,
         m.dataset,
         args.trunc,
-        server.local_addr()?
+        server.endpoint()?
     );
     match choice {
         DealerChoice::Remote(a) => println!("dealer: {a} (a separate process)"),
@@ -87,7 +102,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             "dealer: {} (--demo-dealer: a thread of this server process, for demos only; a real \
              deployment runs `mpcvit dealer` as a third party trusted by both sides and passes \
              --dealer)",
-            server.dealer_addr()
+            server.dealer_endpoint()
         ),
     }
     std::io::stdout().flush()?;

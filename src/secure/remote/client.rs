@@ -1,30 +1,19 @@
-//! `mpcvit classify --server`: party 0, who owns the images.
+//! `mpcvit classify --server`: party 0, who owns the images, as a native process.
 //!
 //! What the client sends the server: how many images, its session commitment, and protocol
 //! frames (shares and masked values); the dealer: its join. What it receives: the hello, the
 //! server's commitment, protocol frames, the server's cost reports, and from the dealer its
-//! seed. The client decides which dealer it trusts ([`DealerPolicy`]).
+//! seed (and FSS keys, if the session's protocols use them). The client decides which dealer
+//! it trusts ([`DealerPolicy`]). The session itself is [`super::session`], shared with the
+//! page's client worker.
 
+use super::endpoint::Endpoint;
 use super::link::Link;
-use super::wire::{Control, Join, Kind, ServerHello, SessionKey, MAX_IMAGES, PROTOCOL};
-use super::{resolve, RemoteOptions};
-use crate::model::vit::Arch;
-use crate::mpc::{DealerClient, Party, Seed};
-use crate::secure::programs::client_infer;
+use super::session::{self, DealerPolicy, Progress};
+use super::wire::ServerHello;
+use super::RemoteOptions;
 use crate::secure::session::PrivateInference;
-use crate::secure::weights::share_weights;
-use crate::{Error, Result};
-
-/// Which dealer the client uses. The dealer must collude with neither party: a dealer run or
-/// chosen by the server alone could hand the server the client's masks.
-#[derive(Clone, Debug)]
-pub enum DealerPolicy {
-    /// The dealer at this address, which the client trusts; the server must propose the same.
-    Trusted(String),
-    /// Whatever dealer the server proposes (a demo, or a dealer both sides agreed on out of
-    /// band); the caller should warn the user.
-    AcceptServers,
-}
+use crate::Result;
 
 /// Party 0 connected to a server, after its hello.
 pub struct RemoteClient {
@@ -35,23 +24,14 @@ pub struct RemoteClient {
 }
 
 impl RemoteClient {
-    /// Connects to the server at `addr` and reads its hello.
+    /// Connects to the server at `addr` (see [`Endpoint::parse`]) and reads its hello.
     pub fn connect(addr: &str, opts: RemoteOptions) -> Result<RemoteClient> {
-        let server = Link::connect(resolve(addr)?, "server", opts)?;
-        let Control::Hello(hello) = server.recv_control(Kind::Hello)? else {
-            unreachable!("recv_control checks the kind")
-        };
-        if hello.protocol != PROTOCOL {
-            return Err(Error::Protocol(format!(
-                "the server speaks '{}', this client {PROTOCOL}",
-                hello.protocol.chars().take(64).collect::<String>()
-            )));
-        }
-        hello.config.validate()?;
-        hello.plan.validate(&hello.config)?;
+        let server = Endpoint::parse(addr)?.connect("server", &opts)?;
+        let mut t = server.clone();
+        let hello = futures::executor::block_on(session::read_hello(&mut t, server.peer()))?;
         Ok(RemoteClient {
             server,
-            hello: *hello,
+            hello,
             opts,
             dealer_token: None,
         })
@@ -68,22 +48,14 @@ impl RemoteClient {
         &self.hello
     }
 
-    /// The dealer this client would use under `policy`, or why none.
-    pub fn dealer_for(&self, policy: &DealerPolicy) -> Result<std::net::SocketAddr> {
-        let proposed = resolve(&self.hello.dealer)?;
-        match policy {
-            DealerPolicy::AcceptServers => Ok(proposed),
-            DealerPolicy::Trusted(mine) => {
-                let mine = resolve(mine)?;
-                if mine != proposed {
-                    return Err(Error::Config(format!(
-                        "the server uses the dealer at {proposed}, not the one you trust ({mine}): \
-                         both parties must use the same dealer"
-                    )));
-                }
-                Ok(mine)
-            }
-        }
+    /// The dealer this client would use under `policy`, or why none. Two addresses name the
+    /// same dealer when they resolve to the same socket address (TCP) or the same scheme, host
+    /// and port (WebSocket).
+    pub fn dealer_for(&self, policy: &DealerPolicy) -> Result<Endpoint> {
+        let chosen = policy.choose(&self.hello, |mine, proposed| {
+            Ok(Endpoint::parse(mine)?.same_service(&Endpoint::parse(proposed)?))
+        })?;
+        Endpoint::parse(&chosen)
     }
 
     /// Classifies `images` (each `channels * size * size` values in `[0, 1]`, as the
@@ -94,78 +66,31 @@ impl RemoteClient {
         images: &[Vec<f32>],
         policy: &DealerPolicy,
     ) -> Result<Vec<PrivateInference>> {
-        let (cfg, plan) = (&self.hello.config, &self.hello.plan);
-        if images.is_empty() || images.len() > MAX_IMAGES {
-            return Err(Error::Config(format!(
-                "{} images: one session classifies 1 to {MAX_IMAGES}",
-                images.len()
-            )));
-        }
-        for (i, img) in images.iter().enumerate() {
-            cfg.check_image(img.len())
-                .map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
-        }
-        let dealer_addr = self.dealer_for(policy)?;
-        let key = SessionKey::draw()?;
-        let server = &self.server;
-        server.send_control(&Control::Request {
-            images: images.len(),
-            client_commit: key.commitment(),
-        })?;
-        let Control::Ready { server_commit } = server.recv_control(Kind::Ready)? else {
-            unreachable!("recv_control checks the kind")
+        self.classify_observed(images, policy, &mut |_| {})
+    }
+
+    /// [`RemoteClient::classify`], telling `on_progress` where each image is.
+    pub fn classify_observed(
+        self,
+        images: &[Vec<f32>],
+        policy: &DealerPolicy,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<PrivateInference>> {
+        let dealer = self.dealer_for(policy)?;
+        let opts = self.opts.clone();
+        let peer = self.server.peer().to_string();
+        let connect = || async move {
+            let link = dealer.connect("dealer", &opts)?;
+            Ok(Box::new(link) as Box<dyn crate::mpc::Transport>)
         };
-        let seed = {
-            let d = Link::connect(dealer_addr, "dealer", self.opts)?;
-            let join = Join {
-                protocol: PROTOCOL.into(),
-                role: 0,
-                client_commit: key.commitment(),
-                server_commit,
-                key: key.reveal(),
-                config: cfg.clone(),
-                plan: plan.clone(),
-                images: images.len(),
-                session: self.hello.session,
-                mac: String::new(),
-            }
-            .seal(self.dealer_token.as_deref())?;
-            d.send_control(&Control::Join(Box::new(join)))?;
-            d.recv_seed()?
-        };
-        let arch = Arch::from_plan(cfg, plan);
-        let mut p = Party::new(
-            0,
-            self.hello.session,
-            Box::new(server.clone()),
-            DealerClient::party0(seed),
-            Seed::from_os()?,
-        )?;
-        let mine = futures::executor::block_on(async {
-            let w = share_weights(&mut p, cfg, plan, None).await?;
-            let mut out = Vec::with_capacity(images.len());
-            for img in images {
-                let logits = client_infer(&mut p, cfg, &arch, &w, img).await?;
-                out.push((logits, p.meter.report()));
-                p.meter.reset();
-            }
-            Ok::<_, Error>(out)
-        })?;
-        drop(p);
-        let Control::Reports { reports } = server.recv_control(Kind::Reports)? else {
-            unreachable!("recv_control checks the kind")
-        };
-        if reports.len() != mine.len() {
-            return Err(Error::Protocol(format!(
-                "the server sent {} reports for {} images",
-                reports.len(),
-                mine.len()
-            )));
-        }
-        // The server's counters are checked before they are summed with the client's.
-        mine.into_iter()
-            .zip(reports)
-            .map(|((logits, r0), r1)| PrivateInference::from_peer_parts(logits, &r0, &r1))
-            .collect()
+        futures::executor::block_on(session::classify(
+            Box::new(self.server),
+            &peer,
+            &self.hello,
+            images,
+            self.dealer_token.as_deref(),
+            connect,
+            on_progress,
+        ))
     }
 }

@@ -8,14 +8,17 @@
 //! at most [`DealerServer::with_join_timeout`]; then it is dropped with an error.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tokio_rustls::rustls;
+
+use super::endpoint::Listener;
 use super::link::{Link, SendLink};
 use super::wire::{Control, Join, Kind};
-use super::{accept_loop, listen, Log, RemoteOptions};
+use super::{accept_loop, Log, RemoteOptions};
 use crate::model::vit::Arch;
 use crate::mpc::{Dealer, Party, Seed};
 use crate::secure::programs::{blind_infer, seed_message};
@@ -28,20 +31,25 @@ pub const DEFAULT_JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// The first party of a session, waiting for the second to hand it its join and connection.
 type Pending = Arc<Mutex<HashMap<String, (usize, mpsc::Sender<(Join, SendLink)>)>>>;
 
-/// The dealer as a TCP service.
+/// The dealer as a network service (TCP or WebSocket).
 pub struct DealerServer {
-    listener: TcpListener,
+    listener: Listener,
     opts: RemoteOptions,
     token: Option<Arc<[u8]>>,
     join_timeout: Duration,
 }
 
 impl DealerServer {
-    /// Listens on `addr` (`host:port`, or a bare port on 127.0.0.1; port 0: ephemeral, see
-    /// [`DealerServer::local_addr`]). Open to any party until [`DealerServer::with_token`].
-    pub fn bind(addr: &str, opts: RemoteOptions) -> Result<DealerServer> {
+    /// Listens at `addr` (see [`super::Endpoint::parse`]; `wss://` with `tls`; port 0:
+    /// ephemeral, see [`DealerServer::endpoint`]). Open to any party until
+    /// [`DealerServer::with_token`].
+    pub fn bind(
+        addr: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        opts: RemoteOptions,
+    ) -> Result<DealerServer> {
         Ok(DealerServer {
-            listener: listen(addr)?,
+            listener: Listener::bind(addr, tls)?,
             opts,
             token: None,
             join_timeout: DEFAULT_JOIN_TIMEOUT,
@@ -62,24 +70,29 @@ impl DealerServer {
 
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.listener.local_addr()?)
+        self.listener.local_addr()
+    }
+
+    /// Where parties reach this dealer (`host:port`, `ws://host:port` or `wss://host:port`).
+    pub fn endpoint(&self) -> Result<String> {
+        self.listener.endpoint()
     }
 
     /// Serves sessions; with `max_sessions`, returns after that many sessions' connections
     /// (two per session) have been handled.
     pub fn run(self, max_sessions: Option<usize>, log: Log) -> Result<()> {
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
-        let (opts, token, wait) = (self.opts, self.token, self.join_timeout);
+        let (token, wait) = (self.token, self.join_timeout);
         let conn_log = log.clone();
-        let handle = Arc::new(move |stream: TcpStream, from: SocketAddr| {
-            let link = Link::new(stream, format!("the party at {from}"), opts)?;
+        let handle = Arc::new(move |link: Link, _from: SocketAddr| {
             connection(link, &pending, token.as_deref(), wait, &conn_log)
         });
         // A failed join is logged per connection; the dealer itself keeps serving.
         let _ = accept_loop(
             self.listener,
             max_sessions.map(|n| 2 * n),
-            "dealer",
+            ("dealer", "party"),
+            &self.opts,
             log,
             handle,
         );
@@ -172,13 +185,19 @@ fn connection(
     run_session(&server_join, client_link, server_link, log)
 }
 
-/// Seeds to both parties, then the server's program on shapes only, streaming its corrections.
+/// Seeds to both parties, then the server's program on shapes only, streaming the server's
+/// corrections and, when the session's protocols use function secret sharing, both parties'
+/// keys (each party receives only its own key of each pair).
 fn run_session(join: &Join, client: Link, server: Link, log: &Log) -> Result<()> {
     let (s0, s1) = (Seed::from_os()?, Seed::from_os()?);
     client.send_frame(seed_message(&s0))?;
     server.send_frame(seed_message(&s1))?;
-    drop(client);
-    let mut d = Party::dealer(join.session, Dealer::new(s0, s1), Box::new(server));
+    let mut d = Party::dealer_to_both(
+        join.session,
+        Dealer::new(s0, s1),
+        Box::new(client),
+        Box::new(server),
+    );
     let arch = Arch::from_plan(&join.config, &join.plan);
     let (cfg, plan, n) = (&join.config, &join.plan, join.images);
     futures::executor::block_on(async {

@@ -1,10 +1,10 @@
-//! A TCP connection to a named peer, with the session's limits: a timeout on every read and
-//! write, a deadline for the whole session (a peer that trickles one byte per timeout cannot
-//! keep a session alive), per-kind size limits on control messages and a frame limit and
-//! bounded read-ahead on the socket ([`TcpLimits`]).
+//! A connection to a named peer, over TCP or WebSocket ([`super::endpoint`]), with the
+//! session's limits: a timeout on every read and write, a deadline for the whole session (a peer
+//! that trickles one byte per timeout cannot keep a session alive), per-kind size limits on
+//! control messages and a frame limit and bounded read-ahead on the socket ([`TcpLimits`]).
 
 use std::cell::RefCell;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -14,6 +14,7 @@ use futures::future::LocalBoxFuture;
 use super::wire::{Control, Kind};
 use super::RemoteOptions;
 use crate::mpc::tcp::{TcpLimits, TcpTransport};
+use crate::mpc::websocket::{Handshake, WsTransport};
 use crate::mpc::{Seed, Transport};
 use crate::secure::programs::parse_seed_message;
 use crate::{Error, Result};
@@ -50,7 +51,7 @@ impl Drop for Watchdog {
 /// a receive future dropped before completion closes the connection.
 #[derive(Clone)]
 pub(super) struct Link {
-    inner: Rc<RefCell<Option<TcpTransport>>>,
+    inner: Rc<RefCell<Option<Connection>>>,
     peer: Rc<str>,
     opts: RemoteOptions,
     deadline: Instant,
@@ -58,32 +59,57 @@ pub(super) struct Link {
 }
 
 impl Link {
-    /// Wraps an accepted or connected stream; the session deadline starts now.
-    pub(super) fn new(stream: TcpStream, peer: String, opts: RemoteOptions) -> Result<Link> {
+    /// Wraps an accepted or connected stream speaking length-prefixed frames; the session
+    /// deadline starts now.
+    pub(super) fn tcp(stream: TcpStream, peer: String, opts: &RemoteOptions) -> Result<Link> {
         stream.set_read_timeout(Some(opts.timeout))?;
         stream.set_write_timeout(Some(opts.timeout))?;
-        let deadline = Instant::now() + opts.session_limit;
-        let watchdog = Watchdog::arm(&stream, deadline)?;
-        let limits = TcpLimits {
+        let socket = stream.try_clone()?;
+        let t = TcpTransport::with_limits(stream, Link::limits(opts))?;
+        Link::new(Box::new(t), socket, peer, opts)
+    }
+
+    /// Runs the WebSocket `handshake` on an accepted or connected stream; the session deadline
+    /// starts now.
+    pub(super) fn websocket(
+        stream: TcpStream,
+        handshake: Handshake,
+        peer: String,
+        opts: &RemoteOptions,
+    ) -> Result<Link> {
+        let socket = stream.try_clone()?;
+        let t = WsTransport::open(stream, handshake, Link::limits(opts), opts.timeout)
+            .map_err(|e| Error::Protocol(format!("{peer}: {e}")))?;
+        Link::new(Box::new(t), socket, peer, opts)
+    }
+
+    fn limits(opts: &RemoteOptions) -> TcpLimits {
+        TcpLimits {
             max_frame: opts.max_frame,
             ..TcpLimits::default()
-        };
+        }
+    }
+
+    fn new(
+        transport: Connection,
+        socket: TcpStream,
+        peer: String,
+        opts: &RemoteOptions,
+    ) -> Result<Link> {
+        let deadline = Instant::now() + opts.session_limit;
+        let watchdog = Watchdog::arm(&socket, deadline)?;
         Ok(Link {
-            inner: Rc::new(RefCell::new(Some(TcpTransport::with_limits(
-                stream, limits,
-            )?))),
+            inner: Rc::new(RefCell::new(Some(transport))),
             peer: peer.into(),
-            opts,
+            opts: opts.clone(),
             deadline,
             _watchdog: Rc::new(watchdog),
         })
     }
 
-    /// Connects to the `what` (e.g. "dealer") at `addr`.
-    pub(super) fn connect(addr: SocketAddr, what: &str, opts: RemoteOptions) -> Result<Link> {
-        let stream = TcpStream::connect_timeout(&addr, opts.timeout)
-            .map_err(|e| Error::Protocol(format!("cannot reach the {what} at {addr}: {e}")))?;
-        Link::new(stream, format!("the {what} at {addr}"), opts)
+    /// Who is at the other end, as messages name it ("the server at ws://…").
+    pub(super) fn peer(&self) -> &str {
+        &self.peer
     }
 
     fn context(&self, e: Error) -> Error {
@@ -169,10 +195,13 @@ impl Transport for Link {
     }
 }
 
+/// What a link carries its frames over: TCP or WebSocket, movable to another thread.
+type Connection = Box<dyn Transport + Send>;
+
 /// A [`Link`] that may move to another thread (the dealer hands the first party of a session
 /// to the thread of the second).
 pub(super) struct SendLink {
-    transport: TcpTransport,
+    transport: Connection,
     peer: String,
     opts: RemoteOptions,
     deadline: Instant,

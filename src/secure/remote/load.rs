@@ -1,6 +1,6 @@
 //! A load test of one server: `clients` concurrent clients, each classifying its share of
 //! `images` back to back (one session per image, as separate users would), against a server
-//! and a dealer in threads of this process, over loopback TCP. Reports throughput, latency
+//! and a dealer in threads of this process, over loopback TCP or WebSocket. Reports throughput, latency
 //! percentiles and the process's resident memory before and after, which must stay flat
 //! (`mpcvit bench serve`).
 
@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{
-    DealerChoice, DealerPolicy, DealerServer, Log, ModelServer, RemoteClient, RemoteOptions,
+    DealerChoice, DealerPolicy, DealerServer, Endpoint, Log, ModelServer, RemoteClient,
+    RemoteOptions,
 };
 use crate::model::ViT;
 use crate::{Error, Result};
@@ -28,6 +29,8 @@ pub struct LoadReport {
     pub rss_before: Option<u64>,
     /// Resident memory at the end, in bytes.
     pub rss_after: Option<u64>,
+    /// `tcp` or `ws`.
+    pub transport: &'static str,
 }
 
 impl LoadReport {
@@ -50,12 +53,13 @@ impl LoadReport {
     pub fn format(&self) -> String {
         let mb = |b: Option<u64>| b.map_or("n/a".into(), |b| format!("{:.1} MB", b as f64 / 1e6));
         format!(
-            "{} private classifications by {} concurrent clients in {:.1} s\n\
+            "{} private classifications by {} concurrent clients over {} in {:.1} s\n\
              throughput: {:.2} images/s\n\
              latency: p50 {:.3} s, p99 {:.3} s, max {:.3} s\n\
              resident memory: {} after warm-up, {} at the end\n",
             self.images,
             self.clients,
+            self.transport,
             self.seconds,
             self.throughput(),
             self.latency(0.5),
@@ -75,33 +79,50 @@ pub fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Runs the load test with `vit` and `image` (the same input for every classification).
-pub fn run(vit: ViT, image: Vec<f32>, clients: usize, images: usize) -> Result<LoadReport> {
+/// Runs the load test with `vit` and `image` (the same input for every classification), over
+/// `transport` (`tcp` or `ws`).
+pub fn run(
+    vit: ViT,
+    image: Vec<f32>,
+    clients: usize,
+    images: usize,
+    transport: &str,
+) -> Result<LoadReport> {
     if clients == 0 || images == 0 {
         return Err(Error::Config(
             "the load test needs at least one client and one image".into(),
         ));
     }
+    let (transport, at) = match transport {
+        "tcp" => ("tcp", "127.0.0.1:0"),
+        "ws" => ("ws", "ws://127.0.0.1:0"),
+        other => {
+            return Err(Error::Config(format!(
+                "transport '{other}': tcp or ws"
+            )))
+        }
+    };
     let quiet: Log = Arc::new(|_: &str| {});
     let opts = RemoteOptions::with_timeout(Duration::from_secs(120));
-    let dealer = DealerServer::bind("127.0.0.1:0", opts)?;
-    let dealer_addr = dealer.local_addr()?.to_string();
+    let dealer = DealerServer::bind(at, None, opts.clone())?;
+    let dealer_addr = dealer.endpoint()?;
     let server = ModelServer::bind(
-        "127.0.0.1:0",
+        at,
+        None,
         vit,
         None,
-        DealerChoice::Remote(dealer.local_addr()?),
-        opts,
+        DealerChoice::Remote(Endpoint::parse(&dealer_addr)?),
+        opts.clone(),
         quiet.clone(),
     )?;
-    let server_addr = server.local_addr()?.to_string();
+    let server_addr = server.endpoint()?;
     let total = images + 1;
     let dealer_thread = dealer.spawn(Some(total), quiet.clone());
     let server_thread = server.spawn(Some(total), quiet);
     let policy = DealerPolicy::Trusted(dealer_addr);
     let classify = |image: &[f32]| -> Result<f64> {
         let t0 = Instant::now();
-        let r = RemoteClient::connect(&server_addr, opts)?.classify(&[image.to_vec()], &policy)?;
+        let r = RemoteClient::connect(&server_addr, opts.clone())?.classify(&[image.to_vec()], &policy)?;
         if r.len() != 1 {
             return Err(Error::Protocol("one result per image was expected".into()));
         }
@@ -149,6 +170,7 @@ pub fn run(vit: ViT, image: Vec<f32>, clients: usize, images: usize) -> Result<L
         latencies,
         rss_before,
         rss_after,
+        transport,
     })
 }
 
@@ -169,6 +191,7 @@ mod tests {
             latencies: vec![0.1, 0.2, 0.3, 0.4],
             rss_before: None,
             rss_after: Some(2_000_000),
+            transport: "tcp",
         };
         assert_eq!(r.latency(0.5), 0.2);
         assert_eq!(r.latency(0.99), 0.4);

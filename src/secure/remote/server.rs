@@ -5,15 +5,18 @@
 //! values), and its cost reports (counts and timings). What it receives: the client's request
 //! and commitment, and protocol frames; from the dealer, its seed and its corrections.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use tokio_rustls::rustls;
+
 use super::dealer::DealerServer;
+use super::endpoint::{Endpoint, Listener};
 use super::link::Link;
 use super::wire::{Control, Join, Kind, ServerHello, SessionKey, MAX_IMAGES, PROTOCOL};
-use super::{accept_loop, listen, Log, RemoteOptions};
+use super::{accept_loop, Log, RemoteOptions};
 use crate::model::ViT;
 use crate::mpc::{DealerClient, Party, Report, Seed, SessionConfig};
 use crate::secure::programs::blind_infer;
@@ -21,27 +24,29 @@ use crate::secure::weights::share_weights;
 use crate::{Error, Result};
 
 /// Where the server's dealer is.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum DealerChoice {
     /// A separate dealer process: the deployment the trust model assumes.
-    Remote(SocketAddr),
+    Remote(Endpoint),
     /// A dealer thread inside the server process, for demos only: the server could learn the
     /// client's inputs from it, and the hello tells the client so.
     InProcess,
 }
 
-/// Party 1 as a TCP service.
+/// Party 1 as a network service (TCP or WebSocket).
 pub struct ModelServer {
-    listener: TcpListener,
+    listener: Listener,
     shared: Session,
 }
 
 impl ModelServer {
-    /// Listens on `addr` (`host:port`, or a bare port on 127.0.0.1; port 0: ephemeral) with
-    /// `vit`. Clients learn its config, plan and `class_names`, nothing else. With
-    /// [`DealerChoice::InProcess`] a dealer thread is started on an ephemeral loopback port.
+    /// Listens at `addr` (see [`Endpoint::parse`]: `host:port`, a bare port on 127.0.0.1,
+    /// `ws://host:port`, or `wss://host:port` with `tls`; port 0: ephemeral) with `vit`. Clients
+    /// learn its config, plan and `class_names`, nothing else. With [`DealerChoice::InProcess`] a
+    /// dealer thread is started on an ephemeral loopback port of the same transport.
     pub fn bind(
         addr: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
         vit: ViT,
         class_names: Option<Vec<String>>,
         dealer: DealerChoice,
@@ -50,12 +55,18 @@ impl ModelServer {
     ) -> Result<ModelServer> {
         vit.config.validate()?;
         vit.plan.validate(&vit.config)?;
-        let listener = listen(addr)?;
+        let listener = Listener::bind(addr, tls)?;
         let (dealer, dealer_in_server) = match dealer {
             DealerChoice::Remote(a) => (a, false),
             DealerChoice::InProcess => {
-                let d = DealerServer::bind("127.0.0.1:0", opts)?;
-                let a = d.local_addr()?;
+                // The same transport as the server's, so a browser client can reach it too
+                // (plain: it is a loopback demo).
+                let at = match Endpoint::parse(addr)? {
+                    Endpoint::Tcp(_) => "127.0.0.1:0",
+                    Endpoint::Ws { .. } => "ws://127.0.0.1:0",
+                };
+                let d = DealerServer::bind(at, None, opts.clone())?;
+                let a = Endpoint::parse(&d.endpoint()?)?;
                 d.spawn(None, log);
                 (a, true)
             }
@@ -89,23 +100,28 @@ impl ModelServer {
 
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.listener.local_addr()?)
+        self.listener.local_addr()
+    }
+
+    /// Where clients reach this server (`host:port`, `ws://host:port` or `wss://host:port`).
+    pub fn endpoint(&self) -> Result<String> {
+        self.listener.endpoint()
     }
 
     /// The dealer this server uses.
-    pub fn dealer_addr(&self) -> SocketAddr {
-        self.shared.dealer
+    pub fn dealer_endpoint(&self) -> &Endpoint {
+        &self.shared.dealer
     }
 
     /// Serves clients, one thread per connection; with `max_sessions`, returns after that many
     /// connections were served (reporting the first failure, if any).
     pub fn run(self, max_sessions: Option<usize>, log: Log) -> Result<()> {
         let ModelServer { listener, shared } = self;
+        let opts = shared.opts.clone();
         let me = Arc::new(shared);
         let conn_log = log.clone();
-        let handle = Arc::new(move |stream: TcpStream, from: SocketAddr| {
+        let handle = Arc::new(move |client: Link, from: SocketAddr| {
             let t0 = Instant::now();
-            let client = Link::new(stream, format!("the client at {from}"), me.opts)?;
             let n = me.serve(&client)?;
             conn_log(&format!(
                 "server: {from}: classified {n} image(s) privately in {:.2} s",
@@ -113,7 +129,14 @@ impl ModelServer {
             ));
             Ok(())
         });
-        accept_loop(listener, max_sessions, "server", log, handle)
+        accept_loop(
+            listener,
+            max_sessions,
+            ("server", "client"),
+            &opts,
+            log,
+            handle,
+        )
     }
 
     /// Runs [`ModelServer::run`] in a new thread.
@@ -126,7 +149,7 @@ impl ModelServer {
 struct Session {
     vit: Arc<ViT>,
     class_names: Option<Vec<String>>,
-    dealer: SocketAddr,
+    dealer: Endpoint,
     dealer_in_server: bool,
     dealer_token: Option<Arc<[u8]>>,
     opts: RemoteOptions,
@@ -171,7 +194,9 @@ impl Session {
             mac: String::new(),
         }
         .seal(self.dealer_token.as_deref())?;
-        let joined = Link::connect(self.dealer, "dealer", self.opts)
+        let joined = self
+            .dealer
+            .connect("dealer", &self.opts)
             .and_then(|d| d.send_control(&Control::Join(Box::new(join))).map(|()| d));
         let dealer = joined.inspect_err(|e| {
             client.send_error(&format!("the server cannot use its dealer: {e}"));

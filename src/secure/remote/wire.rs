@@ -227,7 +227,7 @@ impl Control {
 const ERROR_PREFIX: &[u8] = b"{\"type\":\"error\"";
 
 /// A peer's text as it may be shown: control characters replaced, at most 500 characters.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut s: String = text
         .chars()
         .take(500)
