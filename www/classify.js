@@ -6,8 +6,9 @@ import { state, setPhase, setStatus, showError, hideError } from './state.js';
 import { REQUEST, Cancelled } from './protocol.js';
 import { plainWorker } from './wasm.js';
 import { classifyPrivately } from './private.js';
+import { classifyRemotely, dealerWarning, remoteProblem } from './remote.js';
 import { customProblem, profile } from './network.js';
-import { renderPlain, renderPrivatePending, renderPrivate, summarise } from './results.js';
+import { renderPlain, renderPrivatePending, renderPrivate, summarise, summariseRemote } from './results.js';
 
 /** An inline hint in the run bar for a user slip (no input, bad network values): not an error. */
 export function hint(text) {
@@ -67,7 +68,7 @@ function progressView(model, net) {
     const elapsed = (performance.now() - t0) / 1000;
     const steps = depth + 3; // weights, embedding, blocks, head
     const at = { weights: 0, embed: 1, layer: 2 + (stage?.layer ?? 0), head: depth + 2 }[stage?.stage] ?? 0;
-    const what = !stage ? 'starting the client, server and dealer…'
+    const what = !stage ? (model.remote ? `connecting to ${model.server} and its dealer…` : 'starting the client, server and dealer…')
       : { weights: 'the server secret-shares its weights', embed: 'patch embedding',
         layer: `block ${(stage.layer ?? 0) + 1} of ${stage.layers}`, head: 'classifier head' }[stage.stage];
     const left = expected == null ? '' : elapsed < expected ? ` · about ${Math.ceil(expected - elapsed)} s left`
@@ -92,9 +93,13 @@ export async function classify() {
     hint('First pick a test image or draw something; then press “Classify privately”.');
     return;
   }
-  const problem = customProblem();
+  const problem = model.remote ? remoteProblem() : customProblem();
   if (problem) {
     hint(problem);
+    return;
+  }
+  if (model.remote) {
+    classifyRemote(model);
     return;
   }
   stopRun();
@@ -140,10 +145,64 @@ export async function classify() {
   }
 }
 
+/**
+ * The private inference with a remote server: no plaintext reference (the tab holds no weights),
+ * the client worker alone, the dealer's trust stated in the run bar when the user accepted the
+ * server's.
+ */
+async function classifyRemote(model) {
+  stopRun();
+  hint('');
+  const input = state.input;
+  const label = input.kind === 'sample' ? input.label : null;
+  const run = new AbortController();
+  state.run = run;
+  hideError();
+  setBusy(true);
+  setPhase('running');
+  $('summary').textContent = '';
+  const warning = dealerWarning(model);
+  let ticker = null;
+  try {
+    $('results').hidden = false;
+    $('plain-side').hidden = true;
+    renderPrivatePending('computing privately with the remote server…');
+    setStatus(warning ? `Warning: ${warning}` : `computing privately with ${model.server}…`);
+    const view = progressView(model, null);
+    view.show();
+    ticker = setInterval(view.show, 250);
+    const client = await classifyRemotely({
+      input, signal: run.signal, onProgress: (stage) => { if (state.run === run) view.stage(stage); },
+    });
+    if (state.run !== run) return;
+    const result = { client, remote: true, wallSeconds: (performance.now() - view.t0) / 1000 };
+    renderPrivate(model, result, label);
+    summariseRemote(model, result, label);
+    state.last = { reference: null, result, label };
+    state.runs += 1;
+    document.body.dataset.runs = state.runs;
+    setStatus(warning ? `Warning: ${warning}` : '');
+    setPhase('done');
+  } catch (err) {
+    if (err instanceof Cancelled || run.signal.aborted) return;
+    renderPrivatePending('failed, see the message above.');
+    showError(err.message, classify);
+  } finally {
+    clearInterval(ticker);
+    if (state.run === run) stopRun();
+  }
+}
+
 /** After each stroke: the plaintext guess only (fast); the private run waits for the button. */
 export async function previewDrawing(rgba) {
   if (!state.current || state.run) return;
   const model = state.current;
+  if (model.remote) {
+    // No weights here, so no plaintext guess: the answer comes from the private run.
+    $('summary').textContent = 'Press “Classify privately” to classify this drawing with the remote server';
+    $('summary').className = '';
+    return;
+  }
   try {
     const im = rgba();
     const reference = await plainWorker().call(REQUEST.CLASSIFY_RGBA, im, { transfer: [im.rgba.buffer] });

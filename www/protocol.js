@@ -23,6 +23,13 @@
 //                     given (secret shares as transferred ArrayBuffers); the page sees no share.
 //                     The client also posts progress: {stage: 'weights'|'embed'|'layer'|'head',
 //                     layer?, layers?} (public positions only, never a share or a value).
+//                     The same worker is the remote client (remote.js): it alone runs in the
+//                     tab and reaches a native `mpcvit serve` and `mpcvit dealer` by WebSocket:
+//                       'remote-hello' {server} -> {config, plan, class_names, session, dealer,
+//                                                   dealer_in_server}
+//                       'remote-run'   {server, dealer|null, token|null, image, rgbaSize|null}
+//                                      -> {hello, prediction, probabilities, logits, input, cost,
+//                                          measured_s} (progress as above)
 //   workers/trainer.js  the in-tab search and retraining (see that file for its requests);
 //                     long requests post progress while they run, and 'stop' ends them early.
 //
@@ -37,6 +44,8 @@ export const REQUEST = Object.freeze({
   CLASSIFY_RGBA: 'classify-rgba',
   VARIANTS: 'variants',
   RUN: 'run',
+  REMOTE_HELLO: 'remote-hello',
+  REMOTE_RUN: 'remote-run',
   SEARCH: 'search',
   BINARISE: 'binarise',
   RETRAIN: 'retrain',

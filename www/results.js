@@ -7,6 +7,7 @@ import { namedProfile, profileFigures } from './network.js';
 
 export function classNames(model, result) {
   return result?.labels
+    ?? model.hello?.class_names
     ?? state.samples.get(model.manifest.dataset)?.classes
     ?? [...Array(model.manifest.config.classes).keys()].map(String);
 }
@@ -44,6 +45,7 @@ export function renderPrivatePending(text) {
 /** Hides every result (a new input, a new model): nothing from before stays on screen. */
 export function clearResults() {
   $('results').hidden = true;
+  $('plain-side').hidden = false;
   renderPrivatePending('');
   delete $('plain-pred').dataset.class;
   $('plain-pred').textContent = '';
@@ -74,22 +76,34 @@ function part(label) {
   return { rank: 1e6, name: label, what: label };
 }
 
+/**
+ * The private result and its cost. `run` is `{client, server, dealer}` from the three workers of
+ * this tab, or `{client, remote: true}` from a remote server (the client's joint view, the
+ * server's counters included, and the time measured over the real network).
+ */
 export function renderPrivate(model, run, label) {
   showPrediction('private', model, run.client, label);
+  $('plain-side').hidden = Boolean(run.remote); // a remote model has no plaintext copy here
   const { client: c } = run;
   const cost = c.cost;
+  const measured = run.remote
+    ? ['Measured over the network (connect to answer, weight sharing included)', seconds(c.measured_s)]
+    : ['Measured in this tab (client)', seconds(c.measured_s)];
   const rows = [
     ['Communication rounds', cost.rounds],
     ['Client → server (online)', mb(cost.bytes_client_to_server)],
     ['Server → client (online)', mb(cost.bytes_server_to_client)],
-    ['Dealer → server (offline, ahead of time)', mb(run.dealer.offline_bytes)],
-    ['Measured in this tab (client)', seconds(c.measured_s)],
+    ['Dealer → server (offline, ahead of time)', mb(run.remote ? cost.offline_bytes : run.dealer.offline_bytes)],
+    measured,
     [estimateRow('lan'), seconds(cost.lan_s)],
     [estimateRow('wan'), seconds(cost.wan_s)],
   ];
   $('cost').innerHTML = rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('');
   $('cost').dataset.rounds = cost.rounds;
-  $('cost').dataset.serverBytes = run.server.bytes_client_to_server + run.server.bytes_server_to_client;
+  $('cost').dataset.measured = c.measured_s;
+  $('cost').dataset.serverBytes = run.remote
+    ? cost.bytes_client_to_server + cost.bytes_server_to_client
+    : run.server.bytes_client_to_server + run.server.bytes_server_to_client;
   $('cost-box').classList.remove('stale');
   const parts = cost.by_layer.filter(([, s]) => s.rounds > 0).map(([l, s]) => ({ ...part(l), rounds: s.rounds }))
     .sort((a, b) => a.rank - b.rank);
@@ -98,6 +112,16 @@ export function renderPrivate(model, run, label) {
     format: (v) => `${v} round${v === 1 ? '' : 's'}`, scale: (v) => v / most, titles: parts.map((p) => p.what),
   });
   $('how').hidden = false; // "How it works" makes sense once there is a result to explain
+}
+
+/** The one-line result of a remote run: what the client learnt, from whom, how long it took. */
+export function summariseRemote(model, result, label) {
+  const names = classNames(model, null);
+  const p = result.client.prediction;
+  const truth = label == null ? '' : p === label ? ' ✓ correct' : ` ✗ (it is ${names[label]})`;
+  $('summary').textContent = `Private answer: ${names[p]}${truth} · ${percent(result.client.probabilities[p])} sure · `
+    + `computed with the server at ${model.server} · ${seconds(result.wallSeconds, 1)}`;
+  $('summary').className = label == null || p === label ? 'good' : 'bad';
 }
 
 /** The one-line result in the run bar: what the client learnt, and whether plaintext agrees. */

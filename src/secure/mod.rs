@@ -10,7 +10,8 @@
 //! * [`programs`]: what the client, the server and the dealer each run, over any transport;
 //! * [`session`]: both parties joined in one thread (tests, CLI), with the cost report;
 //! * [`report`]: a private inference as a command-line table and as JSON;
-//! * `remote` (native only): client, server and dealer as separate processes over TCP;
+//! * [`remote`]: client, server and dealer as separate processes over TCP or WebSocket (the
+//!   client's session and the wire format on every target, the services natively);
 //! * [`agreement`], [`paper`]: private vs plaintext on a dataset; the paper-config cost table;
 //! * [`latency`]: per-unit latencies from the real protocol, for the search's penalty.
 //!
@@ -22,7 +23,6 @@ pub mod forward;
 pub mod latency;
 pub mod paper;
 pub mod programs;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod remote;
 pub mod report;
 pub mod session;

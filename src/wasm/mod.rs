@@ -8,8 +8,10 @@ mod data;
 mod defaults;
 mod party;
 mod progress;
+mod remote;
 mod search;
 mod trainer;
+mod websocket;
 
 pub use bench::{bench_fss, bench_plaintext, bench_protocols};
 pub use classifier::Classifier;
@@ -17,6 +19,7 @@ pub use compare::variant_costs;
 pub use data::dataset_subset;
 pub use defaults::{distill_defaults, network_profiles, train_defaults};
 pub use party::{run_client, run_dealer, run_server};
+pub use remote::{classify_remote, remote_hello};
 pub use search::SearchHandle;
 pub use trainer::TrainerHandle;
 

@@ -4,7 +4,9 @@
 // is given, moving secret shares as transferred ArrayBuffers; the page never sees a share.
 // Request: 'run' with a role (see ../protocol.js); the reply is what that party may learn.
 // A worker serves one run after another: the page keeps the three warm between inferences.
-import init, { run_client, run_server, run_dealer } from '../../pkg/mpcvit.js';
+// In the page's remote mode one such worker is the whole of the tab's part: the client,
+// talking to a native server and dealer over WebSocket ('remote-hello', 'remote-run').
+import init, { run_client, run_server, run_dealer, remote_hello, classify_remote } from '../../pkg/mpcvit.js';
 import { serve, REQUEST } from '../protocol.js';
 
 serve({
@@ -17,4 +19,7 @@ serve({
       default: throw new Error(`unknown role '${m.role}'`);
     }
   },
+  [REQUEST.REMOTE_HELLO]: (m) => remote_hello(m.server),
+  [REQUEST.REMOTE_RUN]: (m, progress) => classify_remote(m.server, m.dealer ?? undefined, m.token ?? undefined,
+    m.image, m.rgbaSize ?? undefined, progress),
 }, init);
