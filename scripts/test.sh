@@ -4,7 +4,10 @@
 #   unit + integration + doc tests, every wasm-bindgen-test suite tests/wasm_*.rs (each suite
 #   declares its own environment: node, browser or dedicated worker; the browser ones run in
 #   headless Chromium through chromedriver with the options of webdriver.json), then the page's
-#   end-to-end test tests/e2e/page.test.mjs if present (after scripts/build-wasm.sh).
+#   end-to-end tests (after scripts/build-wasm.sh): tests/e2e/page.test.mjs (everything in the
+#   tab) and tests/e2e/remote.test.mjs (the tab as client of a native `mpcvit serve` and
+#   `mpcvit dealer` it starts on loopback WebSocket ports; the release binary comes from the
+#   native tests' build).
 # A failing step does not stop the later ones (so one run shows every problem); the script
 # exits non-zero if any step failed.
 set -euo pipefail
@@ -67,6 +70,7 @@ done
 if [ -f tests/e2e/page.test.mjs ]; then
     step "build wasm package" ./scripts/build-wasm.sh
     step "page end-to-end" node tests/e2e/page.test.mjs
+    step "page remote end-to-end" node tests/e2e/remote.test.mjs
 else
     echo "tests/e2e/page.test.mjs not present: page test skipped"
 fi

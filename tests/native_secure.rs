@@ -322,7 +322,10 @@ fn three_parties_over_tls_websocket_match_plaintext_and_the_local_run() {
     };
     three_parties_match_plaintext_and_the_local_run(|vit, session| {
         let (s, d, h) = start_at("wss://127.0.0.1:0", Some(tls), vit, opts.clone(), session);
-        assert!(s.starts_with("wss://") && d.starts_with("wss://"), "{s} {d}");
+        assert!(
+            s.starts_with("wss://") && d.starts_with("wss://"),
+            "{s} {d}"
+        );
         (s, d, h, opts.clone())
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -345,7 +348,10 @@ fn a_wss_client_refuses_a_certificate_it_does_not_trust() {
         .err()
         .unwrap()
         .to_string();
-    assert!(e.contains("cannot reach the server") && e.contains("TLS"), "{e}");
+    assert!(
+        e.contains("cannot reach the server") && e.contains("TLS"),
+        "{e}"
+    );
     // A plain ws:// client against the wss:// listener fails the handshake too.
     let e = RemoteClient::connect(&server.replace("wss://", "ws://"), opts(5))
         .err()
@@ -834,8 +840,8 @@ fn concurrent_clients_against_one_server() {
     let vit = random_vit(&cfg, mixed_plan(), 31);
     let image = random_images(&cfg, 1, 3).remove(0);
     for transport in ["tcp", "ws"] {
-        let r = mpcvit::secure::remote::load::run(vit.clone(), image.clone(), 3, 6, transport)
-            .unwrap();
+        let r =
+            mpcvit::secure::remote::load::run(vit.clone(), image.clone(), 3, 6, transport).unwrap();
         assert_eq!((r.clients, r.images, r.latencies.len()), (3, 6, 6));
         assert!(r.latencies.iter().all(|&l| l > 0.0));
         assert!(r.latency(0.5) <= r.latency(0.99));

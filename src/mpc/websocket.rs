@@ -67,7 +67,9 @@ impl WsTransport {
         timeout: Duration,
     ) -> Result<WsTransport> {
         if limits.read_ahead == 0 || limits.write_queue == 0 || limits.max_frame == 0 {
-            return Err(Error::Config(format!("invalid WebSocket limits {limits:?}")));
+            return Err(Error::Config(format!(
+                "invalid WebSocket limits {limits:?}"
+            )));
         }
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
@@ -172,24 +174,28 @@ async fn connect_stream(
         }
     };
     match handshake {
-        Handshake::Accept(None) => within(timeout, "WebSocket handshake", async {
-            tokio_tungstenite::accept_async_with_config(stream, Some(config))
-                .await
-                .map(Socket::Plain)
-                .map_err(ws_err("handshake"))
-        })
-        .await,
-        Handshake::Accept(Some(tls)) => within(timeout, "TLS and WebSocket handshake", async {
-            let tls = tokio_rustls::TlsAcceptor::from(tls)
-                .accept(stream)
-                .await
-                .map_err(|e| Error::Protocol(format!("TLS handshake failed: {e}")))?;
-            tokio_tungstenite::accept_async_with_config(tls, Some(config))
-                .await
-                .map(Socket::Tls)
-                .map_err(ws_err("handshake"))
-        })
-        .await,
+        Handshake::Accept(None) => {
+            within(timeout, "WebSocket handshake", async {
+                tokio_tungstenite::accept_async_with_config(stream, Some(config))
+                    .await
+                    .map(Socket::Plain)
+                    .map_err(ws_err("handshake"))
+            })
+            .await
+        }
+        Handshake::Accept(Some(tls)) => {
+            within(timeout, "TLS and WebSocket handshake", async {
+                let tls = tokio_rustls::TlsAcceptor::from(tls)
+                    .accept(stream)
+                    .await
+                    .map_err(|e| Error::Protocol(format!("TLS handshake failed: {e}")))?;
+                tokio_tungstenite::accept_async_with_config(tls, Some(config))
+                    .await
+                    .map(Socket::Tls)
+                    .map_err(ws_err("handshake"))
+            })
+            .await
+        }
         Handshake::Connect { url, tls } => {
             let target = WsUrl::parse(&url)?;
             within(timeout, "WebSocket connection", async {
@@ -360,7 +366,10 @@ impl WsUrl {
             .map_err(|e| Error::Config(format!("cannot resolve '{}': {e}", self.host)))?
             .collect();
         if addrs.is_empty() {
-            return Err(Error::Config(format!("'{}' resolves to no address", self.host)));
+            return Err(Error::Config(format!(
+                "'{}' resolves to no address",
+                self.host
+            )));
         }
         Ok(addrs)
     }
@@ -433,8 +442,8 @@ mod tests {
                 )
                 .unwrap()
             });
-            let raw = TcpStream::connect(WsUrl::parse(&url).unwrap().resolve().unwrap()[0])
-                .unwrap();
+            let raw =
+                TcpStream::connect(WsUrl::parse(&url).unwrap().resolve().unwrap()[0]).unwrap();
             let c = WsTransport::open(
                 raw.try_clone().unwrap(),
                 Handshake::Connect { url, tls: None },
@@ -471,9 +480,15 @@ mod tests {
     #[test]
     fn urls_parse_with_default_ports() {
         let u = WsUrl::parse("ws://localhost/x").unwrap();
-        assert_eq!((u.secure, u.host.as_str(), u.port), (false, "localhost", 80));
+        assert_eq!(
+            (u.secure, u.host.as_str(), u.port),
+            (false, "localhost", 80)
+        );
         let u = WsUrl::parse("wss://example.org:8443").unwrap();
-        assert_eq!((u.secure, u.host.as_str(), u.port), (true, "example.org", 8443));
+        assert_eq!(
+            (u.secure, u.host.as_str(), u.port),
+            (true, "example.org", 8443)
+        );
         let u = WsUrl::parse("ws://[::1]:9000/").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 9000));
         for bad in ["http://x:1", "127.0.0.1:80", "ws://", ""] {

@@ -50,9 +50,8 @@ impl BrowserSocket {
                 "{url}: the {what}'s address must start with ws:// or wss://"
             )));
         }
-        let ws = WebSocket::new(url).map_err(|e| {
-            Error::Config(format!("cannot open {peer}: {}", js_text(&e)))
-        })?;
+        let ws = WebSocket::new(url)
+            .map_err(|e| Error::Config(format!("cannot open {peer}: {}", js_text(&e))))?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let (tx, rx) = unbounded::<Result<Vec<u8>>>();
         let (opened_tx, opened_rx) = oneshot::channel::<Result<()>>();
@@ -107,7 +106,9 @@ impl BrowserSocket {
         ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         let result = opened_rx.await.unwrap_or_else(|_| {
-            Err(Error::Protocol(format!("{peer}: the connection was dropped")))
+            Err(Error::Protocol(format!(
+                "{peer}: the connection was dropped"
+            )))
         });
         ws.set_onopen(None);
         drop(on_open);

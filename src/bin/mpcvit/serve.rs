@@ -85,7 +85,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         opts,
         stderr_log(),
     )?
-        .with_session(crate::agree::session_for(&args.trunc));
+    .with_session(crate::agree::session_for(&args.trunc));
     if let Some(t) = &token {
         server = server.with_dealer_token(t);
     }

@@ -151,11 +151,9 @@ impl Listener {
                 let a = u.resolve()?[0];
                 (a, ListenKind::Ws(tls))
             }
-            (Endpoint::Ws { at: u, .. }, _) if u.secure => {
-                return Err(Error::Config(format!(
-                    "{endpoint}: a wss:// listener needs a certificate and key (--tls-cert, --tls-key)"
-                )))
-            }
+            (Endpoint::Ws { at: u, .. }, _) if u.secure => return Err(Error::Config(format!(
+                "{endpoint}: a wss:// listener needs a certificate and key (--tls-cert, --tls-key)"
+            ))),
             _ => {
                 return Err(Error::Config(format!(
                     "{endpoint}: a certificate was given, so listen on a wss:// address"
@@ -199,7 +197,12 @@ impl Listener {
 pub(super) struct Opener(ListenKind);
 
 impl Opener {
-    pub(super) fn open(&self, stream: TcpStream, peer: String, opts: &RemoteOptions) -> Result<Link> {
+    pub(super) fn open(
+        &self,
+        stream: TcpStream,
+        peer: String,
+        opts: &RemoteOptions,
+    ) -> Result<Link> {
         match &self.0 {
             ListenKind::Tcp => Link::tcp(stream, peer, opts),
             ListenKind::Ws(tls) => {
@@ -251,7 +254,8 @@ pub fn server_tls(cert_pem: &Path, key_pem: &Path) -> Result<Arc<rustls::ServerC
     if certs.is_empty() {
         return Err(bad("certificate", cert_pem, "no certificate in it".into()));
     }
-    let key = PrivateKeyDer::from_pem_file(key_pem).map_err(|e| bad("key", key_pem, e.to_string()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key_pem).map_err(|e| bad("key", key_pem, e.to_string()))?;
     let config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Config(format!("TLS: {e}")))?
@@ -267,9 +271,8 @@ pub fn client_tls(extra_roots: Option<&Path>) -> Result<Arc<rustls::ClientConfig
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_roots {
-        let bad = |e: String| {
-            Error::Config(format!("cannot use the TLS root {}: {e}", path.display()))
-        };
+        let bad =
+            |e: String| Error::Config(format!("cannot use the TLS root {}: {e}", path.display()));
         let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
         let mut added = 0;
         for cert in certs {
@@ -304,7 +307,9 @@ mod tests {
             Endpoint::parse("tcp://10.1.2.3:9").unwrap(),
             Endpoint::Tcp("10.1.2.3:9".parse().unwrap())
         );
-        assert!(matches!(Endpoint::parse("[::1]:1").unwrap(), Endpoint::Tcp(a) if a.ip().is_loopback()));
+        assert!(
+            matches!(Endpoint::parse("[::1]:1").unwrap(), Endpoint::Tcp(a) if a.ip().is_loopback())
+        );
         let ws = Endpoint::parse("ws://127.0.0.1:9001/dealer").unwrap();
         assert_eq!(ws.to_string(), "ws://127.0.0.1:9001/dealer");
         assert!(ws.same_service(&Endpoint::parse("ws://127.0.0.1:9001").unwrap()));
@@ -328,9 +333,15 @@ mod tests {
         std::fs::write(&k, cert.signing_key.serialize_pem()).unwrap();
         let tls = server_tls(&c, &k).unwrap();
         assert!(Listener::bind("wss://127.0.0.1:0", Some(tls.clone())).is_ok());
-        let e = Listener::bind("wss://127.0.0.1:0", None).err().unwrap().to_string();
+        let e = Listener::bind("wss://127.0.0.1:0", None)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("needs a certificate"), "{e}");
-        let e = Listener::bind("127.0.0.1:0", Some(tls)).err().unwrap().to_string();
+        let e = Listener::bind("127.0.0.1:0", Some(tls))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("wss://"), "{e}");
         let e = server_tls(&k, &k).unwrap_err().to_string();
         assert!(e.contains("certificate"), "{e}");

@@ -96,11 +96,7 @@ pub fn run(
     let (transport, at) = match transport {
         "tcp" => ("tcp", "127.0.0.1:0"),
         "ws" => ("ws", "ws://127.0.0.1:0"),
-        other => {
-            return Err(Error::Config(format!(
-                "transport '{other}': tcp or ws"
-            )))
-        }
+        other => return Err(Error::Config(format!("transport '{other}': tcp or ws"))),
     };
     let quiet: Log = Arc::new(|_: &str| {});
     let opts = RemoteOptions::with_timeout(Duration::from_secs(120));
@@ -122,7 +118,8 @@ pub fn run(
     let policy = DealerPolicy::Trusted(dealer_addr);
     let classify = |image: &[f32]| -> Result<f64> {
         let t0 = Instant::now();
-        let r = RemoteClient::connect(&server_addr, opts.clone())?.classify(&[image.to_vec()], &policy)?;
+        let r = RemoteClient::connect(&server_addr, opts.clone())?
+            .classify(&[image.to_vec()], &policy)?;
         if r.len() != 1 {
             return Err(Error::Protocol("one result per image was expected".into()));
         }

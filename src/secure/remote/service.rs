@@ -107,7 +107,9 @@ pub(super) fn accept_loop(
                 "{role}: refused {from}: {MAX_CONNECTIONS} connections are open"
             ));
             let busy = wire::Control::Error {
-                message: format!("the {role} is busy ({MAX_CONNECTIONS} sessions); try again later"),
+                message: format!(
+                    "the {role} is busy ({MAX_CONNECTIONS} sessions); try again later"
+                ),
             };
             if let Ok(bytes) = busy.encode() {
                 opener.refuse(stream, bytes);

@@ -131,8 +131,7 @@ where
             client_commit: key.commitment(),
         },
     )?;
-    let Control::Ready { server_commit } =
-        recv_control(server.as_mut(), Kind::Ready, peer).await?
+    let Control::Ready { server_commit } = recv_control(server.as_mut(), Kind::Ready, peer).await?
     else {
         unreachable!("recv_control checks the kind")
     };
