@@ -85,7 +85,8 @@ async function handle(root, req, res) {
   }
   const url = new URL(req.url, 'http://localhost');
   if (url.pathname === '/' || url.pathname === '/index.html') {
-    return send(res, 302, 'see /www/\n', { Location: '/www/' });
+    // The query is kept: `/?server=ws://…` opens the page in remote mode.
+    return send(res, 302, 'see /www/\n', { Location: `/www/${url.search}` });
   }
   let file = resolvePath(root, url.pathname);
   if (!file) return send(res, 404, 'not found\n');

@@ -124,7 +124,8 @@ try {
   let correct = 0;
   let last = null;
   for (let i = 0; i < SAMPLES; i++) {
-    const err = await classifyBy(() => page.click(`#samples canvas[data-i="${i}"]`));
+    // The first image of each class is shown; the others wait behind "Show more".
+    const err = await classifyBy(() => page.locator('#samples canvas:not(.extra)').nth(i).click());
     if (!check(`sample ${i} classified privately with the native server`, !err, err)) continue;
     last = await page.evaluate(() => ({
       pred: Number(document.getElementById('private-pred').dataset.class),
@@ -165,7 +166,7 @@ try {
 
   // A dealer the server does not use: refused before any image is shared.
   await page.fill('#dealer-url', 'ws://127.0.0.1:9');
-  const wrong = await classifyBy(() => page.click(`#samples canvas[data-i="0"]`));
+  const wrong = await classifyBy(() => page.locator('#samples canvas:not(.extra)').nth(0).click());
   check('a dealer the server does not use is refused', wrong.includes('same dealer'), wrong);
   await page.fill('#dealer-url', '');
   await page.click('#retry').catch(() => {});
