@@ -121,6 +121,7 @@ function showFields() {
   const remote = isRemote();
   $('remote').hidden = !remote;
   $('model').disabled = remote || !state.index;
+  $('model').closest('label').hidden = remote; // the model is the server's
   $('profile-box').hidden = remote; // a real network needs no imposed one
   document.body.dataset.where = remote ? 'remote' : 'tab';
 }
