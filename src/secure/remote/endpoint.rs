@@ -151,9 +151,11 @@ impl Listener {
                 let a = u.resolve()?[0];
                 (a, ListenKind::Ws(tls))
             }
-            (Endpoint::Ws { at: u, .. }, _) if u.secure => return Err(Error::Config(format!(
+            (Endpoint::Ws { at: u, .. }, _) if u.secure => {
+                return Err(Error::Config(format!(
                 "{endpoint}: a wss:// listener needs a certificate and key (--tls-cert, --tls-key)"
-            ))),
+            )))
+            }
             _ => {
                 return Err(Error::Config(format!(
                     "{endpoint}: a certificate was given, so listen on a wss:// address"
