@@ -2,13 +2,13 @@
 //! the normal `cargo test` run.
 //!
 //! Each target starts from valid inputs (engine frames and the streams of a real protocol run,
-//! the dealer's seed message, hello / join / report JSON, manifests, the model index,
-//! safetensors weights, the three dataset formats, PNG and JPEG files, and raw pixel buffers for
-//! the preprocessing) and feeds thousands of mutants to the parser: random bytes, truncation,
-//! bit flips, interesting bytes, length fields overwritten with huge values (little- and
-//! big-endian), inserted, deleted and duplicated chunks, and for JSON also structural
-//! mutations (a node replaced with `0`, `-1`, `u64::MAX`, `1e308`, a long string, a deep
-//! array, a key removed). The oracle for each input:
+//! the dealer's seed message, every control message through `Control::decode`, hello / join /
+//! report JSON, manifests, the model index, safetensors weights, the three dataset formats, PNG
+//! and JPEG files, and raw pixel buffers for the preprocessing) and feeds thousands of mutants
+//! to the parser: random bytes, truncation, bit flips, interesting bytes, length fields
+//! overwritten with huge values (little- and big-endian), inserted, deleted and duplicated
+//! chunks, and for JSON also structural mutations (a node replaced with `0`, `-1`, `u64::MAX`,
+//! `1e308`, a long string, a deep array, a key removed). The oracle for each input:
 //!
 //! * no panic (`catch_unwind`);
 //! * bounded memory: a counting global allocator measures the peak bytes the parse allocated
@@ -50,6 +50,7 @@ use mpcvit::mpc::{
     Dealer, DealerClient, Party, Report, SessionConfig, SessionSeeds, Stats, TruncMode,
 };
 use mpcvit::secure::programs::{parse_seed_message, seed_message};
+use mpcvit::secure::remote::wire::{Control, Join, Kind};
 use mpcvit::secure::remote::ServerHello;
 use mpcvit::secure::PrivateInference;
 
@@ -923,6 +924,87 @@ fn server_reports() {
         },
     );
     assert!(t.accepted > 0 && t.rejected > 0, "{t:?}");
+}
+
+/// Every control message as the peer reads it: `Control::decode` with each expected kind
+/// (size limit, JSON, kind check, error relay) and `Control::error_text`, over mutants of one
+/// message of each kind. An accepted hello or join is checked further as its receiver does.
+#[test]
+fn control_frames() {
+    let manifest = manifests().remove(0);
+    let hello: ServerHello = serde_json::from_value(hello_seeds().remove(0)).unwrap();
+    let commit = "ab".repeat(32);
+    let join = Join {
+        protocol: mpcvit::secure::remote::PROTOCOL.into(),
+        role: 1,
+        client_commit: commit.clone(),
+        server_commit: commit.clone(),
+        key: "cd".repeat(32),
+        config: manifest.config,
+        plan: manifest.plan,
+        images: 2,
+        session: SessionConfig::default(),
+        mac: String::new(),
+    };
+    let messages = [
+        Control::Hello(Box::new(hello)),
+        Control::Request {
+            images: 3,
+            client_commit: commit.clone(),
+        },
+        Control::Join(Box::new(join)),
+        Control::Ready {
+            server_commit: commit,
+        },
+        Control::Reports {
+            reports: report_seed(),
+        },
+        Control::Error {
+            message: "the dealer went away".into(),
+        },
+    ];
+    let seeds: Vec<Value> = messages
+        .iter()
+        .map(|c| serde_json::from_slice(&c.encode().unwrap()).unwrap())
+        .collect();
+    let kinds = [
+        Kind::Hello,
+        Kind::Request,
+        Kind::Join,
+        Kind::Ready,
+        Kind::Reports,
+        Kind::Error,
+    ];
+    let t = fuzz(
+        "control",
+        iterations(3_000),
+        |m| json_mutant(m, &seeds),
+        |len| 6 * json_bound(len) + 64 * 1024 * 1024,
+        |b| {
+            let _ = Control::error_text(b);
+            let mut accepted = false;
+            for kind in kinds {
+                match Control::decode(b, kind, "peer") {
+                    Ok(Control::Hello(h)) => {
+                        accepted |=
+                            h.config.validate().is_ok() && h.plan.validate(&h.config).is_ok()
+                    }
+                    Ok(Control::Join(j)) => accepted |= j.plan.validate(&j.config).is_ok(),
+                    Ok(c) => {
+                        assert_eq!(c.kind(), kind);
+                        accepted = true;
+                    }
+                    Err(e) => assert!(!e.to_string().is_empty()),
+                }
+            }
+            accepted
+        },
+    );
+    assert!(t.accepted > 0 && t.rejected > 0, "{t:?}");
+    // A frame over its kind's limit is refused before it is parsed.
+    let big = vec![b' '; Kind::Request.max_bytes() + 1];
+    let err = Control::decode(&big, Kind::Request, "peer").unwrap_err();
+    assert!(err.to_string().contains("where a request message"), "{err}");
 }
 
 #[test]

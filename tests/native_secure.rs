@@ -840,11 +840,25 @@ fn concurrent_clients_against_one_server() {
     let vit = random_vit(&cfg, mixed_plan(), 31);
     let image = random_images(&cfg, 1, 3).remove(0);
     for transport in ["tcp", "ws"] {
-        let r =
-            mpcvit::secure::remote::load::run(vit.clone(), image.clone(), 3, 6, transport).unwrap();
+        let r = mpcvit::secure::remote::load::run_in_process(
+            vit.clone(),
+            image.clone(),
+            3,
+            6,
+            transport,
+        )
+        .unwrap();
         assert_eq!((r.clients, r.images, r.latencies.len()), (3, 6, 6));
         assert!(r.latencies.iter().all(|&l| l > 0.0));
         assert!(r.latency(0.5) <= r.latency(0.99));
+        if cfg!(target_os = "linux") {
+            let (warm, end) = (r.after_warm_up.unwrap(), r.at_end.unwrap());
+            if let Some((first, second)) = r.highest_by_half {
+                assert!(first > 0 && second > 0);
+            }
+            assert!(warm.resident > 0 && end.peak >= end.resident && end.peak >= warm.resident);
+            assert!(r.growth().is_some());
+        }
         let text = r.format();
         assert!(
             text.contains(&format!(
