@@ -3,10 +3,11 @@
 #   1. the Rust target wasm32-unknown-unknown;
 #   2. wasm-bindgen-cli at exactly the wasm-bindgen version of Cargo.lock (the CLI and the
 #      library must match, or the generated JS glue is rejected);
-#   3. Debian's chromium and chromium-driver (headless browser and worker tests);
+#   3. Debian's chromium and chromium-driver (headless browser and worker tests) and the fonts
+#      of the out-of-domain font set;
 #   4. the npm devDependencies of package.json (the two datasets, playwright-core);
 #   5. the converted datasets in data/ (verified against data/SHA256SUMS).
-# Needs rustup/cargo, node and npm on PATH; apt-get (as root, or with sudo) for chromium.
+# Needs rustup/cargo, node and npm on PATH; apt-get (as root, or with sudo) for the Debian packages.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -42,20 +43,29 @@ else
     cargo install wasm-bindgen-cli --version "$want"
 fi
 
-# 3. Chromium and chromedriver.
-if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
-    say "chromium and chromedriver: present"
+# 3. Debian packages: chromium and chromium-driver (headless browser and worker tests), and the
+#    fonts of the out-of-domain font set (tests/native_ood.rs regenerates it byte for byte from
+#    these files; the committed set was made with the Debian 12 versions).
+packages=(chromium chromium-driver fonts-dejavu-core fonts-dejavu-extra fonts-liberation2
+    fonts-freefont-ttf fonts-urw-base35 fonts-comic-neue fonts-cantarell)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    say "debian packages (chromium, chromium-driver, fonts): present"
 else
-    say "chromium and chromedriver: installing with apt-get"
-    command -v apt-get >/dev/null || die "apt-get not found: install chromium and chromedriver to /usr/bin yourself"
+    say "debian packages: installing ${missing[*]} with apt-get"
+    command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} yourself"
     sudo=""
     if [ "$(id -u)" != 0 ]; then
-        command -v sudo >/dev/null || die "not root and no sudo: cannot apt-get install chromium"
+        command -v sudo >/dev/null || die "not root and no sudo: cannot apt-get install ${missing[*]}"
         sudo=sudo
     fi
     $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium chromium-driver
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || die "chromium or chromedriver is not in /usr/bin"
 
 # 4. npm packages. After a successful install the hash of package.json and package-lock.json is
 #    kept in node_modules/.mpcvit-npm-stamp; a matching stamp means node_modules is up to date.

@@ -25,14 +25,12 @@ fn committed_sets_are_reproduced_by_the_generator() {
         ood::load(&dir, "mnist-drawn").unwrap()
     );
     let fonts: Vec<PathBuf> = generate::default_fonts();
-    let all = if fonts.iter().all(|f| f.exists()) {
-        generate::generate(&data_dir, &fonts, seed).unwrap()
-    } else {
-        eprintln!("font files missing: the font set is not regenerated (scripts/ood.sh)");
-        let mnist = data::load(&data_dir, "mnist", Split::Test).unwrap();
-        assert_eq!(mnist.rows, 28);
-        generate::generate_without_fonts(&data_dir, seed).unwrap()
-    };
+    let missing: Vec<&PathBuf> = fonts.iter().filter(|f| !f.exists()).collect();
+    assert!(
+        missing.is_empty(),
+        "font files missing ({missing:?}): run ./scripts/setup.sh, which installs them"
+    );
+    let all = generate::generate(&data_dir, &fonts, seed).unwrap();
     for set in all {
         let stored = ood::load(&dir, &set.name).unwrap();
         assert_eq!(stored, set, "{} differs from its regeneration", set.name);
