@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use mpcvit::data::ood::{self, generate};
-use mpcvit::data::{self, Split};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -102,17 +102,8 @@ export async function classify() {
     classifyRemote(model);
     return;
   }
-  stopRun();
-  hint('');
   const input = state.input;
-  const run = new AbortController();
-  state.run = run;
-  hideError();
-  setBusy(true);
-  setPhase('running');
-  $('summary').textContent = '';
-  let ticker = null;
-  try {
+  await withRun(async (run, track) => {
     setStatus('plaintext reference…');
     const { reference, pixels, label } = await plaintext(input, run.signal);
     renderPlain(model, reference, label);
@@ -120,20 +111,46 @@ export async function classify() {
     const net = profile();
     setStatus(`computing privately${net ? ` over an imposed ${net.name} network` : ''}…`);
     const view = progressView(model, net);
-    view.show();
-    ticker = setInterval(view.show, 250);
+    track(view);
     const result = await classifyPrivately({
       manifest: model.manifestText, weights: model.weights, pixels, profile: net, signal: run.signal,
       onProgress: (stage) => { if (state.run === run) view.stage(stage); },
     });
     result.wallSeconds = (performance.now() - view.t0) / 1000;
-    if (state.run !== run) return;
+    if (state.run !== run) return null;
     renderPrivate(model, result, label);
     summarise(model, reference, result, label);
-    state.last = { reference, result, label };
+    return { reference, result, label, status: '' };
+  });
+}
+
+/**
+ * The run bar's life cycle around one private inference (shared by the in-tab and the remote
+ * server): `body(run, track)` computes under the AbortController `run`, calls `track(view)` to
+ * tick its progress view, renders, and returns `{reference, result, label, status}` (or null
+ * when a newer run replaced it). Errors are shown with a retry; a cancel shows nothing.
+ */
+async function withRun(body) {
+  stopRun();
+  hint('');
+  const run = new AbortController();
+  state.run = run;
+  hideError();
+  setBusy(true);
+  setPhase('running');
+  $('summary').textContent = '';
+  let ticker = null;
+  const track = (view) => {
+    view.show();
+    ticker = setInterval(view.show, 250);
+  };
+  try {
+    const done = await body(run, track);
+    if (!done || state.run !== run) return;
+    state.last = { reference: done.reference, result: done.result, label: done.label };
     state.runs += 1;
     document.body.dataset.runs = state.runs;
-    setStatus('');
+    setStatus(done.status);
     setPhase('done');
   } catch (err) {
     if (err instanceof Cancelled || run.signal.aborted) return;
@@ -151,46 +168,25 @@ export async function classify() {
  * server's.
  */
 async function classifyRemote(model) {
-  stopRun();
-  hint('');
   const input = state.input;
   const label = input.kind === 'sample' ? input.label : null;
-  const run = new AbortController();
-  state.run = run;
-  hideError();
-  setBusy(true);
-  setPhase('running');
-  $('summary').textContent = '';
   const warning = dealerWarning(model);
-  let ticker = null;
-  try {
+  await withRun(async (run, track) => {
     $('results').hidden = false;
     $('plain-side').hidden = true;
     renderPrivatePending('computing privately with the remote server…');
     setStatus(warning ? `Warning: ${warning}` : `computing privately with ${model.server}…`);
     const view = progressView(model, null);
-    view.show();
-    ticker = setInterval(view.show, 250);
+    track(view);
     const client = await classifyRemotely({
       input, signal: run.signal, onProgress: (stage) => { if (state.run === run) view.stage(stage); },
     });
-    if (state.run !== run) return;
+    if (state.run !== run) return null;
     const result = { client, remote: true, wallSeconds: (performance.now() - view.t0) / 1000 };
     renderPrivate(model, result, label);
     summariseRemote(model, result, label);
-    state.last = { reference: null, result, label };
-    state.runs += 1;
-    document.body.dataset.runs = state.runs;
-    setStatus(warning ? `Warning: ${warning}` : '');
-    setPhase('done');
-  } catch (err) {
-    if (err instanceof Cancelled || run.signal.aborted) return;
-    renderPrivatePending('failed, see the message above.');
-    showError(err.message, classify);
-  } finally {
-    clearInterval(ticker);
-    if (state.run === run) stopRun();
-  }
+    return { reference: null, result, label, status: warning ? `Warning: ${warning}` : '' };
+  });
 }
 
 /** After each stroke: the plaintext guess only (fast); the private run waits for the button. */

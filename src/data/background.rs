@@ -17,7 +17,9 @@ const FIT_SAMPLES: usize = 64 * 64;
 /// Image with the background surface subtracted (values may be slightly negative on paper),
 /// and the robust standard deviation of the paper's residual noise.
 pub struct Flattened {
+    /// The grey image minus the fitted background surface, row-major.
     pub image: Vec<f32>,
+    /// Robust (median-absolute-deviation) standard deviation of the paper's residual.
     pub noise: f32,
 }
 

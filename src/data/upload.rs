@@ -25,8 +25,11 @@ pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 /// A decoded image: width, height and `width * height * 4` RGBA bytes, row-major.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rgba {
+    /// Pixels per row.
     pub width: u32,
+    /// Rows.
     pub height: u32,
+    /// `width * height * 4` bytes: R, G, B, A per pixel, row-major.
     pub pixels: Vec<u8>,
 }
 

@@ -13,11 +13,15 @@ use crate::{Error, Result};
 /// Agreement figures over `images` images.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Agreement {
+    /// Images compared.
     pub images: usize,
     /// Images whose private argmax equals the plaintext argmax.
     pub agree: usize,
+    /// Images the private inference classifies correctly.
     pub private_correct: usize,
+    /// Images the plaintext model classifies correctly.
     pub plain_correct: usize,
+    /// The largest absolute difference between a private and a plaintext logit.
     pub max_logit_error: f64,
     /// Index (in `data`) of the image with the largest logit error.
     pub max_error_image: usize,
@@ -29,15 +33,22 @@ pub struct Agreement {
     /// The largest logit error over the images without a gross error (the approximation
     /// error of the protocols).
     pub max_fine_error: f64,
+    /// Mean absolute logit difference over all logits of all images.
     pub mean_logit_error: f64,
     /// Mean cost of one private inference (weight sharing excluded): rounds and bytes depend
     /// only on shapes, so they are the same for every image; compute and the estimates vary.
     pub mean_rounds: f64,
+    /// Mean online bytes party 0 -> party 1.
     pub mean_bytes_client_to_server: f64,
+    /// Mean online bytes party 1 -> party 0.
     pub mean_bytes_server_to_client: f64,
+    /// Mean dealer bytes (offline).
     pub mean_offline_bytes: f64,
+    /// Mean measured compute, in seconds.
     pub mean_compute_s: f64,
+    /// Mean LAN estimate, in seconds.
     pub mean_lan_s: f64,
+    /// Mean WAN estimate, in seconds.
     pub mean_wan_s: f64,
 }
 

@@ -27,14 +27,21 @@ use crate::Result;
 /// One row of the table.
 #[derive(Clone, Debug, Serialize)]
 pub struct PaperRow {
+    /// The paper config (`cifar`, `tiny-imagenet`).
     pub config: String,
+    /// The attention variant or MPCViT plan measured.
     pub model: String,
+    /// Online rounds of one private inference.
     pub rounds: u64,
+    /// Online megabytes, both directions.
     pub online_mb: f64,
+    /// Dealer megabytes (offline).
     pub offline_mb: f64,
     /// Measured local compute (slower party), summed over the model's blocks.
     pub compute_s: f64,
+    /// LAN estimate (network and compute), in seconds.
     pub lan_s: f64,
+    /// WAN estimate (network and compute), in seconds.
     pub wan_s: f64,
     /// LAN estimate without local compute (rounds x RTT + bytes / bandwidth).
     pub lan_network_s: f64,

@@ -152,42 +152,34 @@ pub fn format_cost(cost: &CostSummary) -> String {
     };
     let mut out = String::new();
     let _ = writeln!(out, "  rounds                     {}", cost.rounds);
-    let _ = writeln!(
-        out,
-        "  online  client -> server   {}",
-        format_bytes(cost.bytes_client_to_server as f64)
-    );
-    let _ = writeln!(
-        out,
-        "  online  server -> client   {}",
-        format_bytes(cost.bytes_server_to_client as f64)
-    );
-    let _ = writeln!(
-        out,
-        "  offline dealer -> server   {}",
-        format_bytes(cost.offline_bytes as f64)
-    );
-    let _ = writeln!(
-        out,
-        "  compute (measured)         {}",
-        format_seconds(cost.compute_s)
-    );
-    let _ = writeln!(
-        out,
-        "  LAN estimate               {} ({} network + compute; {} ms RTT, {} MB/s)",
-        format_seconds(cost.lan_s),
-        format_seconds(network(&lan)),
-        lan.rtt_s * 1e3,
-        lan.bandwidth_bytes_per_s / 1e6
-    );
-    let _ = writeln!(
-        out,
-        "  WAN estimate               {} ({} network + compute; {} ms RTT, {} MB/s)",
-        format_seconds(cost.wan_s),
-        format_seconds(network(&wan)),
-        wan.rtt_s * 1e3,
-        wan.bandwidth_bytes_per_s / 1e6
-    );
+    let rows = [
+        (
+            "online  client -> server",
+            format_bytes(cost.bytes_client_to_server as f64),
+        ),
+        (
+            "online  server -> client",
+            format_bytes(cost.bytes_server_to_client as f64),
+        ),
+        (
+            "offline dealer -> server",
+            format_bytes(cost.offline_bytes as f64),
+        ),
+        ("compute (measured)", format_seconds(cost.compute_s)),
+    ];
+    for (what, value) in rows {
+        let _ = writeln!(out, "  {what:<26} {value}");
+    }
+    for (name, estimate, p) in [("LAN", cost.lan_s, &lan), ("WAN", cost.wan_s, &wan)] {
+        let _ = writeln!(
+            out,
+            "  {name} estimate               {} ({} network + compute; {} ms RTT, {} MB/s)",
+            format_seconds(estimate),
+            format_seconds(network(p)),
+            p.rtt_s * 1e3,
+            p.bandwidth_bytes_per_s / 1e6
+        );
+    }
     out
 }
 
@@ -269,19 +261,26 @@ pub fn format_table(r: &PrivateInference, class_names: Option<&[&str]>) -> Strin
 /// One class of the JSON form.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClassScore {
+    /// Class index.
     pub class: usize,
+    /// Class name, when the model has names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Softmax probability.
     pub probability: f32,
+    /// The revealed logit.
     pub logit: f64,
 }
 
 /// The JSON form of a private inference (see [`to_json`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct InferenceJson {
+    /// The predicted class.
     pub prediction: usize,
+    /// Its name, when the model has names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prediction_name: Option<String>,
+    /// Every class's probability and logit.
     pub classes: Vec<ClassScore>,
     /// Summary with per-layer and per-operation stats (weight sharing excluded).
     pub cost: CostSummary,

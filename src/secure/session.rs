@@ -14,6 +14,7 @@ use crate::Result;
 /// Cost of one private inference (weight sharing, a once-per-session setup, excluded).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CostSummary {
+    /// Online rounds.
     pub rounds: u64,
     /// Online bytes party 0 (client) -> party 1 (server).
     pub bytes_client_to_server: u64,
@@ -84,9 +85,13 @@ impl CostSummary {
 /// The result of one private inference, as party 0 sees it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PrivateInference {
+    /// The predicted class (argmax of the logits).
     pub prediction: usize,
+    /// Softmax of the logits.
     pub probabilities: Vec<f32>,
+    /// The logits revealed to party 0.
     pub logits: Vec<f64>,
+    /// The cost of this image (weight sharing excluded).
     pub cost: CostSummary,
     /// The full joint report (with the weight-sharing rows).
     pub report: Report,

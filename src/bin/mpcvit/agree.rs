@@ -108,33 +108,21 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&j)?)?;
     }
     if args.update_manifest {
-        m.metrics.extra.insert(
-            "private_agreement".into(),
-            serde_json::json!(pct(a.agree) / 100.0),
-        );
-        m.metrics
-            .extra
-            .insert("private_images".into(), serde_json::json!(a.images));
-        m.metrics.extra.insert(
-            "max_logit_error".into(),
-            serde_json::json!(a.max_logit_error),
-        );
-        m.metrics.extra.insert(
-            "private_gross_errors".into(),
-            serde_json::json!(a.gross_errors),
-        );
-        m.metrics.extra.insert(
-            "max_fine_logit_error".into(),
-            serde_json::json!(a.max_fine_error),
-        );
-        m.metrics.extra.insert(
-            "mean_logit_error".into(),
-            serde_json::json!(a.mean_logit_error),
-        );
-        m.metrics.extra.insert(
-            "private_accuracy".into(),
-            serde_json::json!(pct(a.private_correct) / 100.0),
-        );
+        let figures = [
+            ("private_agreement", serde_json::json!(pct(a.agree) / 100.0)),
+            ("private_images", serde_json::json!(a.images)),
+            ("max_logit_error", serde_json::json!(a.max_logit_error)),
+            ("private_gross_errors", serde_json::json!(a.gross_errors)),
+            ("max_fine_logit_error", serde_json::json!(a.max_fine_error)),
+            ("mean_logit_error", serde_json::json!(a.mean_logit_error)),
+            (
+                "private_accuracy",
+                serde_json::json!(pct(a.private_correct) / 100.0),
+            ),
+        ];
+        for (key, value) in figures {
+            m.metrics.extra.insert(key.into(), value);
+        }
         io::save_manifest(&args.models, &m)?;
     }
     Ok(())

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mpcvit::data::{self, preprocess_rgba, Split};
-use mpcvit::secure::remote::{DealerPolicy, RemoteClient};
+use mpcvit::secure::remote::{DealerPolicy, RemoteClient, ServerHello};
 use mpcvit::secure::report::{format_cost, format_seconds, format_table, to_json};
+use mpcvit::secure::PrivateInference;
 use mpcvit::{Error, Result};
 
 use crate::net::NetArgs;
@@ -138,6 +139,40 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     // Refuse an untrusted dealer before any image is prepared or sent.
     let dealer = client.dealer_for(&policy)?;
     let hello = client.hello().clone();
+    announce(&args, &hello, &dealer.to_string());
+    let mut inputs = Vec::new();
+    let mut labels = Vec::new();
+    for s in &sources {
+        let (input, label) = s.prepare(&hello)?;
+        inputs.push(input);
+        labels.push(label);
+    }
+    let t0 = Instant::now();
+    let results = client.classify(&inputs, &policy)?;
+    let wall = t0.elapsed().as_secs_f64();
+    let json = print_results(&args, &hello, &sources, &results, &labels);
+    println!(
+        "\n{} image(s) classified privately in {} (weight sharing included)",
+        results.len(),
+        format_seconds(wall)
+    );
+    if let Some(path) = &args.json {
+        let out = serde_json::json!({
+            "server": args.server,
+            "config": hello.config,
+            "plan": hello.plan,
+            "dealer": dealer.to_string(),
+            "dealer_in_server": hello.dealer_in_server,
+            "wall_s": wall,
+            "results": json,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}
+
+/// What the user must know before an image leaves: the model's shape and whose dealer it is.
+fn announce(args: &ClassifyArgs, hello: &ServerHello, dealer: &str) {
     let cfg = &hello.config;
     println!(
         "server {}: a ViT of {} layer(s) x {} head(s), {} channel(s) of {}x{}, {} classes",
@@ -163,10 +198,14 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     } else {
         println!("dealer: {dealer}");
     }
-    let mut inputs = Vec::new();
-    let mut labels = Vec::new();
-    for s in &sources {
-        match s {
+}
+
+impl Source {
+    /// The model input (values in [0, 1]) for the server's announced shape, and the true
+    /// label when the source has one.
+    fn prepare(&self, hello: &ServerHello) -> Result<(Vec<f32>, Option<usize>)> {
+        let cfg = &hello.config;
+        match self {
             Source::File(path, w, h, rgba) => {
                 if cfg.channels != 1 {
                     return Err(Error::Config(format!(
@@ -176,13 +215,7 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
                 }
                 let bytes = preprocess_rgba(*w as usize, *h as usize, rgba, cfg.image_size)
                     .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
-                inputs.push(
-                    bytes
-                        .iter()
-                        .map(|&b| b as f32 / 255.0)
-                        .collect::<Vec<f32>>(),
-                );
-                labels.push(None);
+                Ok((bytes.iter().map(|&b| b as f32 / 255.0).collect(), None))
             }
             Source::Sample {
                 spec,
@@ -213,14 +246,23 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
                     );
                 }
                 let x = dataset.to_input(&[*index])?;
-                inputs.push(x.iter().copied().collect());
-                labels.push(Some(dataset.labels[*index] as usize));
+                Ok((
+                    x.iter().copied().collect(),
+                    Some(dataset.labels[*index] as usize),
+                ))
             }
         }
     }
-    let t0 = Instant::now();
-    let results = client.classify(&inputs, &policy)?;
-    let wall = t0.elapsed().as_secs_f64();
+}
+
+/// Prints each result (brief or full) and returns them as JSON values.
+fn print_results(
+    args: &ClassifyArgs,
+    hello: &ServerHello,
+    sources: &[Source],
+    results: &[PrivateInference],
+    labels: &[Option<usize>],
+) -> Vec<serde_json::Value> {
     let names: Option<Vec<&str>> = hello
         .class_names
         .as_ref()
@@ -231,7 +273,7 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         _ => i.to_string(),
     };
     let mut json = Vec::new();
-    for ((s, r), label) in sources.iter().zip(&results).zip(&labels) {
+    for ((s, r), label) in sources.iter().zip(results).zip(labels) {
         println!();
         match label {
             Some(l) => println!("== {} (true label {})", s.name(), label_text(*l)),
@@ -252,22 +294,5 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         j["true_label"] = serde_json::json!(label);
         json.push(j);
     }
-    println!(
-        "\n{} image(s) classified privately in {} (weight sharing included)",
-        results.len(),
-        format_seconds(wall)
-    );
-    if let Some(path) = &args.json {
-        let out = serde_json::json!({
-            "server": args.server,
-            "config": hello.config,
-            "plan": hello.plan,
-            "dealer": dealer.to_string(),
-            "dealer_in_server": hello.dealer_in_server,
-            "wall_s": wall,
-            "results": json,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
-    }
-    Ok(())
+    json
 }

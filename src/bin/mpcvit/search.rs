@@ -3,14 +3,15 @@
 //! the unit's latency measured on the real protocol, then writes the alphas and the binarised
 //! plans (global top-k and the per-layer baseline) for each budget `mu`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use mpcvit::data::Dataset;
 use mpcvit::io::checkpoint::{remove_checkpoint, save_checkpoint};
-use mpcvit::model::{Attention, Plan};
+use mpcvit::model::{Attention, Plan, ViTConfig};
 use mpcvit::mpc::NetworkProfile;
 use mpcvit::secure::unit_latency;
-use mpcvit::train::search::{GeluSearch, Granularity, Search, SearchConfig};
-use mpcvit::train::Trainer;
+use mpcvit::train::search::{GeluSearch, Granularity, Search, SearchConfig, UnitLatency};
+use mpcvit::train::{TrainConfig, Trainer};
 use mpcvit::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +99,74 @@ fn heat_map(alphas: &[f32], depth: usize) -> String {
         .join("\n")
 }
 
+/// Where a search's checkpoint lives: next to the result, as `<output stem>.resume/`.
+fn checkpoint_place(output: &Path) -> Result<(PathBuf, String)> {
+    let dir = output
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let stem = output
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or_else(|| Error::Config(format!("bad output path {}", output.display())))?;
+    Ok((dir, stem.to_string()))
+}
+
+/// One epoch of the search with its progress bar; returns the epoch's training accuracy.
+fn search_epoch(
+    search: &mut Search,
+    meter: &mut Meter,
+    train_set: &Dataset,
+    epoch: usize,
+    epochs: usize,
+) -> Result<f64> {
+    let steps = search.trainer.steps_per_epoch();
+    let bar = epoch_bar(epoch, epochs, steps);
+    meter.new_epoch();
+    let (mut right, mut count) = (0, 0);
+    for _ in 0..steps {
+        let s = meter.step(|| search.step(train_set).map(|s| s.step))?;
+        right += s.correct;
+        count += s.images;
+        bar.inc(1);
+        let mean: f32 = search.alphas.iter().sum::<f32>() / search.alphas.len() as f32;
+        bar.set_message(format!("{} mean alpha {mean:.3}", meter.message()));
+    }
+    bar.finish();
+    Ok(right as f64 / count.max(1) as f64)
+}
+
+/// The supernet: every unit of `config` mixes RSAttn and ScaleAttn, penalised by `latency`.
+fn build_search(
+    args: &SearchArgs,
+    config: &ViTConfig,
+    granularity: Granularity,
+    latency: UnitLatency,
+    tc: TrainConfig,
+    train_len: usize,
+) -> Result<Search> {
+    let trainer = Trainer::new(
+        config.clone(),
+        Plan::uniform(config, Attention::RsAttn),
+        tc,
+        train_len,
+    )?;
+    let gelu = args.gelu_eta.map(|eta| GeluSearch {
+        eta,
+        sigma: args.sigma,
+    });
+    Search::new(
+        trainer,
+        SearchConfig {
+            granularity,
+            lambda: args.lambda,
+            alpha_lr: args.alpha_lr,
+            latency,
+            gelu,
+        },
+    )
+}
+
 pub fn run(args: SearchArgs) -> Result<()> {
     let run = &args.run;
     let config = run.model_config()?;
@@ -113,62 +182,26 @@ pub fn run(args: SearchArgs) -> Result<()> {
         latency.rs_attn_head, latency.gelu_token, profile.name
     );
     let (train_set, _) = run.datasets()?;
-    // The checkpoint lives next to the result: `<output stem>.resume/`.
-    let ck_dir = args
-        .output
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let ck_stem = args
-        .output
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .ok_or_else(|| Error::Config(format!("bad output path {}", args.output.display())))?
-        .to_string();
+    let (ck_dir, ck_stem) = checkpoint_place(&args.output)?;
     let ck = run.checkpoint(&ck_dir, &ck_stem, &config)?;
     let tc = run.train_config_for(ck.as_ref())?;
-    let trainer = Trainer::new(
-        config.clone(),
-        Plan::uniform(&config, Attention::RsAttn),
+    let mut search = build_search(
+        &args,
+        &config,
+        granularity,
+        latency,
         tc.clone(),
         train_set.len(),
-    )?;
-    let gelu = args.gelu_eta.map(|eta| GeluSearch {
-        eta,
-        sigma: args.sigma,
-    });
-    let mut search = Search::new(
-        trainer,
-        SearchConfig {
-            granularity,
-            lambda: args.lambda,
-            alpha_lr: args.alpha_lr,
-            latency,
-            gelu,
-        },
     )?;
     if let Some(ck) = &ck {
         search.restore(ck)?;
     }
     let mut meter = Meter::resuming(ck.as_ref());
-    let mut last_acc = 0.0;
     let start = search.trainer.step_count() / search.trainer.steps_per_epoch();
     let stop = run.stop_after.unwrap_or(tc.epochs).min(tc.epochs);
+    let mut last_acc = 0.0;
     for epoch in start..stop {
-        let steps = search.trainer.steps_per_epoch();
-        let bar = epoch_bar(epoch, tc.epochs, steps);
-        meter.new_epoch();
-        let (mut right, mut count) = (0, 0);
-        for _ in 0..steps {
-            let s = meter.step(|| search.step(&train_set).map(|s| s.step))?;
-            right += s.correct;
-            count += s.images;
-            bar.inc(1);
-            let mean: f32 = search.alphas.iter().sum::<f32>() / search.alphas.len() as f32;
-            bar.set_message(format!("{} mean alpha {mean:.3}", meter.message()));
-        }
-        bar.finish();
-        last_acc = right as f64 / count.max(1) as f64;
+        last_acc = search_epoch(&mut search, &mut meter, &train_set, epoch, tc.epochs)?;
         if granularity != Granularity::Row {
             eprintln!("{}", heat_map(&search.alphas, config.depth));
         }

@@ -5,7 +5,9 @@
 
 /// A grey canvas, `1.0` white paper, `0.0` full ink.
 pub struct Canvas {
+    /// Pixels per row.
     pub width: usize,
+    /// Rows.
     pub height: usize,
     /// Ink coverage per pixel in `[0, 1]`, row-major.
     ink: Vec<f32>,

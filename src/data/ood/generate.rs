@@ -11,10 +11,14 @@ use super::{drawn, fonts, photo, SETS};
 use crate::data::{self, Dataset, Split};
 use crate::{Error, Result};
 
-/// Sizes of the sets (kept small: they are committed).
+// Sizes of the sets (kept small: they are committed).
+/// Images in `mnist-fonts`.
 pub const FONT_IMAGES: usize = 1000;
+/// Images in `mnist-drawn`.
 pub const DRAWN_IMAGES: usize = 500;
+/// Images in `mnist-upload`.
 pub const UPLOAD_IMAGES: usize = 500;
+/// Images in `fashion-photo`.
 pub const PHOTO_IMAGES: usize = 1000;
 
 /// The seed the committed sets were made with.

@@ -13,7 +13,7 @@ use std::future::Future;
 
 use super::wire::{Control, Join, Kind, ServerHello, SessionKey, MAX_IMAGES, PROTOCOL};
 use crate::model::vit::Arch;
-use crate::mpc::{DealerClient, Party, Seed, Transport};
+use crate::mpc::{DealerClient, Party, Report, Seed, Transport};
 use crate::secure::forward::{forward_observed, share_image, Stage};
 use crate::secure::programs::{parse_seed_message, reveal_logits};
 use crate::secure::session::PrivateInference;
@@ -100,7 +100,7 @@ pub struct Progress {
 /// opens the connection to the dealer the client chose; `dealer_token` authenticates the join.
 /// `server` is returned beside the results so the caller may close it as it likes.
 pub async fn classify<F, Fut>(
-    mut server: Box<dyn Transport>,
+    server: Box<dyn Transport>,
     peer: &str,
     hello: &ServerHello,
     images: &[Vec<f32>],
@@ -123,43 +123,16 @@ where
         cfg.check_image(img.len())
             .map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
     }
-    let key = SessionKey::draw()?;
-    send_control(
-        server.as_mut(),
-        &Control::Request {
-            images: images.len(),
-            client_commit: key.commitment(),
-        },
-    )?;
-    let Control::Ready { server_commit } = recv_control(server.as_mut(), Kind::Ready, peer).await?
-    else {
-        unreachable!("recv_control checks the kind")
-    };
-    let mut dealer = connect_dealer().await?;
-    let join = Join {
-        protocol: PROTOCOL.into(),
-        role: 0,
-        client_commit: key.commitment(),
-        server_commit,
-        key: key.reveal(),
-        config: cfg.clone(),
-        plan: plan.clone(),
-        images: images.len(),
-        session: hello.session,
-        mac: String::new(),
-    }
-    .seal(dealer_token)?;
-    send_control(dealer.as_mut(), &Control::Join(Box::new(join)))?;
-    let seed = parse_seed_message(&dealer.recv().await?)?;
-    let arch = Arch::from_plan(cfg, plan);
-    // FSS keys, if the session's protocols use any, follow the seed on the dealer connection.
-    let mut p = Party::new(
-        0,
-        hello.session,
+    let mut p = open_session(
         server,
-        DealerClient::party0_remote_keys(seed, dealer),
-        Seed::from_os()?,
-    )?;
+        peer,
+        hello,
+        images.len(),
+        dealer_token,
+        connect_dealer,
+    )
+    .await?;
+    let arch = Arch::from_plan(cfg, plan);
     on_progress(Progress {
         image: 0,
         stage: Stage::Weights,
@@ -177,8 +150,68 @@ where
     let mut server = p
         .into_transport()
         .ok_or_else(|| Error::Protocol("the client party lost its transport".into()))?;
-    let Control::Reports { reports } = recv_control(server.as_mut(), Kind::Reports, peer).await?
+    merge_reports(server.as_mut(), peer, mine).await
+}
+
+/// The session's set-up after the hello: the client's commitment to the server, the server's
+/// back, the client's join to its dealer, and party 0 built on the dealer's seed (its FSS keys,
+/// if the session's protocols use any, follow the seed on the dealer connection).
+async fn open_session<F, Fut>(
+    mut server: Box<dyn Transport>,
+    peer: &str,
+    hello: &ServerHello,
+    images: usize,
+    dealer_token: Option<&[u8]>,
+    connect_dealer: F,
+) -> Result<Party>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Box<dyn Transport>>>,
+{
+    let key = SessionKey::draw()?;
+    send_control(
+        server.as_mut(),
+        &Control::Request {
+            images,
+            client_commit: key.commitment(),
+        },
+    )?;
+    let Control::Ready { server_commit } = recv_control(server.as_mut(), Kind::Ready, peer).await?
     else {
+        unreachable!("recv_control checks the kind")
+    };
+    let mut dealer = connect_dealer().await?;
+    let join = Join {
+        protocol: PROTOCOL.into(),
+        role: 0,
+        client_commit: key.commitment(),
+        server_commit,
+        key: key.reveal(),
+        config: hello.config.clone(),
+        plan: hello.plan.clone(),
+        images,
+        session: hello.session,
+        mac: String::new(),
+    }
+    .seal(dealer_token)?;
+    send_control(dealer.as_mut(), &Control::Join(Box::new(join)))?;
+    let seed = parse_seed_message(&dealer.recv().await?)?;
+    Party::new(
+        0,
+        hello.session,
+        server,
+        DealerClient::party0_remote_keys(seed, dealer),
+        Seed::from_os()?,
+    )
+}
+
+/// The server's cost reports, one per image, checked and merged with the client's own.
+async fn merge_reports(
+    server: &mut dyn Transport,
+    peer: &str,
+    mine: Vec<(Vec<f64>, Report)>,
+) -> Result<Vec<PrivateInference>> {
+    let Control::Reports { reports } = recv_control(server, Kind::Reports, peer).await? else {
         unreachable!("recv_control checks the kind")
     };
     if reports.len() != mine.len() {
