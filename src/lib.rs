@@ -2,13 +2,21 @@
 //! per layer, head or row), trained with an MPC-aware differentiable architecture search and
 //! evaluated under secure two-party computation.
 //!
-//! Module map (see `DESIGN.md` section 2):
+//! Module map (the design and the path of one private inference are in `ARCHITECTURE.md`):
 //! * [`model`]  - ViT config, attention plan, parameters and the plaintext forward (f32, ndarray);
-//! * [`train`]  - backward passes, AdamW, schedule, augmentation, the training loop;
-//! * [`mpc`]    - ring Z_2^64 fixed point, shares, PRG, dealer, transports, protocols, cost meter;
-//! * [`data`]   - datasets in a compact binary form and image preprocessing;
-//! * [`io`]     - safetensors weights + JSON manifest;
+//! * [`train`]  - backward passes, AdamW, schedule, augmentation, distillation, the search;
+//! * [`mpc`]    - the 2PC engine: ring Z_2^64 fixed point, shares, PRGs, dealer, FSS keys,
+//!   transports, protocols, cost meter; it knows nothing of the ViT;
+//! * [`secure`] - the ViT under 2PC: weights as shares, the private forward, attention maps,
+//!   programs per party, sessions, the remote client / server / dealer, cost reports;
+//! * [`data`]   - datasets in a compact binary form, image preprocessing, out-of-domain sets;
+//! * [`io`]     - safetensors weights + JSON manifest, the model index;
+//! * [`perf`]   - plaintext timing, native vs wasm;
 //! * [`wasm`]   - the `#[wasm_bindgen]` surface only.
+
+// Crate lints (arkworks / mpz style): every public item documented, nothing `pub` that the
+// crate does not export, nothing unused; `scripts/test.sh` runs clippy with warnings denied.
+#![warn(missing_docs, unreachable_pub, unused)]
 
 pub mod data;
 pub mod error;

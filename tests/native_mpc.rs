@@ -18,6 +18,7 @@ use mpcvit::mpc::{
     local_pair_with, ArithShare, DealerClient, FixedPoint, Party, Prg, Report, SessionConfig,
     SessionSeeds, Stats, Transport, TruncMode,
 };
+use mpcvit::secure::attention::attention_map;
 use mpcvit::{Error, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
 
@@ -777,54 +778,50 @@ fn attention_maps_accuracy_and_counts() {
     let cases: [(Attention, Op, f64, Cost); 8] = [
         (
             Attention::Softmax,
-            |p, xs| Box::pin(async move { pr::attention_map(p, Attention::Softmax, &xs[0]).await }),
+            |p, xs| Box::pin(async move { attention_map(p, Attention::Softmax, &xs[0]).await }),
             5e-3,
             cost::softmax(TruncMode::Local, rows, len),
         ),
         (
             Attention::RsAttn,
-            |p, xs| Box::pin(async move { pr::attention_map(p, Attention::RsAttn, &xs[0]).await }),
+            |p, xs| Box::pin(async move { attention_map(p, Attention::RsAttn, &xs[0]).await }),
             1e-3,
             cost::relu_softmax(TruncMode::Local, rows, len),
         ),
         (
             Attention::TwoQuad,
-            |p, xs| Box::pin(async move { pr::attention_map(p, Attention::TwoQuad, &xs[0]).await }),
+            |p, xs| Box::pin(async move { attention_map(p, Attention::TwoQuad, &xs[0]).await }),
             1e-3,
             cost::two_quad(TruncMode::Local, rows, len),
         ),
         (
             Attention::Sparsemax,
-            |p, xs| {
-                Box::pin(async move { pr::attention_map(p, Attention::Sparsemax, &xs[0]).await })
-            },
+            |p, xs| Box::pin(async move { attention_map(p, Attention::Sparsemax, &xs[0]).await }),
             2f64.powi(-9) + 1e-4,
             cost::sparsemax(rows, len, approx::SPARSEMAX_ITERS),
         ),
         (
             Attention::Relu,
-            |p, xs| Box::pin(async move { pr::attention_map(p, Attention::Relu, &xs[0]).await }),
+            |p, xs| Box::pin(async move { attention_map(p, Attention::Relu, &xs[0]).await }),
             6e-5,
             cost::relu(n),
         ),
         (
             Attention::Relu6,
-            |p, xs| Box::pin(async move { pr::attention_map(p, Attention::Relu6, &xs[0]).await }),
+            |p, xs| Box::pin(async move { attention_map(p, Attention::Relu6, &xs[0]).await }),
             6e-5,
             cost::relu6(n),
         ),
         (
             Attention::Square,
-            |p, xs| Box::pin(async move { pr::attention_map(p, Attention::Square, &xs[0]).await }),
+            |p, xs| Box::pin(async move { attention_map(p, Attention::Square, &xs[0]).await }),
             // 1/n is encoded with relative error 3e-5 (n = 9) and S^2 reaches 144 here.
             6e-4,
             cost::square(TruncMode::Local, n),
         ),
         (
             Attention::ScaleAttn,
-            |p, xs| {
-                Box::pin(async move { pr::attention_map(p, Attention::ScaleAttn, &xs[0]).await })
-            },
+            |p, xs| Box::pin(async move { attention_map(p, Attention::ScaleAttn, &xs[0]).await }),
             6e-5,
             Cost::default(),
         ),

@@ -133,18 +133,30 @@ pub fn sparsemax_threshold(s: ArrayView1<'_, f32>) -> f32 {
 #[derive(Clone, Debug)]
 pub enum HeadCache {
     /// Row-wise variants: the scores `S` and the map `P`.
-    Rows { s: Array2<f32>, p: Array2<f32> },
+    Rows {
+        /// The scores `S = Q K^T / sqrt(d_k)`.
+        s: Array2<f32>,
+        /// The map `P = f(S)`.
+        p: Array2<f32>,
+    },
     /// Linformer: projected keys `E K`, values `F V` and the map `P`.
     Linformer {
+        /// `E K`.
         kp: Array2<f32>,
+        /// `F V`.
         vp: Array2<f32>,
+        /// `softmax(Q (E K)^T / sqrt(d_k))`.
         p: Array2<f32>,
     },
     /// XNorm: normalised `Q` and `K^T V` with their norms.
     XNorm {
+        /// `Q` with each row normalised.
         qn: Array2<f32>,
+        /// The norms of `Q`'s rows.
         q_norm: Array1<f32>,
+        /// `K^T V` with each column normalised.
         kvn: Array2<f32>,
+        /// The norms of `K^T V`'s columns.
         kv_norm: Array1<f32>,
     },
 }
@@ -154,6 +166,7 @@ pub enum HeadCache {
 pub struct AttentionExtras<'a> {
     /// Linformer's `E` and `F` (`k x n`).
     pub linformer_e: ArrayView2<'a, f32>,
+    /// Linformer's `F` (`k x n`).
     pub linformer_f: ArrayView2<'a, f32>,
     /// XNorm's `gamma` for this head.
     pub xnorm_gamma: f32,

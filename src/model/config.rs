@@ -1,4 +1,4 @@
-//! The ViT hyper-parameters (paper section 5.1; DESIGN section 3).
+//! The ViT hyper-parameters (paper section 5.1).
 
 use serde::{Deserialize, Serialize};
 

@@ -50,7 +50,9 @@ pub fn linear(
 /// What LayerNorm's backward needs: the normalised rows and `1 / sqrt(var + eps)` per row.
 #[derive(Clone, Debug)]
 pub struct LayerNormCache {
+    /// The normalised input `(x - mean) / std`, per row.
     pub xhat: Array2<f32>,
+    /// `1 / std` per row.
     pub inv_std: Array1<f32>,
 }
 
@@ -85,11 +87,6 @@ pub fn gelu_grad(x: f32) -> f32 {
     let inner = GELU_C * (x + 0.044715 * x * x * x);
     let t = inner.tanh();
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
-}
-
-/// Applies `f` to every element in place.
-pub fn map_inplace(x: &mut Array2<f32>, f: impl Fn(f32) -> f32) {
-    x.mapv_inplace(f);
 }
 
 /// The fused MPCViT+ MLP of a linearised token (paper section 4.5): `W_f = W1 W2` (`C x C`)

@@ -26,34 +26,58 @@ use super::ViTConfig;
 /// Parameters of one transformer block.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BlockParams {
+    /// LayerNorm 1 gain `[C]` (`norm1.weight`).
     pub norm1_w: Array1<f32>,
+    /// LayerNorm 1 bias `[C]`.
     pub norm1_b: Array1<f32>,
+    /// Q, K, V projection `[C, 3C]` (`attn.qkv.weight`).
     pub qkv_w: Array2<f32>,
+    /// Q, K, V bias `[3C]`.
     pub qkv_b: Array1<f32>,
+    /// Attention output projection `[C, C]` (`attn.proj.weight`).
     pub proj_w: Array2<f32>,
+    /// Output projection bias `[C]`.
     pub proj_b: Array1<f32>,
+    /// Linformer key projection `E` `[k, n]` (Linformer heads only).
     pub linformer_e: Array2<f32>,
+    /// Linformer value projection `F` `[k, n]` (Linformer heads only).
     pub linformer_f: Array2<f32>,
+    /// XNorm gain per head `[heads]` (XNorm heads only).
     pub xnorm_gamma: Array1<f32>,
+    /// LayerNorm 2 gain `[C]`.
     pub norm2_w: Array1<f32>,
+    /// LayerNorm 2 bias `[C]`.
     pub norm2_b: Array1<f32>,
+    /// MLP first layer `[C, K]` (`mlp.fc1.weight`).
     pub fc1_w: Array2<f32>,
+    /// MLP first bias `[K]`.
     pub fc1_b: Array1<f32>,
+    /// MLP second layer `[K, C]` (`mlp.fc2.weight`).
     pub fc2_w: Array2<f32>,
+    /// MLP second bias `[C]`.
     pub fc2_b: Array1<f32>,
 }
 
 /// All parameters of a ViT. The same type holds gradients and optimiser moments.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
+    /// Patch embedding `[patch*patch*channels, C]` (`patch_embed.weight`).
     pub patch_w: Array2<f32>,
+    /// Patch embedding bias `[C]`.
     pub patch_b: Array1<f32>,
+    /// The class token `[C]`.
     pub cls_token: Array1<f32>,
+    /// Learned position embedding `[n, C]`.
     pub pos_embed: Array2<f32>,
+    /// The transformer blocks, in order.
     pub blocks: Vec<BlockParams>,
+    /// Final LayerNorm gain `[C]` (`norm.weight`).
     pub norm_w: Array1<f32>,
+    /// Final LayerNorm bias `[C]`.
     pub norm_b: Array1<f32>,
+    /// Classifier `[C, classes]` (`head.weight`).
     pub head_w: Array2<f32>,
+    /// Classifier bias `[classes]`.
     pub head_b: Array1<f32>,
 }
 

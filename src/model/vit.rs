@@ -1,4 +1,4 @@
-//! The ViT forward pass (paper Figure 2, DESIGN section 3), shared by inference and training.
+//! The ViT forward pass (paper Figure 2; `ARCHITECTURE.md`), shared by inference and training.
 
 use ndarray::{s, Array2, ArrayView4, Axis};
 
@@ -71,12 +71,19 @@ impl Arch {
 /// Everything one block's backward needs.
 #[derive(Clone, Debug)]
 pub struct BlockTrace {
+    /// LayerNorm 1's cache.
     pub ln1: LayerNormCache,
+    /// LayerNorm 1's output (the attention input).
     pub ln1_out: Array2<f32>,
+    /// `[tokens, 3C]`: Q, K, V of every head.
     pub qkv: Array2<f32>,
+    /// Each head's cache for its backward.
     pub heads: Vec<HeadCache>,
+    /// The heads' outputs side by side, before the projection.
     pub attn_cat: Array2<f32>,
+    /// LayerNorm 2's cache.
     pub ln2: LayerNormCache,
+    /// LayerNorm 2's output (the MLP input).
     pub ln2_out: Array2<f32>,
     /// `x W1 + b1`.
     pub hidden_pre: Array2<f32>,
@@ -89,11 +96,15 @@ pub struct BlockTrace {
 /// A forward pass's intermediate values, for backpropagation and distillation.
 #[derive(Clone, Debug)]
 pub struct Trace {
+    /// Images in the batch.
     pub batch: usize,
+    /// The patchified images, `[batch * patches, patch_len]`.
     pub patches: Array2<f32>,
+    /// Each block's trace.
     pub blocks: Vec<BlockTrace>,
     /// The last block's output, `B*n x C` (the features of feature-based KD, section 4.4).
     pub features: Array2<f32>,
+    /// The final LayerNorm's cache.
     pub final_ln: LayerNormCache,
     /// The normalised class tokens, `B x C`.
     pub cls_out: Array2<f32>,
@@ -196,8 +207,11 @@ pub fn softmax_rows(logits: &Array2<f32>) -> Array2<f32> {
 /// A heterogeneous ViT: config, plan and parameters, validated together.
 #[derive(Clone, Debug)]
 pub struct ViT {
+    /// Hyper-parameters.
     pub config: ViTConfig,
+    /// Attention (and GeLU) plan.
     pub plan: Plan,
+    /// The learned tensors.
     pub params: Params,
     arch: Arch,
 }

@@ -15,8 +15,12 @@ use super::party::{local_pair_with, Party, SessionConfig, SessionSeeds, TruncMod
 use super::prg::Prg;
 use super::protocols as pr;
 use super::transport::mem_pair;
-use crate::model::Attention;
 use crate::Result;
+
+/// The normaliser's epsilon of the ReLU-Softmax (RSAttn) and 2Quad rows (the paper's 1e-8).
+const RS_EPS: f64 = 1e-8;
+/// The shift of the 2Quad row (MPCFormer's c = 5).
+const TWO_QUAD_C: f64 = 5.0;
 
 /// One row of the table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -238,16 +242,16 @@ async fn program(p: &mut Party, op: Op, inputs: &[Input]) -> Result<()> {
             pr::layer_norm(p, x, Some(&xs[1]), Some(&xs[2]), 1e-5).await?;
         }
         Op::Softmax => {
-            pr::attention_map(p, Attention::Softmax, x).await?;
+            pr::softmax(p, x).await?;
         }
         Op::RsAttn => {
-            pr::attention_map(p, Attention::RsAttn, x).await?;
+            pr::relu_softmax(p, x, RS_EPS).await?;
         }
         Op::Sparsemax => {
-            pr::attention_map(p, Attention::Sparsemax, x).await?;
+            pr::sparsemax(p, x, pr::approx::SPARSEMAX_ITERS).await?;
         }
         Op::TwoQuad => {
-            pr::attention_map(p, Attention::TwoQuad, x).await?;
+            pr::two_quad(p, x, TWO_QUAD_C, RS_EPS).await?;
         }
         Op::L2Normalize => {
             pr::l2_normalize(p, x, 1e-6).await?;

@@ -129,11 +129,6 @@ impl Stats {
             + self.online_bytes() as f64 / profile.bandwidth_bytes_per_s
     }
 
-    /// Time to ship the offline bytes over `profile`.
-    pub fn estimate_offline(&self, profile: &NetworkProfile) -> f64 {
-        self.offline_bytes() as f64 / profile.bandwidth_bytes_per_s
-    }
-
     /// Adds `o` counter by counter. Saturating: a report may come from the peer (the server's
     /// reports reach the client), and a hostile one must not overflow the sum; see
     /// [`Report::check_peer`] for rejecting it outright.

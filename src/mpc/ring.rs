@@ -19,9 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// Bits in a ring element.
-pub const RING_BITS: u32 = 64;
-
 /// Fixed-point configuration: the number of fractional bits `F`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixedPoint {
@@ -107,12 +104,6 @@ impl FixedPoint {
     pub fn decode_array(&self, x: &ArrayD<u64>) -> ArrayD<f64> {
         x.mapv(|v| self.decode(v))
     }
-}
-
-/// The ring element as a signed integer.
-#[inline]
-pub fn to_signed(v: u64) -> i64 {
-    v as i64
 }
 
 /// SecureML's local truncation of one additive share by `bits` bits (Mohassel and Zhang,

@@ -208,15 +208,6 @@ impl ArithShare {
             .map(ArithShare::new)
             .map_err(|e| Error::Shape(format!("concatenate: {e}")))
     }
-
-    /// Broadcasts to `shape` (materialised).
-    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
-        let b = self
-            .data
-            .broadcast(IxDyn(shape))
-            .ok_or_else(|| shape_err("broadcast", self.shape(), shape))?;
-        Ok(ArithShare::new(b.to_owned()))
-    }
 }
 
 /// Concatenates the row-major words of several tensors.

@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::attention::attention_map;
 use super::weights::{SharedBlock, SharedWeights};
 use crate::model::attention::{HeadKind, RowFn, XNORM_EPS};
 use crate::model::layers::{patchify, LN_EPS};
 use crate::model::vit::{Arch, TokenMlp};
 use crate::model::{Attention, ViTConfig};
 use crate::mpc::protocols::{
-    attention_map, gelu, gelu_relu, layer_norm, linformer, matmul, matmul_many, relu, scale,
-    scale_attn, share_input, xnorm,
+    gelu, gelu_relu, layer_norm, linformer, matmul, matmul_many, relu, scale, scale_attn,
+    share_input, xnorm,
 };
 use crate::mpc::{ArithShare, Party};
 use crate::{Error, Result};
@@ -287,7 +288,12 @@ pub enum Stage {
     /// Patch embedding of the shared image.
     Embed,
     /// Block `layer` (0-based) of `layers` has started.
-    Layer { layer: usize, layers: usize },
+    Layer {
+        /// The block, 0-based.
+        layer: usize,
+        /// Blocks in the model.
+        layers: usize,
+    },
     /// Final norm, head and the reveal of the logits.
     Head,
 }

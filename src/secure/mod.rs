@@ -1,8 +1,10 @@
-//! The heterogeneous ViT under secure two-party computation (DESIGN section 4; paper Figure 2):
+//! The heterogeneous ViT under secure two-party computation (paper Figure 2; the path of
+//! one inference is in `ARCHITECTURE.md`):
 //! party 1 (server) secret-shares its weights once per session, party 0 (client) shares its
 //! image, both run the same `async` forward on their shares, and only party 0 learns the logits.
 //!
 //! * [`weights`]: the model's tensors as shares (and the MPCViT+ fused matrices);
+//! * [`attention`]: each row-wise attention variant's map `P = f(S)` on the engine's protocols;
 //! * [`forward`]: the forward pass over [`crate::mpc`] protocols; cost follows the plan: ReLU /
 //!   reciprocal run only on the heads, rows and tokens the plan gives RSAttn or GeLU, ScaleAttn
 //!   heads cost only their (re-associated) matrix products, and heads sharing a variant share
@@ -19,6 +21,7 @@
 //! not.
 
 pub mod agreement;
+pub mod attention;
 pub mod forward;
 pub mod latency;
 pub mod paper;

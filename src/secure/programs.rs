@@ -4,7 +4,7 @@
 //! * [`client`] (party 0): shares its image, runs the forward, learns the logits;
 //! * [`server`] (party 1): shares its weights, runs the forward, learns nothing;
 //! * [`dealer`]: runs the server's program on shapes only, generating every correlation in
-//!   order and streaming party 1's corrections ahead of time (DESIGN section 4).
+//!   order and streaming party 1's corrections ahead of time (`ARCHITECTURE.md`, "One private inference").
 //!
 //! Before the programs start, the dealer gives each party its seed with [`seed_message`].
 

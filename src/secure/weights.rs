@@ -14,20 +14,35 @@ use crate::{Error, Result};
 /// One block's shares.
 #[derive(Clone, Debug)]
 pub struct SharedBlock {
+    /// Shares of the LayerNorm 1 gain `[C]` (`norm1.weight`).
     pub norm1_w: ArithShare,
+    /// Shares of the LayerNorm 1 bias `[C]`.
     pub norm1_b: ArithShare,
+    /// Shares of the Q, K, V projection `[C, 3C]` (`attn.qkv.weight`).
     pub qkv_w: ArithShare,
+    /// Shares of the Q, K, V bias `[3C]`.
     pub qkv_b: ArithShare,
+    /// Shares of the attention output projection `[C, C]` (`attn.proj.weight`).
     pub proj_w: ArithShare,
+    /// Shares of the output projection bias `[C]`.
     pub proj_b: ArithShare,
+    /// Shares of the Linformer key projection `E` `[k, n]` (Linformer heads only).
     pub linformer_e: ArithShare,
+    /// Shares of the Linformer value projection `F` `[k, n]` (Linformer heads only).
     pub linformer_f: ArithShare,
+    /// Shares of the XNorm gain per head `[heads]` (XNorm heads only).
     pub xnorm_gamma: ArithShare,
+    /// Shares of the LayerNorm 2 gain `[C]`.
     pub norm2_w: ArithShare,
+    /// Shares of the LayerNorm 2 bias `[C]`.
     pub norm2_b: ArithShare,
+    /// Shares of the MLP first layer `[C, K]` (`mlp.fc1.weight`).
     pub fc1_w: ArithShare,
+    /// Shares of the MLP first bias `[K]`.
     pub fc1_b: ArithShare,
+    /// Shares of the MLP second layer `[K, C]` (`mlp.fc2.weight`).
     pub fc2_w: ArithShare,
+    /// Shares of the MLP second bias `[C]`.
     pub fc2_b: ArithShare,
     /// MPCViT+ fused `W1 W2` and `b1 W2 + b2` when the block has linearised tokens.
     pub fused: Option<(ArithShare, ArithShare)>,
@@ -36,14 +51,23 @@ pub struct SharedBlock {
 /// Every weight of a ViT as shares.
 #[derive(Clone, Debug)]
 pub struct SharedWeights {
+    /// Shares of the patch embedding `[patch*patch*channels, C]` (`patch_embed.weight`).
     pub patch_w: ArithShare,
+    /// Shares of the patch embedding bias `[C]`.
     pub patch_b: ArithShare,
+    /// Shares of the class token `[C]`.
     pub cls_token: ArithShare,
+    /// Shares of the learned position embedding `[n, C]`.
     pub pos_embed: ArithShare,
+    /// Shares of the transformer blocks, in order.
     pub blocks: Vec<SharedBlock>,
+    /// Shares of the final LayerNorm gain `[C]` (`norm.weight`).
     pub norm_w: ArithShare,
+    /// Shares of the final LayerNorm bias `[C]`.
     pub norm_b: ArithShare,
+    /// Shares of the classifier `[C, classes]` (`head.weight`).
     pub head_w: ArithShare,
+    /// Shares of the classifier bias `[classes]`.
     pub head_b: ArithShare,
 }
 

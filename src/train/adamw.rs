@@ -6,9 +6,13 @@ use crate::model::Params;
 /// Linformer projections), not to biases, LayerNorm gains, positions or the class token.
 #[derive(Clone, Debug)]
 pub struct AdamW {
+    /// Decay of the first moment.
     pub beta1: f32,
+    /// Decay of the second moment.
     pub beta2: f32,
+    /// Added to the root of the second moment.
     pub eps: f32,
+    /// Decoupled weight decay (Loshchilov and Hutter).
     pub weight_decay: f32,
     m: Params,
     v: Params,
@@ -27,11 +31,6 @@ impl AdamW {
             v: params.zeros_like(),
             t: 0,
         }
-    }
-
-    /// Steps taken so far.
-    pub fn steps(&self) -> u32 {
-        self.t
     }
 
     /// The first and second moments and the step count (for a checkpoint).

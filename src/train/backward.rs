@@ -159,11 +159,15 @@ fn normalize_rows_backward(
 
 /// Gradients of one head: of `q`, `k`, `v`, and of the layer's extras.
 pub struct HeadGrads {
+    /// Gradient with respect to `Q`.
     pub dq: Array2<f32>,
+    /// Gradient with respect to `K`.
     pub dk: Array2<f32>,
+    /// Gradient with respect to `V`.
     pub dv: Array2<f32>,
     /// Per-row `d alpha` for [`RowFn::Mix`] rows (zero elsewhere).
     pub dalpha: Array1<f32>,
+    /// Gradient with respect to XNorm's `gamma` (0 for other variants).
     pub dgamma: f32,
 }
 

@@ -17,7 +17,9 @@ pub const FORMAT: &str = "mpcvit-resume/1";
 /// The position of a [`ChaCha8Rng`] (seed, stream, word position).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RngState {
+    /// The ChaCha seed.
     pub seed: [u8; 32],
+    /// Words drawn from the stream so far.
     pub stream: u64,
     /// `u128` as a decimal string (JSON numbers cannot hold it).
     pub word_pos: String,
@@ -50,8 +52,11 @@ impl RngState {
 /// Adam moments of a flat vector (the architecture parameters).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VecAdamState {
+    /// First moments.
     pub m: Vec<f32>,
+    /// Second moments.
     pub v: Vec<f32>,
+    /// Steps taken.
     pub t: i32,
 }
 
@@ -60,34 +65,47 @@ pub struct VecAdamState {
 pub struct SearchState {
     /// Granularity, lambda, latencies and GeLU search the run was started with.
     pub config: super::search::SearchConfig,
+    /// Architecture weights of the attention units.
     pub alphas: Vec<f32>,
+    /// Architecture weights of the GeLU tokens, when searched.
     pub betas: Option<Vec<f32>>,
+    /// Adam state of `alphas`.
     pub alpha_adam: VecAdamState,
+    /// Adam state of `betas`.
     pub beta_adam: VecAdamState,
 }
 
 /// The small part of a checkpoint (JSON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResumeState {
+    /// Format tag, checked on load.
     pub format: String,
     /// The settings the run was started with; a resumed run must use the same ones.
     pub train: TrainConfig,
     /// Optimisation steps taken (a whole number of epochs).
     pub steps: usize,
+    /// AdamW steps taken.
     pub adam_steps: u32,
+    /// The data order and augmentation stream.
     pub rng: RngState,
+    /// The search's own state, for a search checkpoint.
     pub search: Option<SearchState>,
     /// Training images processed and seconds spent in steps so far (for the speed record).
     pub images_seen: usize,
+    /// Training time so far (excluding pauses), for the resumed progress.
     pub busy_seconds: f64,
 }
 
 /// A whole checkpoint: the state, the weights and AdamW's first and second moments.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
+    /// Counters and streams.
     pub state: ResumeState,
+    /// The weights.
     pub params: Params,
+    /// AdamW first moments.
     pub adam_m: Params,
+    /// AdamW second moments.
     pub adam_v: Params,
 }
 

@@ -20,9 +20,13 @@ use crate::{Error, Result};
 /// ablation of Table 4).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DistillConfig {
+    /// Weight of the cross-entropy with the labels.
     pub chi: f32,
+    /// Weight of the KL divergence to the teacher's logits.
     pub beta: f32,
+    /// Weight of the feature (last hidden state) distillation.
     pub gamma: f32,
+    /// Softmax temperature of the KL term.
     pub temperature: f32,
 }
 
@@ -42,11 +46,17 @@ impl Default for DistillConfig {
 /// logits and features.
 #[derive(Clone, Debug)]
 pub struct DistillLoss {
+    /// The weighted total.
     pub total: f32,
+    /// Cross-entropy with the labels.
     pub ce: f32,
+    /// KL divergence to the teacher.
     pub kl: f32,
+    /// Feature distillation loss.
     pub feature: f32,
+    /// Gradient with respect to the student's logits.
     pub dlogits: Array2<f32>,
+    /// Gradient with respect to the student's features, when distilled.
     pub dfeatures: Option<Array2<f32>>,
 }
 

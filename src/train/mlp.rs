@@ -17,12 +17,19 @@ use crate::{Error, Result};
 /// Settings of a reference run.
 #[derive(Clone, Debug)]
 pub struct MlpConfig {
+    /// Hidden units.
     pub hidden: usize,
+    /// Passes over the training set.
     pub epochs: usize,
+    /// Images per step.
     pub batch_size: usize,
+    /// SGD learning rate.
     pub lr: f32,
+    /// SGD momentum.
     pub momentum: f32,
+    /// Training augmentation.
     pub augment: Augment,
+    /// Seed of initialisation, data order and augmentation.
     pub seed: u64,
 }
 

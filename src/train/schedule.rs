@@ -4,9 +4,13 @@
 /// `total` steps.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cosine {
+    /// Peak learning rate.
     pub base: f32,
+    /// Final learning rate.
     pub min: f32,
+    /// Linear warm-up steps.
     pub warmup: usize,
+    /// Total steps (cosine decay after the warm-up).
     pub total: usize,
 }
 

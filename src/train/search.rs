@@ -23,8 +23,11 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
+    /// One alpha per layer.
     Layer,
+    /// One alpha per head.
     Head,
+    /// One alpha per attention-map row.
     Row,
 }
 
@@ -45,11 +48,6 @@ impl Granularity {
             Granularity::Head => l * cfg.heads + h,
             Granularity::Row => (l * cfg.heads + h) * cfg.tokens() + r,
         }
-    }
-
-    /// The layer a unit belongs to.
-    pub fn layer_of(self, cfg: &ViTConfig, unit: usize) -> usize {
-        unit / (self.units(cfg) / cfg.depth)
     }
 }
 
@@ -86,12 +84,15 @@ pub struct GeluSearch {
 /// Search hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchConfig {
+    /// Layer, head or row units.
     pub granularity: Granularity,
     /// Weight of the attention latency penalty.
     pub lambda: f32,
     /// Learning rate of the architecture parameters (Adam, no weight decay).
     pub alpha_lr: f32,
+    /// Each unit's measured latency (the penalty's weights).
     pub latency: UnitLatency,
+    /// Also search GeLU vs linear per token (MPCViT+), when set.
     pub gelu: Option<GeluSearch>,
 }
 
@@ -143,7 +144,9 @@ impl VecAdam {
 
 /// A search in progress: the supernet's trainer plus `alpha` (and `beta`).
 pub struct Search {
+    /// The supernet's trainer.
     pub trainer: Trainer,
+    /// The search's settings.
     pub config: SearchConfig,
     /// One per unit, in [`Granularity::unit`] order.
     pub alphas: Vec<f32>,
@@ -156,6 +159,7 @@ pub struct Search {
 /// One search step's report.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchStats {
+    /// The training step's statistics.
     pub step: StepStats,
     /// `lambda * sum alpha Lat (+ eta * sum beta Lat)`.
     pub penalty: f32,

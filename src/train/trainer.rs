@@ -20,7 +20,9 @@ use crate::{Error, Result};
 /// Hyper-parameters of one training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Passes over the training set.
     pub epochs: usize,
+    /// Images per step.
     pub batch_size: usize,
     /// Peak learning rate after warm-up.
     pub lr: f32,
@@ -28,7 +30,9 @@ pub struct TrainConfig {
     pub min_lr: f32,
     /// Warm-up length in epochs (fractional allowed).
     pub warmup_epochs: f32,
+    /// AdamW's decoupled weight decay.
     pub weight_decay: f32,
+    /// Training augmentation.
     pub augment: Augment,
     /// Fixes initialisation, shuffling and augmentation; `None` draws a seed from the OS.
     pub seed: Option<u64>,
@@ -75,28 +79,41 @@ pub fn os_seed() -> Result<u64> {
 /// Loss and accuracy of one step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepStats {
+    /// Mean loss of the step.
     pub loss: f32,
+    /// Correctly classified images.
     pub correct: usize,
+    /// Images in the step.
     pub images: usize,
+    /// Learning rate used.
     pub lr: f32,
+    /// Epoch (0-based).
     pub epoch: usize,
+    /// Step (0-based, over the whole run).
     pub step: usize,
 }
 
 /// What a loss function returns: the loss, `d loss / d logits` and optionally
 /// `d loss / d features` (the last block's output, for feature distillation).
 pub struct LossGrad {
+    /// The loss.
     pub loss: f32,
+    /// Gradient with respect to the logits.
     pub dlogits: Array2<f32>,
+    /// Gradient with respect to the features, if the loss uses them.
     pub dfeatures: Option<Array2<f32>>,
 }
 
 /// A mini-batch as the loss sees it: the (augmented) images, labels, the forward's logits and
 /// trace.
 pub struct Batch<'a> {
+    /// The batch's images.
     pub images: ArrayView4<'a, f32>,
+    /// Their labels.
     pub labels: &'a [u8],
+    /// The model's logits.
     pub logits: ArrayView2<'a, f32>,
+    /// The forward trace (features for distillation).
     pub trace: &'a Trace,
 }
 
@@ -112,17 +129,21 @@ pub fn ce_loss(batch: &Batch<'_>) -> LossGrad {
 
 /// A model being trained: parameters, architecture, optimiser, schedule and data order.
 pub struct Trainer {
+    /// Hyper-parameters.
     pub config: ViTConfig,
+    /// Attention (and GeLU) plan.
     pub plan: Plan,
+    /// The plan resolved per layer and head.
     pub arch: Arch,
+    /// The weights being trained.
     pub params: Params,
+    /// Training settings.
     pub train: TrainConfig,
     opt: AdamW,
     schedule: Cosine,
     rng: ChaCha8Rng,
     order: Vec<usize>,
     cursor: usize,
-    epoch: usize,
     step: usize,
     steps_per_epoch: usize,
 }
@@ -186,7 +207,6 @@ impl Trainer {
             rng,
             order: Vec::new(),
             cursor: 0,
-            epoch: 0,
             step: 0,
             steps_per_epoch,
         })
@@ -267,7 +287,6 @@ impl Trainer {
         let lr = self.schedule.lr(self.step);
         self.opt.step(&mut self.params, &grads.params, lr);
         self.step += 1;
-        self.epoch = epoch;
         let stats = StepStats {
             loss: lg.loss,
             correct: correct(logits.view(), &labels),
@@ -337,7 +356,6 @@ impl Trainer {
         self.params = vit.params;
         self.rng = st.rng.to_rng()?;
         self.step = st.steps;
-        self.epoch = st.steps / self.steps_per_epoch;
         self.cursor = 0;
         self.order.clear();
         Ok(())
@@ -374,9 +392,13 @@ fn check_dataset(cfg: &ViTConfig, data: &Dataset) -> Result<()> {
 /// Accuracy and mean loss of a model on a dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
+    /// `correct / images`.
     pub accuracy: f64,
+    /// Correctly classified images.
     pub correct: usize,
+    /// Images evaluated.
     pub images: usize,
+    /// Mean cross-entropy.
     pub loss: f64,
 }
 

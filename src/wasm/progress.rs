@@ -21,7 +21,7 @@ pub(crate) struct Tally {
 
 impl Tally {
     /// Runs `step` (one training step) and counts it.
-    pub fn time<E>(&mut self, step: impl FnOnce() -> Result<StepStats, E>) -> Result<(), E> {
+    pub(crate) fn time<E>(&mut self, step: impl FnOnce() -> Result<StepStats, E>) -> Result<(), E> {
         let t0 = now_s();
         let s = step()?;
         self.run_seconds += now_s() - t0;
@@ -35,12 +35,12 @@ impl Tally {
     }
 
     /// Training images per second of step time over the whole run.
-    pub fn images_per_sec(&self) -> f64 {
+    pub(crate) fn images_per_sec(&self) -> f64 {
         self.run_images as f64 / self.run_seconds.max(1e-9)
     }
 
     /// The slice's averages (then starts a new slice).
-    pub fn slice(&mut self, step: usize, total: usize) -> Progress {
+    pub(crate) fn slice(&mut self, step: usize, total: usize) -> Progress {
         let n = self.images.max(1) as f64;
         let p = Progress {
             step,

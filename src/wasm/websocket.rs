@@ -18,10 +18,10 @@ use crate::secure::remote::wire::Control;
 use crate::{Error, Result};
 
 /// Largest message accepted from a peer (the native services' default frame limit).
-pub const MAX_FRAME: usize = 512 << 20;
+pub(crate) const MAX_FRAME: usize = 512 << 20;
 
 /// An open browser WebSocket to a named peer.
-pub struct BrowserSocket {
+pub(crate) struct BrowserSocket {
     ws: WebSocket,
     rx: UnboundedReceiver<Result<Vec<u8>>>,
     peer: String,
@@ -43,7 +43,7 @@ fn closed_text(peer: &str, e: &CloseEvent) -> String {
 
 impl BrowserSocket {
     /// Opens `url`; `what` names the peer in messages ("server", "dealer").
-    pub async fn connect(url: &str, what: &str) -> Result<BrowserSocket> {
+    pub(crate) async fn connect(url: &str, what: &str) -> Result<BrowserSocket> {
         let peer = format!("the {what} at {url}");
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(Error::Config(format!(
@@ -124,7 +124,7 @@ impl BrowserSocket {
     }
 
     /// Who is at the other end ("the server at ws://…").
-    pub fn peer(&self) -> &str {
+    pub(crate) fn peer(&self) -> &str {
         &self.peer
     }
 }

@@ -64,23 +64,23 @@ pub(crate) fn in_domain(
 
 /// Appends fields to a key.
 #[derive(Default)]
-pub(crate) struct Writer(pub Vec<u8>);
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    pub fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Writer(Vec::with_capacity(n))
     }
-    pub fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    pub fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    pub fn block(&mut self, v: Block) {
+    pub(crate) fn block(&mut self, v: Block) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
     /// `bits` packed eight to a byte, first bit in the lowest position.
-    pub fn bits(&mut self, bits: &[bool]) {
+    pub(crate) fn bits(&mut self, bits: &[bool]) {
         for chunk in bits.chunks(8) {
             self.0.push(
                 chunk
@@ -100,7 +100,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `bytes`, which must be exactly `expected` long.
-    pub fn exact(kind: &'static str, bytes: &'a [u8], expected: usize) -> Result<Self, KeyError> {
+    pub(crate) fn exact(
+        kind: &'static str,
+        bytes: &'a [u8],
+        expected: usize,
+    ) -> Result<Self, KeyError> {
         if bytes.len() != expected {
             return Err(KeyError::Length {
                 kind,
@@ -117,19 +121,19 @@ impl<'a> Reader<'a> {
         self.at += n;
         s
     }
-    pub fn skip(&mut self, n: usize) {
+    pub(crate) fn skip(&mut self, n: usize) {
         self.take(n);
     }
-    pub fn bytes(&mut self, n: usize) -> &'a [u8] {
+    pub(crate) fn bytes(&mut self, n: usize) -> &'a [u8] {
         self.take(n)
     }
-    pub fn u64(&mut self) -> u64 {
+    pub(crate) fn u64(&mut self) -> u64 {
         u64::from_le_bytes(self.take(8).try_into().expect("8 bytes"))
     }
-    pub fn block(&mut self) -> Block {
+    pub(crate) fn block(&mut self) -> Block {
         u128::from_le_bytes(self.take(16).try_into().expect("16 bytes"))
     }
-    pub fn bits(&mut self, n: usize) -> Vec<bool> {
+    pub(crate) fn bits(&mut self, n: usize) -> Vec<bool> {
         let bytes = self.take(n.div_ceil(8));
         (0..n).map(|i| (bytes[i / 8] >> (i % 8)) & 1 == 1).collect()
     }

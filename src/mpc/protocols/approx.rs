@@ -52,7 +52,6 @@ use super::arith::{
 use super::compare::{
     b2a_impl, b2a_mul_impl, bit_mul_impl, max_last_impl, msb_impl, msb_riding, relu_impl, Rider,
 };
-use crate::model::Attention;
 use crate::{Error, Result};
 
 /// Squarings in [`exp`]: `exp(x) ~ (1 + x / 2^EXP_ITERS)^(2^EXP_ITERS)`.
@@ -84,7 +83,7 @@ async fn mul1(p: &mut Party, x: &ArithShare, y: &ArithShare) -> Result<ArithShar
     Ok(mul_many_impl(p, &[(x, y)], true).await?.remove(0))
 }
 
-async fn square1(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
+pub(crate) async fn square1(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     Ok(mul_many_impl(p, &[(x, x)], true).await?.remove(0))
 }
 
@@ -93,7 +92,7 @@ async fn trunc1(p: &mut Party, x: ArithShare, bits: u32) -> Result<ArithShare> {
 }
 
 /// `v * c` for a public constant, truncated.
-async fn scale_by(p: &mut Party, v: ArithShare, c: f64) -> Result<ArithShare> {
+pub(crate) async fn scale_by(p: &mut Party, v: ArithShare, c: f64) -> Result<ArithShare> {
     let fp = p.fp();
     trunc1(p, v.mul_int(fp.encode(c)), fp.frac_bits).await
 }
@@ -743,43 +742,4 @@ pub(crate) async fn l2_normalize_impl(
         .sum_last_keep()?
         .add_scalar_ring(eps_ring(p, eps), p.id());
     scaled_rsqrt_mul(p, x, &s).await
-}
-
-/// The attention map `P = f(S)` of a row-wise variant over the last axis of `s`, as the model
-/// defines it (`crate::model::attention`): Softmax, ReLU/n, ReLU6/n, Sparsemax, Square/n,
-/// 2Quad (c = 5, eps 1e-8), ScaleAttn (S/n) and RSAttn (eps 1e-8). Linformer and XNorm are not
-/// row maps: see [`super::attention`].
-pub async fn attention_map(
-    p: &mut Party,
-    variant: Attention,
-    s: &ArithShare,
-) -> Result<ArithShare> {
-    let nd = s.data.ndim();
-    if nd == 0 {
-        return Err(Error::Shape("attention map of a scalar".into()));
-    }
-    let inv_n = 1.0 / s.shape()[nd - 1] as f64;
-    match variant {
-        Attention::Softmax => softmax(p, s).await,
-        Attention::RsAttn => relu_softmax(p, s, 1e-8).await,
-        Attention::TwoQuad => two_quad(p, s, 5.0, 1e-8).await,
-        Attention::Sparsemax => sparsemax(p, s, SPARSEMAX_ITERS).await,
-        Attention::Relu => {
-            let r = metered!(p, "relu_attn", relu_impl(p, s).await)?;
-            metered!(p, "relu_attn", scale_by(p, r, inv_n).await)
-        }
-        Attention::Relu6 => {
-            let r = super::compare::relu6(p, s).await?;
-            metered!(p, "relu6_attn", scale_by(p, r, inv_n).await)
-        }
-        Attention::Square => {
-            let q = metered!(p, "square_attn", square1(p, s).await)?;
-            metered!(p, "square_attn", scale_by(p, q, inv_n).await)
-        }
-        Attention::ScaleAttn => metered!(p, "scale_attn", scale_by(p, s.clone(), inv_n).await),
-        Attention::Linformer | Attention::XNorm => Err(Error::Config(format!(
-            "{} attention is not a row map",
-            variant.name()
-        ))),
-    }
 }

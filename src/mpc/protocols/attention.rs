@@ -1,7 +1,7 @@
 //! Whole-head attention building blocks that are not row maps: ScaleAttn with the paper's
 //! re-association, Linformer and XNorm. Inputs are batched over heads: `q, k, v` of shape
-//! `(h, n, d)` (any leading batch dims). Row-wise variants (`P = f(S)`) are in
-//! [`super::approx::attention_map`]; `S = Q K^T / sqrt(d)` and `P V` are [`super::arith::matmul`]s.
+//! `(h, n, d)` (any leading batch dims). Row-wise variants (`P = f(S)`) are mapped
+//! onto [`super::approx`] by `secure::attention::attention_map`; `S = Q K^T / sqrt(d)` and `P V` are [`super::arith::matmul`]s.
 
 use super::super::party::Party;
 use super::super::share::ArithShare;

@@ -5,7 +5,7 @@
 //!   `matmul`;
 //! * [`compare`]: MSB (A2B + log-depth carry circuit), B2A, select, ReLU, ReLU6, comparisons, max;
 //! * [`approx`]: exp, reciprocal, rsqrt, GeLU, LayerNorm, Softmax, ReLU-Softmax, 2Quad,
-//!   Sparsemax, L2 normalisation (XNorm) and the row-wise attention maps;
+//!   Sparsemax, L2 normalisation (XNorm);
 //! * [`attention`]: ScaleAttn (re-associated), Linformer and XNorm heads;
 //! * [`cost`]: every protocol's rounds and bytes as a formula (asserted by the tests);
 //! * [`fss`]: the FSS family (one-round comparisons, two-round ReLU) on dealer keys.
@@ -20,8 +20,8 @@ pub mod cost;
 pub mod fss;
 
 pub use approx::{
-    attention_map, divide, exp, gelu, gelu_relu, l2_normalize, layer_norm, reciprocal,
-    relu_softmax, rsqrt, softmax, sparsemax, two_quad,
+    divide, exp, gelu, gelu_relu, l2_normalize, layer_norm, reciprocal, relu_softmax, rsqrt,
+    softmax, sparsemax, two_quad,
 };
 pub use arith::{
     add_const, add_public, matmul, matmul_many, mul, mul_many, mul_public, mul_ring_many, reveal,

@@ -1,5 +1,5 @@
 //! `mpcvit dealer`: pairs the two parties of each session, gives each its seed and streams the
-//! server's corrections (DESIGN section 4; the trusted-first-party model of SecretFlow-SPU's
+//! server's corrections (the trusted-first-party model of SecretFlow-SPU's
 //! SEMI2K and CrypTen's TTP).
 //!
 //! What the dealer receives: both joins (the public program, both session commitments and each

@@ -22,6 +22,7 @@ pub struct Affine {
 }
 
 impl Affine {
+    /// The map that changes nothing.
     pub const IDENTITY: Affine = Affine {
         m: [[1.0, 0.0], [0.0, 1.0]],
         t: [0.0, 0.0],
