@@ -22,6 +22,14 @@ pub enum Error {
     /// or a peer that went away.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The peer closed the connection (or the channel) while this side waited for a message.
+    /// Typed apart from [`Error::Protocol`] because it is not always a failure: a client that
+    /// reads the server's hello and leaves (the page does, to show the model) ends this way.
+    #[error("{peer} closed the connection")]
+    ConnectionClosed {
+        /// Who closed it, as this side names it ("peer", "the client at 1.2.3.4:5", ...).
+        peer: String,
+    },
     /// A function-secret-sharing key that is malformed or does not fit its evaluator.
     #[error("fss key: {0}")]
     FssKey(#[from] crate::mpc::fss::KeyError),

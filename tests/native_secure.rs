@@ -188,7 +188,7 @@ fn plaintext(vit: &ViT, img: &[f32]) -> Vec<f32> {
 }
 
 fn argmax(v: &[f32]) -> usize {
-    (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
+    mpcvit::model::argmax(v.iter().copied())
 }
 
 #[test]
@@ -860,6 +860,45 @@ fn concurrent_clients_against_one_server() {
                 "6 private classifications by 3 concurrent clients over {transport}"
             )),
             "{text}"
+        );
+    }
+}
+
+/// A client that reads the hello and leaves (the page does this to show the model before the
+/// user classifies) is not a failed session: `serve` returns Ok and logs it as such, over TCP
+/// and WebSocket alike; a close mid-session stays an error (the cutting proxy test).
+#[test]
+fn a_client_that_reads_the_hello_and_leaves_is_not_an_error() {
+    let cfg = tiny_config();
+    for at in ["127.0.0.1:0", "ws://127.0.0.1:0"] {
+        let vit = random_vit(&cfg, mixed_plan(), 5);
+        let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let log: Log = Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string()));
+        let server = ModelServer::bind(
+            at,
+            None,
+            vit,
+            None,
+            DealerChoice::Remote(Endpoint::parse("127.0.0.1:9").unwrap()),
+            opts(10),
+            log.clone(),
+        )
+        .unwrap();
+        let addr = server.endpoint().unwrap();
+        let h = server.spawn(Some(1), log);
+        let client = RemoteClient::connect(&addr, opts(10)).unwrap();
+        assert_eq!(client.hello().config, cfg);
+        drop(client);
+        join_within(h, Duration::from_secs(10)).unwrap();
+        let lines = lines.lock().unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("read the hello and left")),
+            "{at}: {lines:?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.contains("error")),
+            "{at}: {lines:?}"
         );
     }
 }

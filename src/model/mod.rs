@@ -12,4 +12,4 @@ pub mod vit;
 pub use config::ViTConfig;
 pub use params::{BlockParams, Params};
 pub use plan::{Attention, AttentionPlan, GeluPlan, Plan};
-pub use vit::ViT;
+pub use vit::{argmax, ViT};

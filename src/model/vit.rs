@@ -216,6 +216,17 @@ pub struct ViT {
     arch: Arch,
 }
 
+/// Index of the largest value (the first on ties).
+pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
 impl ViT {
     /// Validates config, plan and parameter shapes.
     pub fn new(config: ViTConfig, plan: Plan, params: Params) -> Result<Self> {

@@ -61,6 +61,18 @@ pub struct NetworkProfile {
 }
 
 impl NetworkProfile {
+    /// The profile named `lan` or `wan` (what the CLI's `--profile` and the page's search
+    /// settings accept).
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "lan" => Ok(NetworkProfile::lan()),
+            "wan" => Ok(NetworkProfile::wan()),
+            other => Err(Error::Config(format!(
+                "network profile '{other}': expected wan or lan"
+            ))),
+        }
+    }
+
     /// LAN: 1 GB/s (8 Gbit/s) and 0.1 ms RTT (our choice; the paper gives no LAN setting).
     pub fn lan() -> Self {
         NetworkProfile {
@@ -478,6 +490,20 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_are_found_by_name() {
+        assert_eq!(
+            NetworkProfile::from_name("lan").unwrap(),
+            NetworkProfile::lan()
+        );
+        assert_eq!(
+            NetworkProfile::from_name("wan").unwrap(),
+            NetworkProfile::wan()
+        );
+        let e = NetworkProfile::from_name("WAN ").unwrap_err();
+        assert!(matches!(e, Error::Config(_)) && e.to_string().contains("expected wan or lan"));
+    }
 
     #[test]
     fn paths_and_aggregation() {

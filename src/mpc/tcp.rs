@@ -116,9 +116,12 @@ impl TcpTransport {
 /// One length-prefixed frame; the length is checked before the buffer is allocated.
 fn read_frame(reader: &mut impl Read, max_frame: usize) -> Result<Vec<u8>> {
     let mut len = [0u8; 4];
-    reader
-        .read_exact(&mut len)
-        .map_err(|e| Error::Protocol(format!("peer closed the TCP connection ({e})")))?;
+    reader.read_exact(&mut len).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => Error::ConnectionClosed {
+            peer: "the TCP peer".into(),
+        },
+        _ => Error::Protocol(format!("the TCP connection failed ({e})")),
+    })?;
     let n = u32::from_le_bytes(len) as usize;
     if n > max_frame {
         return Err(Error::Protocol(format!(
@@ -156,7 +159,9 @@ impl Transport for TcpTransport {
         Box::pin(async move {
             match self.rx.next().await {
                 Some(r) => r,
-                None => Err(Error::Protocol("peer closed the TCP connection".into())),
+                None => Err(Error::ConnectionClosed {
+                    peer: "the TCP peer".into(),
+                }),
             }
         })
     }

@@ -265,9 +265,9 @@ impl Pumps {
                         "no message for {} s",
                         timeout.as_secs_f64()
                     ))),
-                    Ok(None) | Ok(Some(Ok(Message::Close(_)))) => Err(Error::Protocol(
-                        "peer closed the WebSocket connection".into(),
-                    )),
+                    Ok(None) | Ok(Some(Ok(Message::Close(_)))) => Err(Error::ConnectionClosed {
+                        peer: "the WebSocket peer".into(),
+                    }),
                     Ok(Some(Err(e))) => Err(Error::Protocol(format!("WebSocket error: {e}"))),
                     Ok(Some(Ok(Message::Binary(b)))) => Ok(b.to_vec()),
                     Ok(Some(Ok(Message::Text(_)))) => Err(Error::Protocol(
@@ -317,9 +317,9 @@ impl Transport for WsTransport {
         Box::pin(async move {
             match self.rx.next().await {
                 Some(r) => r,
-                None => Err(Error::Protocol(
-                    "peer closed the WebSocket connection".into(),
-                )),
+                None => Err(Error::ConnectionClosed {
+                    peer: "the WebSocket peer".into(),
+                }),
             }
         })
     }

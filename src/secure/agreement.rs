@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use super::session::infer_local;
 use crate::data::Dataset;
+use crate::model::argmax;
 use crate::model::ViT;
 use crate::mpc::SessionConfig;
-use crate::train::loss::argmax;
 use crate::{Error, Result};
 
 /// Agreement figures over `images` images.

@@ -154,7 +154,7 @@ impl PrivateInference {
     pub fn from_parts(logits: Vec<f64>, client: &Report, server: &Report) -> Self {
         let report = Report::joint(client, server);
         let probabilities = probabilities(&logits);
-        let prediction = crate::train::loss::argmax(probabilities.iter().copied());
+        let prediction = crate::model::argmax(probabilities.iter().copied());
         PrivateInference {
             prediction,
             probabilities,

@@ -30,6 +30,23 @@ pub struct DistillConfig {
     pub temperature: f32,
 }
 
+impl DistillConfig {
+    /// Every weight finite and `>= 0`, the temperature finite and `> 0`.
+    pub fn validate(&self) -> Result<()> {
+        let weights_ok = [self.chi, self.beta, self.gamma]
+            .iter()
+            .all(|w| w.is_finite() && *w >= 0.0);
+        if !weights_ok || !self.temperature.is_finite() || self.temperature <= 0.0 {
+            return Err(Error::Config(format!(
+                "distillation weights must be >= 0 and the temperature > 0 (chi {}, beta {}, \
+                 gamma {}, temperature {})",
+                self.chi, self.beta, self.gamma, self.temperature
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for DistillConfig {
     /// The paper's setting: `chi = beta = gamma = T = 1` (section 5.1).
     fn default() -> Self {
@@ -142,6 +159,7 @@ pub fn kd_loss<'t>(
     student: &ViTConfig,
     cfg: DistillConfig,
 ) -> Result<impl Fn(&Batch<'_>) -> LossGrad + 't> {
+    cfg.validate()?;
     let t = &teacher.config;
     if (t.image_size, t.channels, t.classes)
         != (student.image_size, student.channels, student.classes)
@@ -185,6 +203,33 @@ pub fn kd_loss<'t>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_weights_and_a_zero_temperature_are_refused() {
+        assert!(DistillConfig::default().validate().is_ok());
+        for bad in [
+            DistillConfig {
+                chi: -1.0,
+                ..Default::default()
+            },
+            DistillConfig {
+                gamma: f32::NAN,
+                ..Default::default()
+            },
+            DistillConfig {
+                temperature: 0.0,
+                ..Default::default()
+            },
+            DistillConfig {
+                temperature: f32::INFINITY,
+                ..Default::default()
+            },
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{e}");
+            assert!(e.to_string().contains("temperature > 0"), "{e}");
+        }
+    }
     use ndarray::arr2;
 
     #[test]

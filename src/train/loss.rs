@@ -2,7 +2,7 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use crate::model::vit::softmax_rows;
+use crate::model::vit::{argmax, softmax_rows};
 
 /// Mean cross-entropy of `logits` (`B x classes`) against `labels`, and its gradient.
 pub fn cross_entropy(logits: ArrayView2<'_, f32>, labels: &[u8]) -> (f32, Array2<f32>) {
@@ -24,17 +24,6 @@ pub fn correct(logits: ArrayView2<'_, f32>, labels: &[u8]) -> usize {
         .zip(labels)
         .filter(|(row, &y)| argmax(row.iter().copied()) == y as usize)
         .count()
-}
-
-/// Index of the largest value (the first on ties).
-pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
-    let mut best = (0, f32::NEG_INFINITY);
-    for (i, v) in values.enumerate() {
-        if v > best.1 {
-            best = (i, v);
-        }
-    }
-    best.0
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ impl Classifier {
     fn predict(&self, pixels: &[u8], input: Option<Vec<u8>>) -> Result<JsValue, JsError> {
         let x: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
         let probabilities = self.vit.classify(&x).map_err(js_err)?;
-        let prediction = crate::train::loss::argmax(probabilities.iter().copied());
+        let prediction = crate::model::argmax(probabilities.iter().copied());
         serde_wasm_bindgen::to_value(&Prediction {
             prediction,
             probabilities,

@@ -164,7 +164,7 @@ pub async fn run_client(
         .map_err(js_err)?;
     let measured_s = crate::mpc::meter::now_s() - t0;
     let probabilities = probabilities(&logits);
-    let prediction = crate::train::loss::argmax(probabilities.iter().copied());
+    let prediction = crate::model::argmax(probabilities.iter().copied());
     let cost = CostSummary::from_report(&p.meter.report());
     let s = serde_wasm_bindgen::Serializer::json_compatible();
     ClientResult {

@@ -87,15 +87,8 @@ impl SearchHandle {
         let args: SearchArgs = serde_json::from_str(search).map_err(js_err)?;
         let data = Dataset::from_bytes(dataset).map_err(js_err)?;
         config.validate().map_err(js_err)?;
-        let profile = match args.profile.as_deref().unwrap_or("wan") {
-            "wan" => NetworkProfile::wan(),
-            "lan" => NetworkProfile::lan(),
-            other => {
-                return Err(JsError::new(&format!(
-                    "profile '{other}': expected wan or lan"
-                )))
-            }
-        };
+        let profile =
+            NetworkProfile::from_name(args.profile.as_deref().unwrap_or("wan")).map_err(js_err)?;
         let latency = match args.latency {
             Some(l) if l.rs_attn_head >= 0.0 && l.gelu_token >= 0.0 => l,
             Some(_) => return Err(JsError::new("latencies must be non-negative")),

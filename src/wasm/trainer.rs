@@ -66,14 +66,7 @@ impl TrainerHandle {
         distill: &str,
     ) -> Result<(), JsError> {
         let kd: DistillConfig = serde_json::from_str(distill).map_err(js_err)?;
-        let weights_ok = [kd.chi, kd.beta, kd.gamma]
-            .iter()
-            .all(|w| w.is_finite() && *w >= 0.0);
-        if !weights_ok || !kd.temperature.is_finite() || kd.temperature <= 0.0 {
-            return Err(JsError::new(
-                "distillation weights must be >= 0 and the temperature > 0",
-            ));
-        }
+        kd.validate().map_err(js_err)?;
         let (m, params) = load_model(teacher_weights, teacher_manifest).map_err(js_err)?;
         let vit = ViT::new(m.config, m.plan, params).map_err(js_err)?;
         // Checks now that the teacher fits the student (input, classes, width for features).

@@ -163,6 +163,11 @@ try {
   check('the tab never fetched or held a weight', weights.length === 0 && held === 0, `${weights.join(', ')} held ${held}`);
   check('the server logged each private session', server.log.filter((l) => l.includes('classified 1 image(s) privately')).length >= SAMPLES + 1,
     server.log.slice(-3).join(' | '));
+  // The page reads the hello on its own connection to show the model: a probe, not a failure.
+  const probes = server.log.filter((l) => l.includes('read the hello and left'));
+  const failures = server.log.filter((l) => l.includes('connection from'));
+  check('the page\'s hello probes are logged as such, not as failed sessions',
+    probes.length >= 1 && failures.length === 0, failures.join(' | ') || 'no probe logged');
 
   // A dealer the server does not use: refused before any image is shared.
   await page.fill('#dealer-url', 'ws://127.0.0.1:9');

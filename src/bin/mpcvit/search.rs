@@ -77,14 +77,6 @@ pub fn parse_granularity(s: &str) -> Result<Granularity> {
     }
 }
 
-pub fn parse_profile(s: &str) -> Result<NetworkProfile> {
-    match s {
-        "wan" => Ok(NetworkProfile::wan()),
-        "lan" => Ok(NetworkProfile::lan()),
-        _ => Err(Error::Config(format!("profile '{s}': expected wan or lan"))),
-    }
-}
-
 /// The alphas as a layer x unit text heat map.
 fn heat_map(alphas: &[f32], depth: usize) -> String {
     let per = alphas.len() / depth;
@@ -171,7 +163,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     let run = &args.run;
     let config = run.model_config()?;
     let granularity = parse_granularity(&args.granularity)?;
-    let profile = parse_profile(&args.profile)?;
+    let profile = NetworkProfile::from_name(&args.profile)?;
     eprintln!(
         "measuring unit latencies on the real protocol ({})...",
         profile.name

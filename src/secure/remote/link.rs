@@ -114,6 +114,12 @@ impl Link {
 
     fn context(&self, e: Error) -> Error {
         let m = match e {
+            // Before the deadline a close is the peer's doing: say who, keep the kind.
+            Error::ConnectionClosed { .. } if Instant::now() < self.deadline => {
+                return Error::ConnectionClosed {
+                    peer: self.peer.to_string(),
+                }
+            }
             Error::Protocol(m) => m,
             other => other.to_string(),
         };

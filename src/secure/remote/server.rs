@@ -123,10 +123,14 @@ impl ModelServer {
         let handle = Arc::new(move |client: Link, from: SocketAddr| {
             let t0 = Instant::now();
             let n = me.serve(&client)?;
-            conn_log(&format!(
-                "server: {from}: classified {n} image(s) privately in {:.2} s",
-                t0.elapsed().as_secs_f64()
-            ));
+            conn_log(&if n == 0 {
+                format!("server: {from}: read the hello and left (no session)")
+            } else {
+                format!(
+                    "server: {from}: classified {n} image(s) privately in {:.2} s",
+                    t0.elapsed().as_secs_f64()
+                )
+            });
             Ok(())
         });
         accept_loop(
@@ -171,7 +175,12 @@ impl Session {
         let Control::Request {
             images: n,
             client_commit,
-        } = client.recv_control(Kind::Request)?
+        } = (match client.recv_control(Kind::Request) {
+            // A client that reads the hello and leaves (the page shows the model this way)
+            // asked for no session: nothing failed.
+            Err(Error::ConnectionClosed { .. }) => return Ok(0),
+            r => r?,
+        })
         else {
             unreachable!("recv_control checks the kind")
         };
