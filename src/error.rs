@@ -9,9 +9,36 @@ pub enum Error {
     /// A model configuration or attention plan that cannot describe a ViT.
     #[error("invalid config: {0}")]
     Config(String),
-    /// An input tensor or image with the wrong shape or size.
-    #[error("shape mismatch: {0}")]
-    Shape(String),
+    /// A tensor, image or buffer whose shape or size does not fit an operation (candle's
+    /// `ShapeMismatch`): which operation, what it expected and what it got.
+    #[error("{op}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// The operation or input that was given the wrong shape.
+        op: &'static str,
+        /// The shape (or size) it accepts.
+        expected: String,
+        /// The shape (or size) it was given.
+        got: String,
+    },
+    /// An ndarray shape error (a buffer that does not fill the shape it is viewed as).
+    #[error("tensor shape: {0}")]
+    Ndarray(#[from] ndarray::ShapeError),
+    /// A value outside the fixed-point range of the ring (`+-2^(63 - F)`).
+    #[error("{value} is outside the fixed-point range +-2^{bits}")]
+    FixedPointRange {
+        /// The value.
+        value: f64,
+        /// `63 - F`: the range's exponent.
+        bits: u32,
+    },
+    /// Training produced a non-finite loss (too high a learning rate, or bad data).
+    #[error("training diverged at step {step} (loss {loss}): lower the learning rate")]
+    Diverged {
+        /// The step (0-based) whose loss was not finite.
+        step: usize,
+        /// That loss.
+        loss: f32,
+    },
     /// A weights file, manifest or checkpoint that cannot be loaded.
     #[error("invalid model file: {0}")]
     Model(String),
@@ -39,6 +66,21 @@ pub enum Error {
     /// JSON (de)serialisation.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// A [`Error::ShapeMismatch`] for operation `op`.
+    pub fn shape(
+        op: &'static str,
+        expected: impl std::fmt::Display,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Error::ShapeMismatch {
+            op,
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
+    }
 }
 
 /// Shorthand for `std::result::Result<T, Error>`.

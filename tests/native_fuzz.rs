@@ -1379,7 +1379,10 @@ fn preprocessing_with_hostile_sizes() {
                 }
                 Err(e) => {
                     assert!(
-                        matches!(e, mpcvit::Error::Shape(_) | mpcvit::Error::Data(_)),
+                        matches!(
+                            e,
+                            mpcvit::Error::ShapeMismatch { .. } | mpcvit::Error::Data(_)
+                        ),
                         "{e}"
                     );
                     false

@@ -64,6 +64,25 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Checks that this dataset's images are `channels x size x size` for `op` (the model's
+    /// input), naming the dataset as `source` in the error.
+    pub fn check_image_shape(
+        &self,
+        op: &'static str,
+        source: &str,
+        channels: usize,
+        size: usize,
+    ) -> Result<()> {
+        if (self.channels, self.rows, self.cols) == (channels, size, size) {
+            return Ok(());
+        }
+        Err(Error::shape(
+            op,
+            format!("{channels}x{size}x{size} images (the model's input)"),
+            format!("{source}: {}x{}x{}", self.channels, self.rows, self.cols),
+        ))
+    }
+
     /// Builds a dataset and checks that every size agrees, so later indexing cannot fail.
     pub fn new(
         name: impl Into<String>,
@@ -206,7 +225,7 @@ impl Dataset {
             data.extend(self.image(i).iter().map(|&p| p as f32 / 255.0));
         }
         Array4::from_shape_vec((indices.len(), self.channels, self.rows, self.cols), data)
-            .map_err(|e| Error::Shape(e.to_string()))
+            .map_err(Error::from)
     }
 
     /// The labels at `indices`, as `usize` class indices.

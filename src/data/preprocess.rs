@@ -22,7 +22,7 @@
 //! 7. paste into a `size x size` black canvas so that the centre of mass is at the centre
 //!    (shifted as little as needed to keep the whole subject inside).
 //!
-//! Errors rather than panics: a buffer of the wrong length is [`Error::Shape`], an image with
+//! Errors rather than panics: a buffer of the wrong length is [`Error::ShapeMismatch`], an image with
 //! no visible subject is [`Error::Data`].
 
 use super::background::flatten;
@@ -53,29 +53,42 @@ const SIZE_RANGE: std::ops::RangeInclusive<usize> = 4..=1024;
 
 fn check_dims(width: usize, height: usize, len: usize, bpp: usize, size: usize) -> Result<()> {
     if !SIZE_RANGE.contains(&size) {
-        return Err(Error::Shape(format!(
-            "target size {size} is outside {}..={}",
-            SIZE_RANGE.start(),
-            SIZE_RANGE.end()
-        )));
+        return Err(Error::shape(
+            "preprocess",
+            format!(
+                "a target side in {}..={}",
+                SIZE_RANGE.start(),
+                SIZE_RANGE.end()
+            ),
+            size,
+        ));
     }
     if width == 0 || height == 0 {
-        return Err(Error::Shape(format!("image is {width}x{height}: empty")));
+        return Err(Error::shape(
+            "preprocess",
+            "a non-empty image",
+            format!("{width}x{height}"),
+        ));
     }
     let pixels = width
         .checked_mul(height)
         .filter(|&p| p <= MAX_PIXELS)
         .ok_or_else(|| {
-            Error::Shape(format!(
-                "image {width}x{height} exceeds {MAX_PIXELS} pixels"
-            ))
+            Error::shape(
+                "preprocess",
+                format!("at most {MAX_PIXELS} pixels"),
+                format!("{width}x{height}"),
+            )
         })?;
     if len != pixels * bpp {
-        return Err(Error::Shape(format!(
-            "buffer of {len} bytes for a {width}x{height} image with {bpp} byte(s) per pixel \
-             (expected {})",
-            pixels * bpp
-        )));
+        return Err(Error::shape(
+            "preprocess",
+            format!(
+                "{} bytes ({width}x{height} pixels of {bpp} byte(s))",
+                pixels * bpp
+            ),
+            format!("{len} bytes"),
+        ));
     }
     Ok(())
 }
@@ -419,19 +432,31 @@ mod tests {
     fn bad_input_is_an_error_not_a_panic() {
         assert!(matches!(
             preprocess_rgba(10, 10, &[0; 399], 28),
-            Err(Error::Shape(_))
+            Err(Error::ShapeMismatch {
+                op: "preprocess",
+                ..
+            })
         ));
         assert!(matches!(
             preprocess_rgba(0, 10, &[], 28),
-            Err(Error::Shape(_))
+            Err(Error::ShapeMismatch {
+                op: "preprocess",
+                ..
+            })
         ));
         assert!(matches!(
             preprocess_gray(10, 10, &[0; 100], 2),
-            Err(Error::Shape(_))
+            Err(Error::ShapeMismatch {
+                op: "preprocess",
+                ..
+            })
         ));
         assert!(matches!(
             preprocess_rgba(usize::MAX, 2, &[], 28),
-            Err(Error::Shape(_))
+            Err(Error::ShapeMismatch {
+                op: "preprocess",
+                ..
+            })
         ));
         let blank = canvas(20, 20, WHITE, WHITE, (0, 0, 0, 0));
         let err = preprocess_rgba(20, 20, &blank, 28).unwrap_err();

@@ -137,13 +137,17 @@ impl ViTConfig {
         if len == self.input_len() {
             return Ok(());
         }
-        Err(Error::Shape(format!(
-            "the image has {len} values; the model expects {} ({} channel(s) of {}x{})",
-            self.input_len(),
-            self.channels,
-            self.image_size,
-            self.image_size
-        )))
+        Err(Error::shape(
+            "image",
+            format!(
+                "{} values ({} channel(s) of {}x{})",
+                self.input_len(),
+                self.channels,
+                self.image_size,
+                self.image_size
+            ),
+            format!("{len} values"),
+        ))
     }
 
     /// Checks that the numbers describe a buildable ViT of a size this crate supports: every

@@ -252,10 +252,11 @@ impl ViT {
         let c = &self.config;
         let (_, ch, h, w) = images.dim();
         if (ch, h, w) != (c.channels, c.image_size, c.image_size) {
-            return Err(Error::Shape(format!(
-                "expected images of {} x {} x {}, got {ch} x {h} x {w}",
-                c.channels, c.image_size, c.image_size
-            )));
+            return Err(Error::shape(
+                "forward",
+                format!("images of {}x{}x{}", c.channels, c.image_size, c.image_size),
+                format!("{ch}x{h}x{w}"),
+            ));
         }
         Ok(forward_trace(c, &self.params, &self.arch, images).0)
     }
@@ -263,18 +264,8 @@ impl ViT {
     /// Class probabilities for one image given as `channels * size * size` values in `[0, 1]`.
     pub fn classify(&self, pixels: &[f32]) -> Result<Vec<f32>> {
         let c = &self.config;
-        if pixels.len() != c.input_len() {
-            return Err(Error::Shape(format!(
-                "expected {} pixel values ({} x {} x {}), got {}",
-                c.input_len(),
-                c.channels,
-                c.image_size,
-                c.image_size,
-                pixels.len()
-            )));
-        }
-        let img = ArrayView4::from_shape((1, c.channels, c.image_size, c.image_size), pixels)
-            .map_err(|e| Error::Shape(e.to_string()))?;
+        c.check_image(pixels.len())?;
+        let img = ArrayView4::from_shape((1, c.channels, c.image_size, c.image_size), pixels)?;
         let logits = self.forward(img)?;
         Ok(softmax_rows(&logits).row(0).to_vec())
     }
@@ -380,7 +371,10 @@ mod tests {
             Params::init(&cfg, &mut ChaCha8Rng::seed_from_u64(0)),
         )
         .unwrap();
-        assert!(matches!(vit.classify(&[0.0; 10]), Err(Error::Shape(_))));
+        assert!(matches!(
+            vit.classify(&[0.0; 10]),
+            Err(Error::ShapeMismatch { op: "image", .. })
+        ));
         let imgs = Array4::zeros((1, 1, 9, 9));
         assert!(vit.forward(imgs.view()).is_err());
     }

@@ -250,13 +250,15 @@ fn bit(words: &[u64], i: usize) -> u64 {
 fn dependent_values(req: &CorrRequest, v: &[Vec<u64>]) -> Result<Vec<Vec<u64>>> {
     Ok(match req {
         CorrRequest::Triple { x, y } => {
-            let a = ArrayD::from_shape_vec(IxDyn(x), v[0].clone())
-                .map_err(|e| Error::Shape(e.to_string()))?;
-            let b = ArrayD::from_shape_vec(IxDyn(y), v[1].clone())
-                .map_err(|e| Error::Shape(e.to_string()))?;
-            let bb = b
-                .broadcast(a.raw_dim())
-                .ok_or_else(|| Error::Shape(format!("{y:?} does not broadcast to {x:?}")))?;
+            let a = ArrayD::from_shape_vec(IxDyn(x), v[0].clone())?;
+            let b = ArrayD::from_shape_vec(IxDyn(y), v[1].clone())?;
+            let bb = b.broadcast(a.raw_dim()).ok_or_else(|| {
+                Error::shape(
+                    "beaver triple",
+                    format!("a shape broadcasting to {x:?}"),
+                    format!("{y:?}"),
+                )
+            })?;
             let mut c = a.clone();
             Zip::from(&mut c)
                 .and(&bb)

@@ -82,10 +82,10 @@ impl FixedPoint {
     /// Like [`FixedPoint::encode`], but reports non-finite or out-of-range inputs.
     pub fn try_encode(&self, x: f64) -> Result<u64> {
         if !x.is_finite() || x.abs() >= self.max_abs() {
-            return Err(Error::Shape(format!(
-                "{x} is outside the fixed-point range +-2^{}",
-                63 - self.frac_bits
-            )));
+            return Err(Error::FixedPointRange {
+                value: x,
+                bits: 63 - self.frac_bits,
+            });
         }
         Ok(self.encode(x))
     }

@@ -22,8 +22,8 @@ pub struct ArithShare {
     pub data: ArrayD<u64>,
 }
 
-fn shape_err(what: &str, a: &[usize], b: &[usize]) -> Error {
-    Error::Shape(format!("{what}: shapes {a:?} and {b:?} do not match"))
+fn shape_err(what: &'static str, a: &[usize], b: &[usize]) -> Error {
+    Error::shape(what, format!("{a:?}"), format!("{b:?}"))
 }
 
 impl ArithShare {
@@ -44,7 +44,13 @@ impl ArithShare {
         let n = v.len();
         ArrayD::from_shape_vec(IxDyn(shape), v)
             .map(ArithShare::new)
-            .map_err(|_| Error::Shape(format!("{n} words cannot fill shape {shape:?}")))
+            .map_err(|_| {
+                Error::shape(
+                    "share",
+                    format!("words filling {shape:?}"),
+                    format!("{n} words"),
+                )
+            })
     }
 
     /// The tensor shape.
@@ -82,7 +88,12 @@ impl ArithShare {
         self.zip_with(other, "sub", u64::wrapping_sub)
     }
 
-    fn zip_with(&self, other: &ArithShare, what: &str, f: fn(u64, u64) -> u64) -> Result<Self> {
+    fn zip_with(
+        &self,
+        other: &ArithShare,
+        what: &'static str,
+        f: fn(u64, u64) -> u64,
+    ) -> Result<Self> {
         let b = other
             .data
             .broadcast(self.data.raw_dim())
@@ -130,10 +141,11 @@ impl ArithShare {
     /// Wrapping sum along `axis`, which is removed.
     pub fn sum_axis(&self, axis: usize) -> Result<Self> {
         if axis >= self.data.ndim() {
-            return Err(Error::Shape(format!(
-                "axis {axis} of shape {:?}",
-                self.shape()
-            )));
+            return Err(Error::shape(
+                "sum over an axis",
+                format!("an axis of {:?}", self.shape()),
+                format!("axis {axis}"),
+            ));
         }
         let mut shape = self.shape().to_vec();
         shape.remove(axis);
@@ -150,7 +162,11 @@ impl ArithShare {
     pub fn sum_last_keep(&self) -> Result<Self> {
         let nd = self.data.ndim();
         if nd == 0 {
-            return Err(Error::Shape("sum of a scalar".into()));
+            return Err(Error::shape(
+                "sum over the last axis",
+                "at least 1 axis",
+                "a scalar",
+            ));
         }
         let s = self.sum_axis(nd - 1)?;
         Ok(ArithShare::new(s.data.insert_axis(Axis(nd - 1))))
@@ -160,10 +176,11 @@ impl ArithShare {
     pub fn transpose_last2(&self) -> Result<Self> {
         let nd = self.data.ndim();
         if nd < 2 {
-            return Err(Error::Shape(format!(
-                "transpose of shape {:?}",
-                self.shape()
-            )));
+            return Err(Error::shape(
+                "transpose",
+                "at least 2 axes",
+                format!("{:?}", self.shape()),
+            ));
         }
         let mut v = self.data.view();
         v.swap_axes(nd - 2, nd - 1);
@@ -173,15 +190,20 @@ impl ArithShare {
     /// Permutes the axes.
     pub fn permute(&self, axes: &[usize]) -> Result<Self> {
         if axes.len() != self.data.ndim() {
-            return Err(Error::Shape(format!(
-                "permutation {axes:?} of shape {:?}",
-                self.shape()
-            )));
+            return Err(Error::shape(
+                "permute axes",
+                format!("{} axes", self.shape().len()),
+                format!("{axes:?}"),
+            ));
         }
         let mut seen = vec![false; axes.len()];
         for &a in axes {
             if a >= axes.len() || seen[a] {
-                return Err(Error::Shape(format!("{axes:?} is not a permutation")));
+                return Err(Error::shape(
+                    "permute axes",
+                    "a permutation",
+                    format!("{axes:?}"),
+                ));
             }
             seen[a] = true;
         }
@@ -192,10 +214,11 @@ impl ArithShare {
     /// The sub-tensor `start..end` along `axis`.
     pub fn slice_axis(&self, axis: usize, start: usize, end: usize) -> Result<Self> {
         if axis >= self.data.ndim() || start > end || end > self.shape()[axis] {
-            return Err(Error::Shape(format!(
-                "slice {start}..{end} of axis {axis} of shape {:?}",
-                self.shape()
-            )));
+            return Err(Error::shape(
+                "slice",
+                format!("a range of axis {axis} of {:?}", self.shape()),
+                format!("{start}..{end}"),
+            ));
         }
         let v = self.data.slice_axis(Axis(axis), Slice::from(start..end));
         Ok(ArithShare::new(v.as_standard_layout().to_owned()))
@@ -206,7 +229,7 @@ impl ArithShare {
         let views: Vec<_> = parts.iter().map(|p| p.data.view()).collect();
         ndarray::concatenate(Axis(axis), &views)
             .map(ArithShare::new)
-            .map_err(|e| Error::Shape(format!("concatenate: {e}")))
+            .map_err(Error::from)
     }
 }
 
@@ -226,7 +249,11 @@ pub fn unflatten_all(words: &[u64], shapes: &[Vec<usize>]) -> Result<Vec<ArithSh
     for s in shapes {
         let n: usize = s.iter().product();
         if at + n > words.len() {
-            return Err(Error::Shape("not enough words to unflatten".into()));
+            return Err(Error::shape(
+                "unflatten",
+                format!("at least {} words", at + n),
+                format!("{} words", words.len()),
+            ));
         }
         out.push(ArithShare::from_vec(s, words[at..at + n].to_vec())?);
         at += n;
@@ -249,7 +276,11 @@ impl BitShare {
     pub fn new(words: Vec<u64>, shape: &[usize]) -> Result<Self> {
         let n: usize = shape.iter().product();
         if words.len() != n.div_ceil(64) {
-            return Err(Error::Shape(format!("{} words for {n} bits", words.len())));
+            return Err(Error::shape(
+                "bit share",
+                format!("{} words for {n} bits", n.div_ceil(64)),
+                format!("{} words", words.len()),
+            ));
         }
         let mut b = BitShare {
             words,

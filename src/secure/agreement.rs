@@ -90,9 +90,9 @@ pub fn measure_with(
     for part in idx.chunks(chunk.max(1)) {
         let images = data.to_input(part)?;
         let plain = vit.forward(images.view())?;
-        let flat = images
-            .as_slice()
-            .ok_or_else(|| Error::Shape("non-contiguous batch".into()))?;
+        let flat = images.as_slice().ok_or_else(|| {
+            Error::shape("agreement batch", "a contiguous array", "a strided view")
+        })?;
         let refs: Vec<&[f32]> = flat.chunks(vit.config.input_len()).collect();
         let private = infer_local(vit, &refs, session, None)?;
         for ((r, row), &i) in private.iter().zip(plain.rows()).zip(part) {

@@ -24,7 +24,7 @@ pub async fn attention_map(
 ) -> Result<ArithShare> {
     let nd = s.data.ndim();
     if nd == 0 {
-        return Err(Error::Shape("attention map of a scalar".into()));
+        return Err(Error::shape("attention map", "at least 1 axis", "a scalar"));
     }
     let inv_n = 1.0 / s.shape()[nd - 1] as f64;
     let (rs_eps, c) = (RS_EPS as f64, TWO_QUAD_C as f64);

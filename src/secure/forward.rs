@@ -28,18 +28,11 @@ pub async fn share_image(
     let shape = [cfg.patches(), cfg.patch_len()];
     let patches = match image {
         Some(px) => {
-            if px.len() != cfg.input_len() {
-                return Err(Error::Shape(format!(
-                    "expected {} pixel values, got {}",
-                    cfg.input_len(),
-                    px.len()
-                )));
-            }
+            cfg.check_image(px.len())?;
             let img = ndarray::ArrayView4::from_shape(
                 (1, cfg.channels, cfg.image_size, cfg.image_size),
                 px,
-            )
-            .map_err(|e| Error::Shape(e.to_string()))?;
+            )?;
             Some(patchify(img, cfg.patch).mapv(|v| v as f64).into_dyn())
         }
         None => None,

@@ -141,7 +141,7 @@ fn flat(images: &Array4<f32>) -> Result<Array2<f32>> {
     images
         .to_shape((b, c * h * w))
         .map(|v| v.to_owned())
-        .map_err(|e| Error::Shape(e.to_string()))
+        .map_err(Error::from)
 }
 
 #[cfg(test)]

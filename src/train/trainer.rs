@@ -271,10 +271,10 @@ impl Trainer {
             trace: &trace,
         });
         if !lg.loss.is_finite() {
-            return Err(Error::Config(format!(
-                "training diverged at step {} (loss {})",
-                self.step, lg.loss
-            )));
+            return Err(Error::Diverged {
+                step: self.step,
+                loss: lg.loss,
+            });
         }
         let grads = backward(
             &self.config,
@@ -368,23 +368,18 @@ impl Trainer {
 }
 
 fn check_dataset(cfg: &ViTConfig, data: &Dataset) -> Result<()> {
-    if (data.channels, data.rows, data.cols) != (cfg.channels, cfg.image_size, cfg.image_size) {
-        return Err(Error::Shape(format!(
-            "dataset '{}' has {}x{}x{} images, the model expects {}x{}x{}",
-            data.name,
-            data.channels,
-            data.rows,
-            data.cols,
-            cfg.channels,
-            cfg.image_size,
-            cfg.image_size
-        )));
-    }
+    data.check_image_shape(
+        "dataset",
+        &format!("'{}'", data.name),
+        cfg.channels,
+        cfg.image_size,
+    )?;
     if data.classes > cfg.classes {
-        return Err(Error::Shape(format!(
-            "dataset has {} classes, the model {}",
-            data.classes, cfg.classes
-        )));
+        return Err(Error::shape(
+            "dataset",
+            format!("at most the model's {} classes", cfg.classes),
+            format!("{} classes", data.classes),
+        ));
     }
     Ok(())
 }
@@ -488,6 +483,26 @@ mod tests {
     }
 
     #[test]
+    fn a_non_finite_loss_stops_training_with_a_diverged_error() {
+        let data = toy(20, 1);
+        let c = cfg();
+        let mut tc = TrainConfig::default_for("toy");
+        tc.seed = Some(1);
+        let mut t = Trainer::new(c.clone(), Plan::uniform(&c, Attention::Softmax), tc, 20).unwrap();
+        // The cross-entropy clamps its probabilities, so a NaN comes from a loss (or a
+        // distillation term) that produced one: the trainer must stop, not step on NaN.
+        let nan_loss = |b: &Batch<'_>| LossGrad {
+            loss: f32::NAN,
+            dlogits: Array2::zeros(b.logits.raw_dim()),
+            dfeatures: None,
+        };
+        let e = t.step_with(&data, nan_loss).unwrap_err();
+        assert!(matches!(e, Error::Diverged { step: 0, .. }), "{e}");
+        assert!(e.to_string().contains("lower the learning rate"), "{e}");
+        assert_eq!(t.step_count(), 0, "no step was taken");
+    }
+
+    #[test]
     fn wrong_dataset_shape_and_bad_config_are_errors() {
         let data = toy(10, 1);
         let mut c = cfg();
@@ -501,7 +516,10 @@ mod tests {
             10,
         )
         .unwrap();
-        assert!(matches!(t.step(&data), Err(Error::Shape(_))));
+        assert!(matches!(
+            t.step(&data),
+            Err(Error::ShapeMismatch { op: "dataset", .. })
+        ));
         tc.batch_size = 0;
         assert!(Trainer::new(cfg(), Plan::uniform(&cfg(), Attention::Softmax), tc, 10).is_err());
     }

@@ -133,13 +133,7 @@ pub async fn run_client(
 ) -> Result<JsValue, JsError> {
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
     let image: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
-    if image.len() != m.config.input_len() {
-        return Err(JsError::new(&format!(
-            "the model expects {} pixels, got {}",
-            m.config.input_len(),
-            image.len()
-        )));
-    }
+    m.config.check_image(image.len()).map_err(js_err)?;
     let mut from_dealer = port_transport(&dealer_port);
     let seed = receive_seed(&mut from_dealer).await?;
     let t = shaped(port_transport(&peer), profile)?;

@@ -222,19 +222,7 @@ impl Source {
                 dataset,
                 index,
             } => {
-                if (dataset.channels, dataset.rows, dataset.cols)
-                    != (cfg.channels, cfg.image_size, cfg.image_size)
-                {
-                    return Err(Error::Shape(format!(
-                        "--sample {spec}: {}x{}x{} images, the model expects {}x{}x{}",
-                        dataset.channels,
-                        dataset.rows,
-                        dataset.cols,
-                        cfg.channels,
-                        cfg.image_size,
-                        cfg.image_size
-                    )));
-                }
+                dataset.check_image_shape("--sample", spec, cfg.channels, cfg.image_size)?;
                 // The hello names classes, not the dataset (the manifest stays on the server).
                 let theirs = data::class_names(&dataset.name)?;
                 if hello.class_names.as_ref().is_some_and(|names| {

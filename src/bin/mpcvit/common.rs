@@ -289,9 +289,9 @@ pub fn finished_manifest(
         let image = test.to_input(&[0])?;
         m.cost = Some(private_cost(
             vit,
-            image
-                .as_slice()
-                .ok_or_else(|| Error::Shape("non-contiguous image".into()))?,
+            image.as_slice().ok_or_else(|| {
+                Error::shape("cost image", "a contiguous array", "a strided view")
+            })?,
         )?);
     }
     Ok(m)

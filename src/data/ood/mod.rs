@@ -81,10 +81,11 @@ pub fn prepare(set: &Dataset, size: usize) -> Result<(Dataset, usize)> {
         return Ok((set.clone(), 0));
     }
     if set.channels != 1 {
-        return Err(Error::Shape(format!(
-            "set '{}' has {} channels; raw sets are grey",
-            set.name, set.channels
-        )));
+        return Err(Error::shape(
+            "raw out-of-domain set",
+            "1 (grey) channel",
+            format!("'{}' with {} channels", set.name, set.channels),
+        ));
     }
     let mut pixels = Vec::with_capacity(set.len() * size * size);
     let mut rejected = 0;

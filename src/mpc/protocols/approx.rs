@@ -632,7 +632,7 @@ async fn layer_norm_impl(
 ) -> Result<ArithShare> {
     let nd = x.data.ndim();
     if nd == 0 {
-        return Err(Error::Shape("layer norm of a scalar".into()));
+        return Err(Error::shape("layer norm", "at least 1 axis", "a scalar"));
     }
     let c = x.shape()[nd - 1];
     let fp = p.fp();

@@ -99,13 +99,19 @@ async fn share_input_ring_impl(
     let n: usize = shape.iter().product();
     let mine = p.id() == owner && !p.is_dealer();
     let x: Vec<u64> = if mine {
-        let v =
-            value.ok_or_else(|| Error::Shape("the input owner must supply its input".into()))?;
+        let v = value.ok_or_else(|| {
+            Error::shape(
+                "share_input",
+                "the owner's input",
+                "none (the owner must supply it)",
+            )
+        })?;
         if v.shape() != shape {
-            return Err(Error::Shape(format!(
-                "input of shape {:?}, declared {shape:?}",
-                v.shape()
-            )));
+            return Err(Error::shape(
+                "share_input",
+                format!("the declared {shape:?}"),
+                format!("{:?}", v.shape()),
+            ));
         }
         v.iter().copied().collect()
     } else {
@@ -437,11 +443,11 @@ pub(crate) async fn mul_open(
         } else if x.data.broadcast(y.data.raw_dim()).is_some() {
             ops.push((y, x, false));
         } else {
-            return Err(Error::Shape(format!(
-                "mul: shapes {:?} and {:?}",
-                x.shape(),
-                y.shape()
-            )));
+            return Err(Error::shape(
+                "mul",
+                format!("a shape broadcasting with {:?}", x.shape()),
+                format!("{:?}", y.shape()),
+            ));
         }
     }
     let mut triples = Vec::with_capacity(ops.len());
@@ -518,7 +524,13 @@ pub(crate) fn mul_close(p: &Party, m: MulPending, got: &[u8]) -> Result<Vec<Arit
             at += ny;
             let b = ArithShare::from_vec(&pp.y_shape, t[1].clone())?;
             let c = ArithShare::from_vec(&pp.x_shape, t[2].clone())?;
-            let shape_err = || Error::Shape(format!("mul: {:?} by {:?}", pp.x_shape, pp.y_shape));
+            let shape_err = || {
+                Error::shape(
+                    "mul",
+                    format!("a shape broadcasting to {:?}", pp.x_shape),
+                    format!("{:?}", pp.y_shape),
+                )
+            };
             let fb = f.data.broadcast(e.data.raw_dim()).ok_or_else(shape_err)?;
             let bb = b.data.broadcast(e.data.raw_dim()).ok_or_else(shape_err)?;
             let mut z = c.data.clone();
@@ -574,7 +586,13 @@ struct MatShape {
 
 fn mat_shape(x: &ArithShare, y: &ArithShare) -> Result<MatShape> {
     let (xs, ys) = (x.shape(), y.shape());
-    let err = || Error::Shape(format!("matmul: shapes {xs:?} and {ys:?}"));
+    let err = || {
+        Error::shape(
+            "matmul",
+            "(.., m, k) by (.., k, p)",
+            format!("{xs:?} by {ys:?}"),
+        )
+    };
     if xs.len() < 2 || ys.len() < 2 {
         return Err(err());
     }

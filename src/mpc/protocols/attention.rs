@@ -21,7 +21,7 @@ async fn scale1(p: &mut Party, v: ArithShare, c: f64) -> Result<ArithShare> {
 fn dims(x: &ArithShare) -> Result<(usize, usize)> {
     let s = x.shape();
     if s.len() < 2 {
-        return Err(Error::Shape(format!("attention input of shape {s:?}")));
+        return Err(Error::shape("attention", "(.., n, d)", format!("{s:?}")));
     }
     Ok((s[s.len() - 2], s[s.len() - 1]))
 }
@@ -107,12 +107,11 @@ pub async fn xnorm(
         "xnorm",
         async {
             if q.shape().len() != 3 || k.shape() != q.shape() || v.shape() != q.shape() {
-                return Err(Error::Shape(format!(
-                    "xnorm expects equal (h, n, d) inputs, got {:?} {:?} {:?}",
-                    q.shape(),
-                    k.shape(),
-                    v.shape()
-                )));
+                return Err(Error::shape(
+                    "xnorm",
+                    "equal (h, n, d) inputs",
+                    format!("{:?} {:?} {:?}", q.shape(), k.shape(), v.shape()),
+                ));
             }
             let (h, n, d) = (q.shape()[0], q.shape()[1], q.shape()[2]);
             let kv = matmul_many_impl(p, &[(&k.transpose_last2()?, v)])

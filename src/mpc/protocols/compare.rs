@@ -247,7 +247,11 @@ pub(crate) async fn bit_mul_impl(
 ) -> Result<ArithShare> {
     let n = x.len();
     if b.len() != n {
-        return Err(Error::Shape(format!("{} bits for {n} values", b.len())));
+        return Err(Error::shape(
+            "bit_mul",
+            format!("{n} bits"),
+            format!("{} bits", b.len()),
+        ));
     }
     let t = p.corr(CorrRequest::BitMul { n }).await?;
     let (r, a, rr, ra) = (&t[0], &t[1], &t[2], &t[3]);
@@ -349,10 +353,11 @@ pub async fn max_last(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
 pub(crate) async fn max_last_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     let nd = x.data.ndim();
     if nd == 0 || x.shape()[nd - 1] == 0 {
-        return Err(Error::Shape(format!(
-            "max over the last axis of {:?}",
-            x.shape()
-        )));
+        return Err(Error::shape(
+            "max over the last axis",
+            "a non-empty last axis",
+            format!("{:?}", x.shape()),
+        ));
     }
     let ax = nd - 1;
     let mut cur = x.clone();
@@ -383,7 +388,11 @@ pub(crate) async fn b2a_mul_impl(
 ) -> Result<(ArithShare, ArithShare)> {
     let (n, m) = (b.len(), x.len());
     if m > n {
-        return Err(Error::Shape(format!("{m} values for {n} bits")));
+        return Err(Error::shape(
+            "select",
+            format!("at most {n} values"),
+            format!("{m} values"),
+        ));
     }
     let id = p.id();
     let (bm, br) = (b.range(0, m), b.range(m, n));

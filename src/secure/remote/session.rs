@@ -120,8 +120,14 @@ where
         )));
     }
     for (i, img) in images.iter().enumerate() {
-        cfg.check_image(img.len())
-            .map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
+        cfg.check_image(img.len()).map_err(|e| match e {
+            Error::ShapeMismatch { expected, got, .. } => Error::ShapeMismatch {
+                op: "image",
+                expected,
+                got: format!("{got} (image {i})"),
+            },
+            other => other,
+        })?;
     }
     let mut p = open_session(
         server,
