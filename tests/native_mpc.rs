@@ -11,21 +11,39 @@ use futures::future::LocalBoxFuture;
 use mpcvit::model::Attention;
 use mpcvit::mpc::dealer::Dealer;
 use mpcvit::mpc::exec::{block_on_local, run_joined};
-use mpcvit::mpc::protocols::cost::{self, Cost};
-use mpcvit::mpc::protocols::{self as pr, approx, attention};
+use mpcvit::mpc::harness::{self, Outcome};
+use mpcvit::mpc::protocols as pr;
+use mpcvit::mpc::protocols::b2a::bit_mul_cost;
+use mpcvit::mpc::protocols::beaver::{mul_cost, square_cost};
+use mpcvit::mpc::protocols::cost::Cost;
+use mpcvit::mpc::protocols::exp::exp_cost;
+use mpcvit::mpc::protocols::gelu::{gelu_cost, gelu_relu_cost};
+use mpcvit::mpc::protocols::input::{reveal_cost, reveal_to_cost, share_input_cost};
+use mpcvit::mpc::protocols::l2_normalize::l2_normalize_cost;
+use mpcvit::mpc::protocols::layer_norm::layer_norm_cost;
+use mpcvit::mpc::protocols::matmul::matmul_cost;
+use mpcvit::mpc::protocols::msb::msb_cost;
+use mpcvit::mpc::protocols::reciprocal::{divide_cost, reciprocal_cost, rsqrt_cost};
+use mpcvit::mpc::protocols::relu::{max_last_cost, relu6_cost, relu_cost};
+use mpcvit::mpc::protocols::softmax::{
+    relu_softmax_cost, softmax_cost, sparsemax_cost, two_quad_cost, SPARSEMAX_ITERS,
+};
 use mpcvit::mpc::transport::{mem_pair, ChannelTransport, Recording, HEADER_LEN};
 use mpcvit::mpc::{
     local_pair_with, ArithShare, DealerClient, FixedPoint, Party, Prg, Report, SessionConfig,
     SessionSeeds, Stats, Transport, TruncMode,
 };
 use mpcvit::secure::attention::attention_map;
+use mpcvit::secure::heads::{
+    self, linformer_cost, scale_attn_cost, scale_attn_reassociates, xnorm_cost,
+};
 use mpcvit::{Error, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 
-type Op = for<'a> fn(&'a mut Party, Vec<ArithShare>) -> LocalBoxFuture<'a, Result<ArithShare>>;
+type Op = harness::Program;
 
 fn cfg(mode: TruncMode) -> SessionConfig {
     SessionConfig {
@@ -46,38 +64,8 @@ fn pair_seeded(mode: TruncMode, seed: u64) -> (Party, Party) {
     .unwrap()
 }
 
-/// Shares the inputs (owner, value), resets the meter, runs `op`, snapshots the meter, then
-/// reveals the result to party 0 (not counted).
-async fn program(
-    p: &mut Party,
-    inputs: &[(usize, ArrayD<f64>)],
-    op: Op,
-) -> Result<(Option<ArrayD<f64>>, Report)> {
-    let mut xs = Vec::new();
-    for (owner, v) in inputs {
-        let mine = if p.id() == *owner { Some(v) } else { None };
-        xs.push(pr::share_input(p, *owner, mine, v.shape()).await?);
-    }
-    p.meter.reset();
-    let out = op(p, xs).await?;
-    let report = p.meter.report();
-    let revealed = pr::reveal_to(p, &out, 0).await?;
-    Ok((revealed, report))
-}
-
-struct Outcome {
-    out: ArrayD<f64>,
-    joint: Report,
-}
-
 fn run_op_seeded(mode: TruncMode, seed: u64, inputs: &[(usize, ArrayD<f64>)], op: Op) -> Outcome {
-    let (mut p0, mut p1) = pair_seeded(mode, seed);
-    let ((o0, r0), (_, r1)) =
-        run_joined(program(&mut p0, inputs, op), program(&mut p1, inputs, op)).unwrap();
-    Outcome {
-        out: o0.unwrap(),
-        joint: Report::joint(&r0, &r1),
-    }
+    harness::run(cfg(mode), SessionSeeds::insecure_fixed(seed), inputs, op).unwrap()
 }
 
 fn run_op(mode: TruncMode, inputs: &[(usize, ArrayD<f64>)], op: Op) -> Outcome {
@@ -209,9 +197,9 @@ fn input_sharing_and_reveal_counts() {
             };
             as_cost(&Report::joint(ra, rb).total())
         };
-        assert_eq!(c(0), cost::share_input(owner, 5));
-        assert_eq!(c(1), cost::reveal(5));
-        assert_eq!(c(2), cost::reveal_to(1, 5));
+        assert_eq!(c(0), share_input_cost(owner, 5));
+        assert_eq!(c(1), reveal_cost(5));
+        assert_eq!(c(2), reveal_to_cost(1, 5));
     }
 }
 
@@ -271,7 +259,7 @@ fn mul_square_matmul_case(mode: TruncMode) {
         max_abs_err(&o.out, &want) <= 1.5 * fp().ulp(),
         "mul {mode:?}"
     );
-    assert_cost("mul", &o, cost::mul(mode, 48, 48));
+    assert_cost("mul", &o, mul_cost(mode, 48, 48));
 
     // Broadcast: (6, 8) * (8,) weights.
     let w = uniform(&mut g, &[8], -2.0, 2.0);
@@ -280,13 +268,13 @@ fn mul_square_matmul_case(mode: TruncMode) {
     });
     let want = &xq * &quant(&w);
     assert!(max_abs_err(&o.out, &want) <= 1.5 * fp().ulp());
-    assert_cost("mul broadcast", &o, cost::mul(mode, 48, 8));
+    assert_cost("mul broadcast", &o, mul_cost(mode, 48, 8));
 
     let o = run_op(mode, &[(0, xv.clone())], |p, xs| {
         Box::pin(async move { pr::square(p, &xs[0]).await })
     });
     assert!(max_abs_err(&o.out, &(&xq * &xq)) <= 1.5 * fp().ulp());
-    assert_cost("square", &o, cost::square(mode, 48));
+    assert_cost("square", &o, square_cost(mode, 48));
 
     // Batched matmul (2, 3, 4) x (4, 5) weights, and (2,3,4) x (2,4,5).
     let a = uniform(&mut g, &[2, 3, 4], -3.0, 3.0);
@@ -305,7 +293,7 @@ fn mul_square_matmul_case(mode: TruncMode) {
         }
     }
     assert!(max_abs_err(&o.out, &want) <= 1.5 * fp().ulp(), "matmul");
-    assert_cost("matmul", &o, cost::matmul(mode, 2, 1, 3, 4, 5));
+    assert_cost("matmul", &o, matmul_cost(mode, 2, 1, 3, 4, 5));
     let o = run_op(mode, &[(0, a.clone()), (0, b3.clone())], |p, xs| {
         Box::pin(async move { pr::matmul(p, &xs[0], &xs[1]).await })
     });
@@ -318,7 +306,7 @@ fn mul_square_matmul_case(mode: TruncMode) {
             }
         }
     }
-    assert_cost("batched matmul", &o, cost::matmul(mode, 2, 2, 3, 4, 5));
+    assert_cost("batched matmul", &o, matmul_cost(mode, 2, 2, 3, 4, 5));
 }
 
 #[test]
@@ -400,8 +388,8 @@ fn msb_is_exact_on_every_ring_element() {
     for (got, v) in r.iter().zip(&vals) {
         assert_eq!(*got, v >> 63, "msb of {v:#x}");
     }
-    assert_eq!(as_cost(&Report::joint(&rep0, &rep1).total()), cost::msb(n));
-    assert_eq!(cost::msb(n).rounds, 7);
+    assert_eq!(as_cost(&Report::joint(&rep0, &rep1).total()), msb_cost(n));
+    assert_eq!(msb_cost(n).rounds, 7);
 }
 
 fn edge_values(g: &mut Prg) -> ArrayD<f64> {
@@ -433,14 +421,14 @@ fn relu_relu6_select_compare_max() {
         Box::pin(async move { pr::relu(p, &xs[0]).await })
     });
     assert_eq!(o.out, xq.mapv(|v| v.max(0.0)));
-    assert_cost("relu", &o, cost::relu(n));
-    assert_eq!(cost::relu(n).rounds, 8);
+    assert_cost("relu", &o, relu_cost(n));
+    assert_eq!(relu_cost(n).rounds, 8);
 
     let o = run_op(TruncMode::Local, &[(1, x.clone())], |p, xs| {
         Box::pin(async move { pr::relu6(p, &xs[0]).await })
     });
     assert_eq!(o.out, xq.mapv(|v| v.clamp(0.0, 6.0)));
-    assert_cost("relu6", &o, cost::relu6(n));
+    assert_cost("relu6", &o, relu6_cost(n));
 
     let y = uniform(&mut g, &[n], -20.0, 20.0);
     let yq = quant(&y);
@@ -459,7 +447,7 @@ fn relu_relu6_select_compare_max() {
         .and(&yq)
         .map_collect(|a, b| a.max(*b));
     assert_eq!(o.out, want);
-    assert_cost("select", &o, cost::bit_mul(n));
+    assert_cost("select", &o, bit_mul_cost(n));
 
     let o = run_op(TruncMode::Local, &[(0, x.clone())], |p, xs| {
         Box::pin(async move {
@@ -487,12 +475,12 @@ fn relu_relu6_select_compare_max() {
                 .cloned()
                 .collect::<Vec<_>>()
         );
-        assert_cost("max", &o, cost::max_last(3, len));
+        assert_cost("max", &o, max_last_cost(3, len));
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Approximations: error bounds (stated in `mpc::protocols::approx`) and counts
+// Approximations: error bounds (stated in each protocol file of `mpc::protocols`) and counts
 
 #[test]
 fn exp_error_bound() {
@@ -508,7 +496,7 @@ fn exp_error_bound() {
         let err = max_abs_err(&o.out, &quant(&x).mapv(f64::exp));
         eprintln!("measured: exp {mode:?} abs err on [-16, 0] {err:.2e}");
         assert!(err <= 5e-3, "exp {mode:?} abs err {err}");
-        assert_cost("exp", &o, cost::exp(mode, 400));
+        assert_cost("exp", &o, exp_cost(mode, 400));
     }
     let far = arr(&[-30.0, -100.0, -127.0]);
     let o = run_op(TruncMode::Local, &[(0, far)], |p, xs| {
@@ -550,10 +538,10 @@ fn reciprocal_error_bound() {
             "measured: reciprocal {mode:?}: rel err on [0.01, 4] {rel:.2e}, abs err on [1, 1e4] {abs:.2e}"
         );
         assert!(rel <= 4e-4 && abs <= 1.5e-4);
-        assert_cost("reciprocal", &o, cost::reciprocal(mode, 500));
+        assert_cost("reciprocal", &o, reciprocal_cost(mode, 500));
     }
-    assert_eq!(cost::reciprocal(TruncMode::Local, 1).rounds, 10);
-    assert_eq!(cost::divide(TruncMode::Local, 4, 1).rounds, 11);
+    assert_eq!(reciprocal_cost(TruncMode::Local, 1).rounds, 10);
+    assert_eq!(divide_cost(TruncMode::Local, 4, 1).rounds, 11);
 }
 
 #[test]
@@ -570,7 +558,7 @@ fn divide_keeps_the_quotient_precise() {
         let err = max_abs_err(&o.out, &want);
         eprintln!("measured: divide {mode:?} abs err {err:.2e}");
         assert!(err <= 2e-4, "divide {mode:?}: {err}");
-        assert_cost("divide", &o, cost::divide(mode, 200, 50));
+        assert_cost("divide", &o, divide_cost(mode, 200, 50));
     }
 }
 
@@ -598,10 +586,10 @@ fn rsqrt_error_bound() {
             "measured: rsqrt {mode:?}: rel err on [1e-3, 100] {rel:.2e}, abs err on [100, 1e4] {abs:.2e}"
         );
         assert!(rel <= 2e-3 && abs <= 1e-4);
-        assert_cost("rsqrt", &o, cost::rsqrt(mode, 500));
+        assert_cost("rsqrt", &o, rsqrt_cost(mode, 500));
     }
-    assert_eq!(cost::rsqrt(TruncMode::Local, 1).rounds, 10);
-    assert_eq!(cost::layer_norm(TruncMode::Local, 1, 4, true).rounds, 12);
+    assert_eq!(rsqrt_cost(TruncMode::Local, 1).rounds, 10);
+    assert_eq!(layer_norm_cost(TruncMode::Local, 1, 4, true).rounds, 12);
 }
 
 #[test]
@@ -617,12 +605,12 @@ fn gelu_error_bound() {
         let err = max_abs_err(&o.out, &quant(&x).mapv(gelu_tanh));
         eprintln!("measured: gelu {mode:?} abs err {err:.2e}");
         assert!(err <= 5e-4, "gelu {mode:?} abs err {err}");
-        assert_cost("gelu", &o, cost::gelu(mode, 400));
+        assert_cost("gelu", &o, gelu_cost(mode, 400));
     }
     // The series' four product rounds ride on the comparison's seven; one selection round.
-    assert_eq!(cost::gelu(TruncMode::Local, 1).rounds, 8);
+    assert_eq!(gelu_cost(TruncMode::Local, 1).rounds, 8);
     // Exact truncation adds a round after each product round and after the sum: 9 + 1.
-    assert_eq!(cost::gelu(TruncMode::Exact, 1).rounds, 10);
+    assert_eq!(gelu_cost(TruncMode::Exact, 1).rounds, 10);
 }
 
 #[test]
@@ -655,11 +643,11 @@ fn gelu_with_relu_shares_its_rounds() {
             0.0,
             "relu half {mode:?} is exact"
         );
-        assert_cost("gelu_relu", &o, cost::gelu_relu(mode, 200, 24));
+        assert_cost("gelu_relu", &o, gelu_relu_cost(mode, 200, 24));
     }
     assert_eq!(
-        cost::gelu_relu(TruncMode::Local, 10, 7).rounds,
-        cost::gelu(TruncMode::Local, 10).rounds
+        gelu_relu_cost(TruncMode::Local, 10, 7).rounds,
+        gelu_cost(TruncMode::Local, 10).rounds
     );
 }
 
@@ -697,7 +685,7 @@ fn layer_norm_accuracy() {
             let err = max_abs_err(&o.out, &want);
             eprintln!("measured: layer_norm on [{lo}, {hi}] {mode:?} abs err {err:.2e}");
             assert!(err <= 5e-3, "layer_norm on [{lo}, {hi}] {mode:?}: {err}");
-            assert_cost("layer_norm", &o, cost::layer_norm(mode, 10, c, true));
+            assert_cost("layer_norm", &o, layer_norm_cost(mode, 10, c, true));
         }
     }
     // Without affine parameters.
@@ -711,7 +699,7 @@ fn layer_norm_accuracy() {
     assert_cost(
         "layer_norm",
         &o,
-        cost::layer_norm(TruncMode::Local, 4, c, false),
+        layer_norm_cost(TruncMode::Local, 4, c, false),
     );
 }
 
@@ -780,44 +768,44 @@ fn attention_maps_accuracy_and_counts() {
             Attention::Softmax,
             |p, xs| Box::pin(async move { attention_map(p, Attention::Softmax, &xs[0]).await }),
             5e-3,
-            cost::softmax(TruncMode::Local, rows, len),
+            softmax_cost(TruncMode::Local, rows, len),
         ),
         (
             Attention::RsAttn,
             |p, xs| Box::pin(async move { attention_map(p, Attention::RsAttn, &xs[0]).await }),
             1e-3,
-            cost::relu_softmax(TruncMode::Local, rows, len),
+            relu_softmax_cost(TruncMode::Local, rows, len),
         ),
         (
             Attention::TwoQuad,
             |p, xs| Box::pin(async move { attention_map(p, Attention::TwoQuad, &xs[0]).await }),
             1e-3,
-            cost::two_quad(TruncMode::Local, rows, len),
+            two_quad_cost(TruncMode::Local, rows, len),
         ),
         (
             Attention::Sparsemax,
             |p, xs| Box::pin(async move { attention_map(p, Attention::Sparsemax, &xs[0]).await }),
             2f64.powi(-9) + 1e-4,
-            cost::sparsemax(rows, len, approx::SPARSEMAX_ITERS),
+            sparsemax_cost(rows, len, SPARSEMAX_ITERS),
         ),
         (
             Attention::Relu,
             |p, xs| Box::pin(async move { attention_map(p, Attention::Relu, &xs[0]).await }),
             6e-5,
-            cost::relu(n),
+            relu_cost(n),
         ),
         (
             Attention::Relu6,
             |p, xs| Box::pin(async move { attention_map(p, Attention::Relu6, &xs[0]).await }),
             6e-5,
-            cost::relu6(n),
+            relu6_cost(n),
         ),
         (
             Attention::Square,
             |p, xs| Box::pin(async move { attention_map(p, Attention::Square, &xs[0]).await }),
             // 1/n is encoded with relative error 3e-5 (n = 9) and S^2 reaches 144 here.
             6e-4,
-            cost::square(TruncMode::Local, n),
+            square_cost(TruncMode::Local, n),
         ),
         (
             Attention::ScaleAttn,
@@ -851,7 +839,7 @@ fn attention_maps_accuracy_and_counts() {
     assert_cost(
         "softmax exact",
         &o,
-        cost::softmax(TruncMode::Exact, rows, len),
+        softmax_cost(TruncMode::Exact, rows, len),
     );
     // Larger score ranges (ViT scores after scaling are within a few tens).
     let wide = uniform(&mut g, &[4, 65], -30.0, 30.0);
@@ -914,9 +902,9 @@ fn attention_heads() {
         TruncMode::Local,
         &[(0, q.clone()), (0, k.clone()), (0, v.clone())],
         |p, xs| {
-            Box::pin(
-                async move { pr::scale_attn(p, &xs[0], &xs[1], &xs[2], 1.0 / (12.0 * 2.0)).await },
-            )
+            Box::pin(async move {
+                heads::scale_attn(p, &xs[0], &xs[1], &xs[2], 1.0 / (12.0 * 2.0)).await
+            })
         },
     );
     let want = plain_matmul(&plain_matmul(&qq, &t2(&kq)), &vq).mapv(|x| x / 24.0);
@@ -925,13 +913,13 @@ fn attention_heads() {
         max_abs_err(&o.out, &want)
     );
     assert!(max_abs_err(&o.out, &want) <= 1e-4, "scale_attn");
-    assert!(attention::scale_attn_reassociates(n, d, d));
+    assert!(scale_attn_reassociates(n, d, d));
     assert_cost(
         "scale_attn",
         &o,
-        cost::scale_attn(TruncMode::Local, h, n, d, d),
+        scale_attn_cost(TruncMode::Local, h, n, d, d),
     );
-    assert_eq!(cost::scale_attn(TruncMode::Local, h, n, d, d).rounds, 2);
+    assert_eq!(scale_attn_cost(TruncMode::Local, h, n, d, d).rounds, 2);
 
     // Linformer with k = 3.
     let e = uniform(&mut g, &[3, n], -0.5, 0.5);
@@ -946,9 +934,9 @@ fn attention_heads() {
             (1, f.clone()),
         ],
         |p, xs| {
-            Box::pin(
-                async move { pr::linformer(p, &xs[0], &xs[1], &xs[2], &xs[3], &xs[4], 0.5).await },
-            )
+            Box::pin(async move {
+                heads::linformer(p, &xs[0], &xs[1], &xs[2], &xs[3], &xs[4], 0.5).await
+            })
         },
     );
     let ek = plain_matmul(&quant(&e), &kq);
@@ -962,7 +950,7 @@ fn attention_heads() {
     assert_cost(
         "linformer",
         &o,
-        cost::linformer(TruncMode::Local, h, n, d, 3),
+        linformer_cost(TruncMode::Local, h, n, d, 3),
     );
     assert!(
         max_abs_err(&o.out, &want) <= 5e-3,
@@ -980,7 +968,9 @@ fn attention_heads() {
             (0, v.clone()),
             (1, gamma.clone()),
         ],
-        |p, xs| Box::pin(async move { pr::xnorm(p, &xs[0], &xs[1], &xs[2], &xs[3], 1e-6).await }),
+        |p, xs| {
+            Box::pin(async move { heads::xnorm(p, &xs[0], &xs[1], &xs[2], &xs[3], 1e-6).await })
+        },
     );
     let norm_rows = |x: &ArrayD<f64>| {
         rows_map(x, |r| {
@@ -996,7 +986,7 @@ fn attention_heads() {
             .mapv_inplace(|x| x * quant(&gamma)[hi]);
     }
     eprintln!("measured: xnorm abs err {:.2e}", max_abs_err(&o.out, &want));
-    assert_cost("xnorm", &o, cost::xnorm(TruncMode::Local, h, n, d));
+    assert_cost("xnorm", &o, xnorm_cost(TruncMode::Local, h, n, d));
     assert!(
         max_abs_err(&o.out, &want) <= 5e-3,
         "xnorm {}",
@@ -1016,7 +1006,7 @@ fn attention_heads() {
     assert_cost(
         "l2_normalize",
         &o,
-        cost::l2_normalize(TruncMode::Local, 6, 10),
+        l2_normalize_cost(TruncMode::Local, 6, 10),
     );
 }
 
@@ -1040,14 +1030,14 @@ fn meter_labels_and_profiles() {
         })
     });
     let r = &o.joint;
-    assert_eq!(as_cost(&r.with_label_prefix("layer 0")), cost::relu(4));
+    assert_eq!(as_cost(&r.with_label_prefix("layer 0")), relu_cost(4));
     assert_eq!(
         as_cost(&r.with_label_prefix("layer 0/head 1")),
-        cost::relu(4)
+        relu_cost(4)
     );
     assert_eq!(
         as_cost(&r.with_label_prefix("layer 1")),
-        cost::square(TruncMode::Local, 4)
+        square_cost(TruncMode::Local, 4)
     );
     let by_op = r.by_op();
     assert_eq!(
@@ -1554,11 +1544,11 @@ fn bench_table() {
     let find = |name: &str| rows.iter().find(|r| r.protocol == name).unwrap();
     let relu = find("relu");
     assert_eq!((relu.rounds, relu.bytes_p0_to_p1, relu.bytes_offline), {
-        let c = cost::relu(256);
+        let c = relu_cost(256);
         (c.rounds, c.p0_to_p1, c.offline)
     });
     let gelu = find("gelu");
-    assert_eq!(gelu.rounds, cost::gelu(TruncMode::Local, 256).rounds);
+    assert_eq!(gelu.rounds, gelu_cost(TruncMode::Local, 256).rounds);
     assert!(gelu.wan_s > gelu.lan_s);
     assert!(table.contains("reciprocal"));
 }

@@ -1,15 +1,8 @@
 //! The dealer: correlated randomness for the online phase, in the trusted-first-party model of
 //! SecretFlow-SPU's SEMI2K (`BeaverTfpUnsafe`) and CrypTen's TTP provider.
 //!
-//! Each correlation ([`CorrRequest`]) is a list of components ([`layout`]); each component is a
-//! ring tensor (`Arith`, additive shares) or a packed bit vector (`Bits`, XOR shares) with a
-//! [`CompRole`]:
-//!
-//! * `Free`: both parties draw their share from their own dealer-seeded PRG;
-//! * `P0Only` / `P1Only`: one party draws the whole value, the other holds zero;
-//! * `Dep`: the value depends on the others (e.g. `c = a b`): party 0 draws its share from its
-//!   PRG, party 1's share is a *correction* computed by the dealer (who knows both seeds) and
-//!   sent to party 1 only.
+//! Each correlation is a [`Correlation`] (its components and their roles are described in
+//! [`super::correlation`]); the protocol that consumes it defines it.
 //!
 //! So party 0 never talks to the dealer after receiving its seed, and all offline traffic is
 //! dealer -> party 1, exactly the correction bytes ([`correction_bytes`]). Requests are served
@@ -32,278 +25,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ndarray::{ArrayD, IxDyn, Zip};
-
+use super::correlation::{correction_bytes, draw, CompRing, CompRole, Correlation, Parts};
 use super::fss::deal::{KeyDealer, KeyRequest};
 use super::prg::{Prg, Seed};
-use super::ring::matmul_acc;
 use super::share::{bits_to_bytes, bytes_to_bits, bytes_to_words, words_to_bytes};
 use super::transport::{decode_frame, encode_frame, Transport, HEADER_LEN, MAGIC_DEALER};
 use crate::{Error, Result};
-
-/// A correlation kind and its shape.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CorrRequest {
-    /// Element-wise Beaver triple with broadcasting: `a` (shape `x`), `b` (shape `y`, which
-    /// broadcasts to `x`), `c = a * broadcast(b)`.
-    Triple {
-        /// Shape of the left operand.
-        x: Vec<usize>,
-        /// Shape of the right operand.
-        y: Vec<usize>,
-    },
-    /// Square pair `a`, `c = a^2` over `n` elements.
-    Square {
-        /// Elements.
-        n: usize,
-    },
-    /// Batched matrix triple `A` (`bx` x m x k), `B` (`by` x k x p), `C = A B` (`b` x m x p,
-    /// `b = max(bx, by)`, the other batch being 1 and broadcast).
-    MatTriple {
-        /// Batch of the left operand (1 = broadcast).
-        bx: usize,
-        /// Batch of the right operand (1 = broadcast).
-        by: usize,
-        /// Rows of A.
-        m: usize,
-        /// Inner dimension.
-        k: usize,
-        /// Columns of B.
-        p: usize,
-    },
-    /// Beaver AND triples over `nbits` packed bits: `u`, `v`, `w = u & v`, all XOR-shared.
-    AndTriple {
-        /// Bits.
-        nbits: usize,
-    },
-    /// One-sided AND triples: `u` known to party 0 only, `v` to party 1 only, `w = u & v`
-    /// XOR-shared. For ANDs of a value party 0 holds in the clear with one party 1 holds.
-    OneSidedAnd {
-        /// Bits.
-        nbits: usize,
-    },
-    /// Random bits `r` in both forms: XOR-shared and additively shared (as integers 0/1).
-    BitPair {
-        /// Bits.
-        n: usize,
-    },
-    /// For bit-times-value products: random bits `r` (XOR-shared), random `a`, and additive
-    /// shares of `r` and of `r * a`.
-    BitMul {
-        /// Elements.
-        n: usize,
-    },
-    /// Truncation pairs for the exact one-round truncation: random `r`, and additive shares of
-    /// `msb(r)` and of `(r mod 2^63) >> bits`.
-    TruncPair {
-        /// Elements.
-        n: usize,
-        /// Bits truncated.
-        bits: u32,
-    },
-    /// A zero-sharing used to share party 1's inputs without online traffic: party 0's share is
-    /// random from its seed, party 1 receives its negation (and adds its input).
-    InputMask {
-        /// Elements.
-        n: usize,
-    },
-}
-
-impl CorrRequest {
-    /// A stable tag for frames.
-    pub fn tag(&self) -> u32 {
-        match self {
-            CorrRequest::Triple { .. } => 1,
-            CorrRequest::Square { .. } => 2,
-            CorrRequest::MatTriple { .. } => 3,
-            CorrRequest::AndTriple { .. } => 4,
-            CorrRequest::OneSidedAnd { .. } => 5,
-            CorrRequest::BitPair { .. } => 6,
-            CorrRequest::BitMul { .. } => 7,
-            CorrRequest::TruncPair { .. } => 8,
-            CorrRequest::InputMask { .. } => 9,
-        }
-    }
-}
-
-/// How a component's shares are produced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CompRole {
-    /// Both shares random.
-    Free,
-    /// Party 0 holds the value, party 1 zero.
-    P0Only,
-    /// Party 1 holds the value, party 0 zero.
-    P1Only,
-    /// Party 0's share random, party 1's share sent by the dealer.
-    Dep,
-}
-
-/// A component's ring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CompRing {
-    /// `n` ring elements, additively shared.
-    Arith(usize),
-    /// `n` bits packed into words, XOR-shared.
-    Bits(usize),
-}
-
-impl CompRing {
-    fn words(self) -> usize {
-        match self {
-            CompRing::Arith(n) => n,
-            CompRing::Bits(n) => n.div_ceil(64),
-        }
-    }
-    fn bytes(self) -> usize {
-        match self {
-            CompRing::Arith(n) => 8 * n,
-            CompRing::Bits(n) => n.div_ceil(8),
-        }
-    }
-}
-
-/// The components of a request, in PRG draw order.
-pub fn layout(req: &CorrRequest) -> Vec<(CompRing, CompRole)> {
-    use CompRing::*;
-    use CompRole::*;
-    match *req {
-        CorrRequest::Triple { ref x, ref y } => {
-            let (nx, ny) = (x.iter().product(), y.iter().product());
-            vec![(Arith(nx), Free), (Arith(ny), Free), (Arith(nx), Dep)]
-        }
-        CorrRequest::Square { n } => vec![(Arith(n), Free), (Arith(n), Dep)],
-        CorrRequest::MatTriple { bx, by, m, k, p } => vec![
-            (Arith(bx * m * k), Free),
-            (Arith(by * k * p), Free),
-            (Arith(bx.max(by) * m * p), Dep),
-        ],
-        CorrRequest::AndTriple { nbits } => {
-            vec![(Bits(nbits), Free), (Bits(nbits), Free), (Bits(nbits), Dep)]
-        }
-        CorrRequest::OneSidedAnd { nbits } => {
-            vec![
-                (Bits(nbits), P0Only),
-                (Bits(nbits), P1Only),
-                (Bits(nbits), Dep),
-            ]
-        }
-        CorrRequest::BitPair { n } => vec![(Bits(n), Free), (Arith(n), Dep)],
-        CorrRequest::BitMul { n } => {
-            vec![
-                (Bits(n), Free),
-                (Arith(n), Free),
-                (Arith(n), Dep),
-                (Arith(n), Dep),
-            ]
-        }
-        CorrRequest::TruncPair { n, .. } => {
-            vec![(Arith(n), Free), (Arith(n), Dep), (Arith(n), Dep)]
-        }
-        CorrRequest::InputMask { n } => vec![(Arith(n), Dep)],
-    }
-}
-
-/// Offline bytes the dealer sends party 1 for `req`.
-pub fn correction_bytes(req: &CorrRequest) -> usize {
-    layout(req)
-        .iter()
-        .filter(|(_, r)| *r == CompRole::Dep)
-        .map(|(c, _)| c.bytes())
-        .sum()
-}
-
-/// One party's components of a correlation, in layout order (zeros where it holds nothing).
-pub type Parts = Vec<Vec<u64>>;
-
-/// Draws `party`'s PRG-expanded components (`None` for party 1's `Dep` components).
-fn draw(req: &CorrRequest, party: usize, prg: &mut Prg) -> Vec<Option<Vec<u64>>> {
-    layout(req)
-        .into_iter()
-        .map(|(ring, role)| {
-            let mine = match role {
-                CompRole::Free => true,
-                CompRole::P0Only => party == 0,
-                CompRole::P1Only => party == 1,
-                CompRole::Dep => party == 0,
-            };
-            if mine {
-                Some(match ring {
-                    CompRing::Arith(n) => prg.words(n),
-                    CompRing::Bits(n) => prg.bits(n),
-                })
-            } else if role == CompRole::Dep {
-                None
-            } else {
-                Some(vec![0u64; ring.words()])
-            }
-        })
-        .collect()
-}
-
-fn bit(words: &[u64], i: usize) -> u64 {
-    (words[i / 64] >> (i % 64)) & 1
-}
-
-/// The true values of the `Dep` components given the true values of all components
-/// (`Dep` entries of `v` are ignored).
-fn dependent_values(req: &CorrRequest, v: &[Vec<u64>]) -> Result<Vec<Vec<u64>>> {
-    Ok(match req {
-        CorrRequest::Triple { x, y } => {
-            let a = ArrayD::from_shape_vec(IxDyn(x), v[0].clone())?;
-            let b = ArrayD::from_shape_vec(IxDyn(y), v[1].clone())?;
-            let bb = b.broadcast(a.raw_dim()).ok_or_else(|| {
-                Error::shape(
-                    "beaver triple",
-                    format!("a shape broadcasting to {x:?}"),
-                    format!("{y:?}"),
-                )
-            })?;
-            let mut c = a.clone();
-            Zip::from(&mut c)
-                .and(&bb)
-                .for_each(|c, &b| *c = c.wrapping_mul(b));
-            vec![c.iter().copied().collect()]
-        }
-        CorrRequest::Square { .. } => vec![v[0].iter().map(|a| a.wrapping_mul(*a)).collect()],
-        CorrRequest::MatTriple { bx, by, m, k, p } => {
-            let b = (*bx).max(*by);
-            let mut c = vec![0u64; b * m * p];
-            for i in 0..b {
-                let ai = if *bx == 1 { 0 } else { i };
-                let bi = if *by == 1 { 0 } else { i };
-                matmul_acc(
-                    &v[0][ai * m * k..(ai + 1) * m * k],
-                    &v[1][bi * k * p..(bi + 1) * k * p],
-                    &mut c[i * m * p..(i + 1) * m * p],
-                    *m,
-                    *k,
-                    *p,
-                );
-            }
-            vec![c]
-        }
-        CorrRequest::AndTriple { .. } | CorrRequest::OneSidedAnd { .. } => {
-            vec![v[0].iter().zip(&v[1]).map(|(u, w)| u & w).collect()]
-        }
-        CorrRequest::BitPair { n } => vec![(0..*n).map(|i| bit(&v[0], i)).collect()],
-        CorrRequest::BitMul { n } => {
-            let r: Vec<u64> = (0..*n).map(|i| bit(&v[0], i)).collect();
-            let ra = r
-                .iter()
-                .zip(&v[1])
-                .map(|(r, a)| r.wrapping_mul(*a))
-                .collect();
-            vec![r, ra]
-        }
-        CorrRequest::TruncPair { bits, .. } => {
-            let msb = v[0].iter().map(|r| r >> 63).collect();
-            let mid = v[0].iter().map(|r| (r << 1) >> (bits + 1)).collect();
-            vec![msb, mid]
-        }
-        CorrRequest::InputMask { n } => vec![vec![0u64; *n]],
-    })
-}
 
 /// The dealer: knows both parties' dealer seeds.
 pub struct Dealer {
@@ -335,8 +62,8 @@ impl Dealer {
     }
 
     /// Serves the next request: returns party 1's correction bytes and party 1's full parts.
-    pub fn generate(&mut self, req: &CorrRequest) -> Result<(Vec<u8>, Parts)> {
-        let lay = layout(req);
+    pub fn generate(&mut self, req: &dyn Correlation) -> Result<(Vec<u8>, Parts)> {
+        let lay = req.layout();
         let p0 = draw(req, 0, &mut self.prg0);
         let p1 = draw(req, 1, &mut self.prg1);
         // True values of the non-dependent components.
@@ -356,7 +83,7 @@ impl Dealer {
                 }
             })
             .collect();
-        let mut deps = dependent_values(req, &values)?.into_iter();
+        let mut deps = req.dependent_values(&values)?.into_iter();
         let mut correction = Vec::with_capacity(correction_bytes(req));
         let mut parts1 = Vec::with_capacity(lay.len());
         for ((ring, role), (s0, s1)) in lay.iter().zip(p0.into_iter().zip(p1)) {
@@ -407,8 +134,8 @@ async fn recv_keys(
 }
 
 /// Party 1's parts from its PRG and the dealer's correction bytes.
-fn assemble_party1(req: &CorrRequest, prg: &mut Prg, correction: &[u8]) -> Result<Parts> {
-    let lay = layout(req);
+fn assemble_party1(req: &dyn Correlation, prg: &mut Prg, correction: &[u8]) -> Result<Parts> {
+    let lay = req.layout();
     let drawn = draw(req, 1, prg);
     let mut at = 0;
     let mut parts = Vec::with_capacity(lay.len());
@@ -583,7 +310,7 @@ impl DealerClient {
     }
 
     /// Serves the next request for a party (0 or 1).
-    pub(crate) async fn get(&mut self, req: &CorrRequest) -> Result<(Parts, OfflineBytes)> {
+    pub(crate) async fn get(&mut self, req: &dyn Correlation) -> Result<(Parts, OfflineBytes)> {
         let seq = self.count;
         self.count += 1;
         match &mut self.source {
@@ -635,101 +362,20 @@ impl DealerClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reqs() -> Vec<CorrRequest> {
-        vec![
-            CorrRequest::Triple {
-                x: vec![2, 3],
-                y: vec![3],
-            },
-            CorrRequest::Square { n: 5 },
-            CorrRequest::MatTriple {
-                bx: 2,
-                by: 1,
-                m: 2,
-                k: 3,
-                p: 2,
-            },
-            CorrRequest::AndTriple { nbits: 70 },
-            CorrRequest::OneSidedAnd { nbits: 64 },
-            CorrRequest::BitPair { n: 9 },
-            CorrRequest::BitMul { n: 9 },
-            CorrRequest::TruncPair { n: 4, bits: 16 },
-            CorrRequest::InputMask { n: 3 },
-        ]
-    }
+    use crate::mpc::protocols::b2a::BitPair;
+    use crate::mpc::protocols::beaver::Square;
 
     #[test]
-    fn correlations_hold() {
+    fn every_request_is_served_once_in_order() {
         let (s0, s1) = (Seed::insecure_fixed(10), Seed::insecure_fixed(11));
         let dealer = Rc::new(RefCell::new(Dealer::new(s0, s1)));
-        let mut c0 = DealerClient::party0(s0);
         let mut c1 = DealerClient::party1_on_demand(s1, dealer.clone());
-        for req in reqs() {
-            let (p0, _) = futures::executor::block_on(c0.get(&req)).unwrap();
-            let (p1, off) = futures::executor::block_on(c1.get(&req)).unwrap();
-            assert_eq!(off.recv, correction_bytes(&req));
-            let add = |i: usize| -> Vec<u64> {
-                p0[i]
-                    .iter()
-                    .zip(&p1[i])
-                    .map(|(a, b)| a.wrapping_add(*b))
-                    .collect()
-            };
-            let xor =
-                |i: usize| -> Vec<u64> { p0[i].iter().zip(&p1[i]).map(|(a, b)| a ^ b).collect() };
-            match &req {
-                CorrRequest::Triple { .. } => {
-                    let (a, b, c) = (add(0), add(1), add(2));
-                    for i in 0..6 {
-                        assert_eq!(c[i], a[i].wrapping_mul(b[i % 3]));
-                    }
-                }
-                CorrRequest::Square { .. } => {
-                    let (a, c) = (add(0), add(1));
-                    assert!(a.iter().zip(&c).all(|(a, c)| a.wrapping_mul(*a) == *c));
-                }
-                CorrRequest::MatTriple { .. } => {
-                    let (a, b, c) = (add(0), add(1), add(2));
-                    for i in 0..2 {
-                        let want = crate::mpc::ring::matmul(&a[i * 6..(i + 1) * 6], &b, 2, 3, 2);
-                        assert_eq!(&c[i * 4..(i + 1) * 4], &want[..]);
-                    }
-                }
-                CorrRequest::AndTriple { .. } => {
-                    let (u, v, w) = (xor(0), xor(1), xor(2));
-                    assert!(u.iter().zip(&v).zip(&w).all(|((u, v), w)| u & v == *w));
-                    assert_eq!(w[1] >> 6, 0);
-                }
-                CorrRequest::OneSidedAnd { .. } => {
-                    assert!(p1[0].iter().all(|&x| x == 0) && p0[1].iter().all(|&x| x == 0));
-                    let w = xor(2);
-                    assert!(p0[0]
-                        .iter()
-                        .zip(&p1[1])
-                        .zip(&w)
-                        .all(|((u, v), w)| u & v == *w));
-                }
-                CorrRequest::BitPair { n } => {
-                    let (r, ra) = (xor(0), add(1));
-                    assert!((0..*n).all(|i| bit(&r, i) == ra[i]));
-                }
-                CorrRequest::BitMul { n } => {
-                    let (r, a, rr, ra) = (xor(0), add(1), add(2), add(3));
-                    assert!((0..*n)
-                        .all(|i| bit(&r, i) == rr[i] && ra[i] == a[i].wrapping_mul(bit(&r, i))));
-                }
-                CorrRequest::TruncPair { bits, .. } => {
-                    let (r, msb, mid) = (add(0), add(1), add(2));
-                    for i in 0..4 {
-                        assert_eq!(msb[i], r[i] >> 63);
-                        assert_eq!(mid[i], (r[i] & (u64::MAX >> 1)) >> bits);
-                    }
-                }
-                CorrRequest::InputMask { .. } => assert!(add(0).iter().all(|&x| x == 0)),
-            }
-        }
-        assert_eq!(dealer.borrow().count(), reqs().len() as u64);
+        let a = Square { n: 3 };
+        let (first, _) = futures::executor::block_on(c1.get(&a)).unwrap();
+        let (second, _) = futures::executor::block_on(c1.get(&a)).unwrap();
+        // Two calls draw two correlations, never the same one twice.
+        assert_ne!(first, second);
+        assert_eq!(dealer.borrow().count(), 2);
     }
 
     #[test]
@@ -738,8 +384,8 @@ mod tests {
         let (tx, rx) = crate::mpc::transport::mem_pair();
         let mut d = DealerClient::dealer(Dealer::new(s0, s1), Box::new(tx));
         let mut c1 = DealerClient::party1_remote(s1, Box::new(rx));
-        let a = CorrRequest::Square { n: 3 };
-        let b = CorrRequest::BitPair { n: 3 };
+        let a = Square { n: 3 };
+        let b = BitPair { n: 3 };
         let (pd, _) = futures::executor::block_on(d.get(&a)).unwrap();
         let (p1, _) = futures::executor::block_on(c1.get(&a)).unwrap();
         assert_eq!(pd, p1);

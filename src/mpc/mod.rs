@@ -7,7 +7,8 @@
 //! | [`share`] | additive and XOR share tensors, bit packing |
 //! | [`prg`] | ChaCha12 PRG, seeds from `getrandom` |
 //! | [`fss`] | function secret sharing: GGM PRGs, DPF and DCF keys |
-//! | [`dealer`] | correlations: party 0 expands from its seed, party 1 gets corrections |
+//! | [`correlation`] | what a correlation is: components, roles, the trait each protocol's correlation implements |
+//! | [`dealer`] | serving correlations: party 0 expands from its seed, party 1 gets corrections |
 //! | [`transport`] | async byte transports, frames, in-memory / pumped / shaped / recording |
 //! | `tcp` | native TCP transport |
 //! | `websocket` | native WebSocket transport (`ws://`, `wss://`), the one browsers speak |
@@ -43,9 +44,11 @@
 //! ```
 
 pub mod bench;
+pub mod correlation;
 pub mod dealer;
 pub mod exec;
 pub mod fss;
+pub mod harness;
 pub mod meter;
 pub mod party;
 pub mod prg;

@@ -18,7 +18,8 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use super::dealer::{CorrRequest, Dealer, DealerClient, Parts};
+use super::correlation::{Correlation, Parts};
+use super::dealer::{Dealer, DealerClient};
 use super::fss::deal::KeyRequest;
 use super::meter::Meter;
 use super::prg::{Prg, Seed};
@@ -43,7 +44,7 @@ pub enum TruncMode {
 /// Which protocols compute signs and comparisons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum ProtocolFamily {
-    /// Boolean circuits on Beaver correlations (the MSB of [`super::protocols::compare`]: 7
+    /// Boolean circuits on Beaver correlations (the MSB of [`super::protocols::msb`]: 7
     /// rounds); party 0 needs only its dealer seed.
     #[default]
     Classic,
@@ -233,9 +234,9 @@ impl Party {
     }
 
     /// The next correlation; its fetching time and offline bytes are metered apart.
-    pub(crate) async fn corr(&mut self, req: CorrRequest) -> Result<Parts> {
+    pub(crate) async fn corr(&mut self, req: &dyn Correlation) -> Result<Parts> {
         self.meter.tick();
-        let (parts, off) = self.corr.get(&req).await?;
+        let (parts, off) = self.corr.get(req).await?;
         self.meter.record_offline(off.sent, off.recv);
         self.meter.tick_offline();
         Ok(parts)

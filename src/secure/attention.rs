@@ -6,9 +6,12 @@
 
 use crate::model::attention::{RS_EPS, TWO_QUAD_C};
 use crate::model::Attention;
-use crate::mpc::protocols::approx::{scale_by, square1, SPARSEMAX_ITERS};
-use crate::mpc::protocols::arith::metered;
-use crate::mpc::protocols::compare::{relu6, relu_impl};
+use crate::mpc::bench::{input, BenchCase, Dims};
+use crate::mpc::protocols::beaver::square1;
+use crate::mpc::protocols::metered;
+use crate::mpc::protocols::relu::{relu6, relu_impl};
+use crate::mpc::protocols::softmax::SPARSEMAX_ITERS;
+use crate::mpc::protocols::trunc::scale_by;
 use crate::mpc::protocols::{relu_softmax, softmax, sparsemax, two_quad};
 use crate::mpc::{ArithShare, Party};
 use crate::{Error, Result};
@@ -16,7 +19,7 @@ use crate::{Error, Result};
 /// `P = f(S)` over the last axis of `s`, as [`crate::model::attention`] defines it: Softmax,
 /// ReLU/n, ReLU6/n, Sparsemax, Square/n, 2Quad, ScaleAttn (S/n) and RSAttn. Linformer and
 /// XNorm are not row maps: they are whole-head protocols
-/// ([`crate::mpc::protocols::linformer`], [`crate::mpc::protocols::xnorm`]).
+/// ([`super::heads::linformer`], [`super::heads::xnorm`]).
 pub async fn attention_map(
     p: &mut Party,
     variant: Attention,
@@ -53,3 +56,19 @@ pub async fn attention_map(
         ))),
     }
 }
+
+/// Rows of the cost table ([`super::bench`]): the row maps that carry the model's constants.
+pub(crate) const BENCH: &[BenchCase] = &[
+    BenchCase::new(
+        "relu_softmax (RSAttn)",
+        Dims::Rows,
+        &[input(0, Dims::Rows, -4.0, 4.0)],
+        crate::program!(|p, x| relu_softmax(p, &x[0], RS_EPS as f64).await),
+    ),
+    BenchCase::new(
+        "two_quad",
+        Dims::Rows,
+        &[input(0, Dims::Rows, -4.0, 4.0)],
+        crate::program!(|p, x| two_quad(p, &x[0], TWO_QUAD_C as f64, RS_EPS as f64).await),
+    ),
+];

@@ -12,10 +12,10 @@ use crate::model::layers::{patchify, LN_EPS};
 use crate::model::vit::{Arch, TokenMlp};
 use crate::model::{Attention, ViTConfig};
 use crate::mpc::protocols::{
-    gelu, gelu_relu, layer_norm, linformer, matmul, matmul_many, relu, scale, scale_attn,
-    share_input, xnorm,
+    gelu, gelu_relu, layer_norm, matmul, matmul_many, relu, scale, share_input,
 };
 use crate::mpc::{ArithShare, Party};
+use crate::secure::heads::{linformer, scale_attn, xnorm};
 use crate::{Error, Result};
 
 /// Party 0 patchifies its image (a public rearrangement) and shares the patches; party 1 and

@@ -5,6 +5,8 @@
 //!
 //! * [`weights`]: the model's tensors as shares (and the MPCViT+ fused matrices);
 //! * [`attention`]: each row-wise attention variant's map `P = f(S)` on the engine's protocols;
+//! * [`heads`]: whole-head ScaleAttn (re-associated), Linformer and XNorm on shares;
+//! * [`mod@bench`]: the per-protocol cost table, engine and attention rows;
 //! * [`forward`]: the forward pass over [`crate::mpc`] protocols; cost follows the plan: ReLU /
 //!   reciprocal run only on the heads, rows and tokens the plan gives RSAttn or GeLU, ScaleAttn
 //!   heads cost only their (re-associated) matrix products, and heads sharing a variant share
@@ -22,7 +24,9 @@
 
 pub mod agreement;
 pub mod attention;
+pub mod bench;
 pub mod forward;
+pub mod heads;
 pub mod latency;
 pub mod paper;
 pub mod programs;

@@ -6,7 +6,8 @@
 
 use std::path::PathBuf;
 
-use mpcvit::mpc::bench::{run as bench_run, BenchRow};
+use mpcvit::mpc::bench::BenchRow;
+use mpcvit::secure::bench::run as bench_run;
 use mpcvit::Result;
 
 use crate::common::node_json;

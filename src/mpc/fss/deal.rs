@@ -23,7 +23,7 @@ use crate::{Error, Result};
 
 /// A kind of FSS key bundle (one protocol's offline material for one call).
 pub trait KeyRequest {
-    /// The protocol's registry tag (`crate::mpc::protocols::fss::tags`), distinct from every
+    /// The protocol's registry tag (`crate::mpc::protocols::registry`), distinct from every
     /// correlation tag.
     fn tag(&self) -> u32;
     /// Exact bytes of party `party`'s bundle.

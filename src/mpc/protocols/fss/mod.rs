@@ -9,7 +9,7 @@
 //!
 //! Each file holds its dealer bundle (a [`crate::mpc::fss::deal::KeyRequest`]), its online
 //! steps, its cost formula, its security argument and its tests; a new protocol adds its file
-//! and one line to [`tags`].
+//! and one line to [`super::registry`].
 
 pub mod relu;
 pub mod sign;
@@ -19,12 +19,3 @@ mod tests;
 
 pub use relu::{relu, relu_within, select};
 pub use sign::{drelu, drelu_values, lt, lt_const, msb, msb_within};
-
-/// The registry of FSS key-bundle tags (frame step ids of key frames; distinct from the
-/// correlation tags 1-9 of [`crate::mpc::dealer::CorrRequest::tag`]).
-pub mod tags {
-    /// [`super::sign`]: the sign gate.
-    pub const SIGN: u32 = 0x100;
-    /// [`super::relu`]: the sign gate with ReLU's second-round tuple.
-    pub const RELU: u32 = 0x101;
-}

@@ -15,7 +15,7 @@
 //! `n (24 + dcf::key_len(bits - 1)) + ceil(n/8)`.
 //!
 //! **Select.** `b ? x : y = y + b (x - y)` for XOR-shared `b` is the one-round bit-times-value
-//! product of [`crate::mpc::protocols::compare::bit_mul`] (open `b ^ rho` and `x - y - a`); it
+//! product of [`crate::mpc::protocols::b2a::bit_mul`] (open `b ^ rho` and `x - y - a`); it
 //! is already at the one-round floor, so both families share it ([`select`]).
 //!
 //! **Security.** Round 1 as in [`super::sign`]. Round 2 opens `d ^ rho` with `rho` a uniform bit
@@ -24,8 +24,8 @@
 
 use super::super::super::party::Party;
 use super::super::super::share::{bits_to_bytes, bytes_to_bits, ArithShare, BitShare};
-use super::super::arith::metered;
-use super::super::cost::{self as classic_cost, Cost};
+use super::super::b2a::bit_mul_cost;
+use super::super::cost::Cost;
 use super::sign::{not_arith, sign_round, SignKeys};
 use crate::mpc::fss::deal::KeyRequest;
 use crate::Result;
@@ -67,7 +67,7 @@ async fn relu_impl(p: &mut Party, x: &ArithShare, bits: u32) -> Result<ArithShar
 }
 
 /// `b ? x : y` element-wise: already one round in the classic family, so both share it.
-pub use super::super::compare::select;
+pub use super::super::b2a::select;
 
 /// Cost of [`relu_within`] on `n` elements of `bits`-bit values.
 pub fn relu_cost(n: usize, bits: u32) -> Cost {
@@ -89,5 +89,5 @@ pub fn relu_cost(n: usize, bits: u32) -> Cost {
 
 /// Cost of [`select`] on `n` elements.
 pub fn select_cost(n: usize) -> Cost {
-    classic_cost::bit_mul(n)
+    bit_mul_cost(n)
 }

@@ -5,7 +5,7 @@
 //!
 //! **Domain.** Inputs are `k`-bit two's-complement values, `2 <= k <= 64`: the result is exact
 //! for every `x` with `-2^(k-1) <= x < 2^(k-1)` (for `k = 64`, every ring element, like the
-//! classic [`crate::mpc::protocols::compare::msb`]); outside it, `x` is read mod `2^k`. No
+//! classic [`crate::mpc::protocols::msb::msb`]); outside it, `x` is read mod `2^k`. No
 //! approximation, no failure probability.
 //!
 //! **Protocol.** The dealer draws a mask `r` (uniform in Z_2^64), shares it additively, and
@@ -36,9 +36,9 @@ use super::super::super::fss::deal::KeyRequest;
 use super::super::super::fss::{EnginePrg, KeyError, TreePrg};
 use super::super::super::party::Party;
 use super::super::super::share::{ArithShare, BitShare};
-use super::super::arith::{add_const, metered};
 use super::super::cost::Cost;
-use super::tags;
+use super::super::linear::add_const;
+use super::super::registry as tags;
 use crate::mpc::Prg;
 use crate::{Error, Result};
 
@@ -306,7 +306,7 @@ async fn msb_inner(p: &mut Party, x: &ArithShare) -> Result<BitShare> {
 }
 
 /// XOR shares of `msb_k(x)` without a meter label of its own (the classic family's
-/// [`crate::mpc::protocols::compare::msb`] calls it under its own labels in the FSS family).
+/// [`crate::mpc::protocols::msb::msb`] calls it under its own labels in the FSS family).
 pub(crate) async fn msb_unmetered(p: &mut Party, x: &ArithShare, bits: u32) -> Result<BitShare> {
     let (m, _, _) = sign_round(p, x, bits, false).await?;
     Ok(low_bits(&m, x.shape()))

@@ -7,8 +7,8 @@ use std::rc::Rc;
 use futures::future::LocalBoxFuture;
 use ndarray::{ArrayD, IxDyn};
 
-use super::super::arith::{reveal_ring, share_input_ring};
 use super::super::cost::Cost;
+use super::super::input::{reveal_ring, share_input_ring};
 use super::{relu, sign};
 use crate::mpc::dealer::{Dealer, DealerClient};
 use crate::mpc::exec::{block_on_local, run_joined};

@@ -1,12 +1,18 @@
-//! Whole-head attention building blocks that are not row maps: ScaleAttn with the paper's
-//! re-association, Linformer and XNorm. Inputs are batched over heads: `q, k, v` of shape
-//! `(h, n, d)` (any leading batch dims). Row-wise variants (`P = f(S)`) are mapped
-//! onto [`super::approx`] by `secure::attention::attention_map`; `S = Q K^T / sqrt(d)` and `P V` are [`super::arith::matmul`]s.
+//! Whole-head attention that is not a row map, on shares: ScaleAttn with the paper's
+//! re-association (section 3.1), Linformer and XNorm. Inputs are batched over heads: `q, k, v`
+//! of shape `(h, n, d)` (any leading batch dims). Row-wise variants (`P = f(S)`) are
+//! [`super::attention::attention_map`]; `S = Q K^T / sqrt(d)` and `P V` are matrix products.
 
-use super::super::party::Party;
-use super::super::share::ArithShare;
-use super::approx::{l2_normalize_impl, softmax};
-use super::arith::{matmul_many_impl, metered, mul_many_impl, trunc_many_impl};
+use crate::mpc::bench::{input, BenchCase, Dims};
+use crate::mpc::party::{Party, TruncMode};
+use crate::mpc::protocols::beaver::{mul_cost, mul_many_impl};
+use crate::mpc::protocols::cost::Cost;
+use crate::mpc::protocols::l2_normalize::{l2_normalize_cost, l2_normalize_impl};
+use crate::mpc::protocols::matmul::{matmul_batch_cost, matmul_cost, matmul_many_impl};
+use crate::mpc::protocols::metered;
+use crate::mpc::protocols::softmax::{softmax, softmax_cost};
+use crate::mpc::protocols::trunc::{trunc_cost, trunc_many_impl};
+use crate::mpc::share::ArithShare;
 use crate::{Error, Result};
 
 async fn scale1(p: &mut Party, v: ArithShare, c: f64) -> Result<ArithShare> {
@@ -133,3 +139,76 @@ pub async fn xnorm(
         .await
     )
 }
+
+/// ScaleAttn on `(h, n, d)` inputs with values of width `dv`.
+pub fn scale_attn_cost(mode: TruncMode, h: usize, n: usize, d: usize, dv: usize) -> Cost {
+    if scale_attn_reassociates(n, d, dv) {
+        matmul_cost(mode, h, h, d, n, dv)
+            + trunc_cost(mode, h * d * dv)
+            + matmul_cost(mode, h, h, n, d, dv)
+    } else {
+        matmul_cost(mode, h, h, n, d, n)
+            + trunc_cost(mode, h * n * n)
+            + matmul_cost(mode, h, h, n, n, dv)
+    }
+}
+
+/// Linformer on `(h, n, d)` inputs with `(kl, n)` projections.
+pub fn linformer_cost(mode: TruncMode, h: usize, n: usize, d: usize, kl: usize) -> Cost {
+    matmul_batch_cost(mode, &[(1, h, kl, n, d), (1, h, kl, n, d)])
+        + matmul_cost(mode, h, h, n, d, kl)
+        + trunc_cost(mode, h * n * kl)
+        + softmax_cost(mode, h * n, kl)
+        + matmul_cost(mode, h, h, n, kl, d)
+}
+
+/// XNorm attention on `(h, n, d)` inputs.
+pub fn xnorm_cost(mode: TruncMode, h: usize, n: usize, d: usize) -> Cost {
+    matmul_cost(mode, h, h, d, n, d)
+        + l2_normalize_cost(mode, h * n + h * d, d)
+        + matmul_cost(mode, h, h, n, d, d)
+        + mul_cost(mode, h * n * d, h)
+}
+
+/// Rows of the cost table ([`super::bench`]): one head of `L` tokens and width `L / 4`.
+pub(crate) const BENCH: &[BenchCase] = &[
+    BenchCase::new(
+        "scale_attn",
+        Dims::Head,
+        &[
+            input(0, Dims::Head, -1.0, 1.0),
+            input(0, Dims::Head, -1.0, 1.0),
+            input(0, Dims::Head, -1.0, 1.0),
+        ],
+        crate::program!(|p, x| {
+            let (n, d) = (x[0].shape()[1] as f64, x[0].shape()[2] as f64);
+            scale_attn(p, &x[0], &x[1], &x[2], 1.0 / (n * d.sqrt())).await
+        }),
+    ),
+    BenchCase::new(
+        "xnorm attention",
+        Dims::Head,
+        &[
+            input(0, Dims::Head, -1.0, 1.0),
+            input(0, Dims::Head, -1.0, 1.0),
+            input(0, Dims::Head, -1.0, 1.0),
+            input(1, Dims::One, 0.5, 1.5),
+        ],
+        crate::program!(|p, x| xnorm(p, &x[0], &x[1], &x[2], &x[3], 1e-6).await),
+    ),
+    BenchCase::new(
+        "linformer attention",
+        Dims::Head,
+        &[
+            input(0, Dims::Head, -1.0, 1.0),
+            input(0, Dims::Head, -1.0, 1.0),
+            input(0, Dims::Head, -1.0, 1.0),
+            input(1, Dims::Proj, -0.3, 0.3),
+            input(1, Dims::Proj, -0.3, 0.3),
+        ],
+        crate::program!(|p, x| {
+            let d = x[0].shape()[2] as f64;
+            linformer(p, &x[0], &x[1], &x[2], &x[3], &x[4], 1.0 / d.sqrt()).await
+        }),
+    ),
+];
