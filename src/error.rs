@@ -39,6 +39,16 @@ pub enum Error {
         /// That loss.
         loss: f32,
     },
+    /// A name (of a network profile, a protocol family, ...) that is not one of the choices.
+    #[error("unknown {what} {got:?}: expected {expected}")]
+    UnknownName {
+        /// What was named.
+        what: &'static str,
+        /// The name given.
+        got: String,
+        /// The accepted names.
+        expected: &'static str,
+    },
     /// A weights file, manifest or checkpoint that cannot be loaded.
     #[error("invalid model file: {0}")]
     Model(String),

@@ -409,3 +409,64 @@ fn eval_ood_prints_one_accuracy_per_set_per_model() {
         assert!(cells.iter().all(|&a| a > 40.0 && a <= 100.0), "{row}");
     }
 }
+
+/// `--protocols fss|classic` (issue #11): `agree` and `report` measure with the chosen family,
+/// record it, and the FSS family needs fewer rounds on the same model; a bad name is an error.
+#[test]
+fn protocol_family_option_is_measured_and_recorded() {
+    let dir = temp_dir("protocols");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    for ext in ["json", "safetensors"] {
+        let f = format!("mnist-scale.{ext}");
+        std::fs::copy(shipped.join(&f), dir.join(&f)).unwrap();
+    }
+    let (models, data) = (dir.to_str().unwrap(), data_dir());
+    let data = data.to_str().unwrap();
+    let mut rounds = Vec::new();
+    for family in ["classic", "fss"] {
+        let json = dir.join(format!("agree-{family}.json"));
+        let common = ["--models", models, "--data-dir", data];
+        let mut args = vec![
+            "agree",
+            "mnist-scale",
+            "--limit",
+            "3",
+            "--protocols",
+            family,
+        ];
+        args.extend(common);
+        args.extend(["--json", json.to_str().unwrap()]);
+        let text = mpcvit(&args);
+        assert!(text.contains(&format!("{family} protocols")), "{text}");
+        let a: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(a["protocols"], family);
+        assert_eq!(a["agree"], 3, "{a}");
+        let mut args = vec!["report", "--update-costs", "--protocols", family];
+        args.extend(common);
+        mpcvit(&args);
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("mnist-scale.json")).unwrap())
+                .unwrap();
+        assert_eq!(m["cost"]["protocols"], family);
+        assert_eq!(
+            m["cost"]["rounds"].as_f64(),
+            a["mean_rounds"].as_f64(),
+            "report and agree measure alike"
+        );
+        rounds.push(m["cost"]["rounds"].as_u64().unwrap());
+    }
+    assert!(
+        rounds[1] < rounds[0],
+        "fss {} vs classic {}",
+        rounds[1],
+        rounds[0]
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mpcvit"))
+        .args(["report", "--models", models, "--protocols", "sigma"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("classic"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

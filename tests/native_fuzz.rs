@@ -47,7 +47,8 @@ use mpcvit::mpc::transport::{
     decode_frame, encode_frame, mem_pair, Recording, Transport, MAGIC_DEALER, MAGIC_PARTY,
 };
 use mpcvit::mpc::{
-    Dealer, DealerClient, Party, Report, SessionConfig, SessionSeeds, Stats, TruncMode,
+    Dealer, DealerClient, Party, ProtocolFamily, Report, SessionConfig, SessionSeeds, Stats,
+    TruncMode,
 };
 use mpcvit::secure::programs::{parse_seed_message, seed_message};
 use mpcvit::secure::remote::wire::{Control, Join, Kind};
@@ -916,9 +917,12 @@ fn server_reports() {
             let mut all_ok = true;
             for r in &theirs {
                 // Unchecked merging saturates; checked merging refuses.
-                let merged = PrivateInference::from_parts(vec![0.0, 1.0], &mine, r);
+                let merged =
+                    PrivateInference::from_parts(vec![0.0, 1.0], &mine, r, ProtocolFamily::Classic);
                 let _ = (merged.report.by_labels(2), merged.report.by_leaf_op());
-                all_ok &= PrivateInference::from_peer_parts(vec![0.0], &mine, r).is_ok();
+                all_ok &=
+                    PrivateInference::from_peer_parts(vec![0.0], &mine, r, ProtocolFamily::Classic)
+                        .is_ok();
             }
             all_ok && !theirs.is_empty()
         },
@@ -1019,10 +1023,17 @@ fn summed_report_counters_cannot_overflow() {
             ..row.stats
         };
     }
-    let merged = catch_unwind(|| PrivateInference::from_parts(vec![1.0, 0.0], &mine, &hostile))
-        .expect("merging a hostile report must not panic");
+    let merged = catch_unwind(|| {
+        PrivateInference::from_parts(vec![1.0, 0.0], &mine, &hostile, ProtocolFamily::Classic)
+    })
+    .expect("merging a hostile report must not panic");
     assert_eq!(merged.cost.rounds, u64::MAX);
-    match PrivateInference::from_peer_parts(vec![1.0, 0.0], &mine, &hostile) {
+    match PrivateInference::from_peer_parts(
+        vec![1.0, 0.0],
+        &mine,
+        &hostile,
+        ProtocolFamily::Classic,
+    ) {
         Err(mpcvit::Error::Protocol(m)) => assert!(m.contains("cost report"), "{m}"),
         other => panic!("expected a protocol error, got {other:?}"),
     }

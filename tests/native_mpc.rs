@@ -1537,7 +1537,7 @@ fn shaped_transport_imposes_the_profile() {
 
 #[test]
 fn bench_table() {
-    let rows = mpcvit::mpc::bench::run(256).unwrap();
+    let rows = mpcvit::mpc::bench::run(256, mpcvit::mpc::ProtocolFamily::Classic).unwrap();
     assert!(rows.len() >= 20);
     let table = mpcvit::mpc::bench::format_table(&rows);
     eprintln!("{table}");
@@ -1551,4 +1551,18 @@ fn bench_table() {
     assert_eq!(gelu.rounds, gelu_cost(TruncMode::Local, 256).rounds);
     assert!(gelu.wan_s > gelu.lan_s);
     assert!(table.contains("reciprocal"));
+    // The same table with the FSS family: every MSB is the one-round DCF sign gate, so ReLU is
+    // the sign gate on 64-bit values and the one-round bit-times-value product.
+    let fss = mpcvit::mpc::bench::run(256, mpcvit::mpc::ProtocolFamily::Fss).unwrap();
+    assert_eq!(
+        fss.iter().map(|r| &r.protocol).collect::<Vec<_>>(),
+        rows.iter().map(|r| &r.protocol).collect::<Vec<_>>()
+    );
+    let relu = fss.iter().find(|r| r.protocol == "relu").unwrap();
+    let c = pr::fss::sign::cost(256, 64) + bit_mul_cost(256);
+    assert_eq!(
+        (relu.rounds, relu.bytes_p0_to_p1, relu.bytes_p1_to_p0),
+        (c.rounds, c.p0_to_p1, c.p1_to_p0)
+    );
+    assert_eq!(relu.rounds, 2);
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::harness::{self, Program};
 use super::meter::NetworkProfile;
-use super::party::{SessionConfig, SessionSeeds, TruncMode};
+use super::party::{ProtocolFamily, SessionConfig, SessionSeeds, TruncMode};
 use super::prg::Prg;
 use super::protocols as pr;
 use crate::Result;
@@ -32,7 +32,7 @@ pub struct BenchRow {
     pub bytes_p0_to_p1: u64,
     /// Online bytes party 1 -> party 0.
     pub bytes_p1_to_p0: u64,
-    /// Offline bytes dealer -> party 1.
+    /// Offline bytes dealer -> parties.
     pub bytes_offline: u64,
     /// Measured local compute (the slower party), seconds.
     pub compute_s: f64,
@@ -172,8 +172,14 @@ fn random(prg: &mut Prg, shape: &[usize], lo: f64, hi: f64) -> ArrayD<f64> {
     ArrayD::from_shape_vec(IxDyn(shape), v).expect("sized")
 }
 
-/// Runs one case on tensors of about `size` elements (seeds from the OS).
-pub fn run_case(case: &BenchCase, size: usize, prg: &mut Prg) -> Result<BenchRow> {
+/// Runs one case on tensors of about `size` elements with the protocols of `family` (seeds
+/// from the OS).
+pub fn run_case(
+    case: &BenchCase,
+    size: usize,
+    family: ProtocolFamily,
+    prg: &mut Prg,
+) -> Result<BenchRow> {
     let inputs: Vec<(usize, ArrayD<f64>)> = case
         .inputs
         .iter()
@@ -181,6 +187,7 @@ pub fn run_case(case: &BenchCase, size: usize, prg: &mut Prg) -> Result<BenchRow
         .collect();
     let cfg = SessionConfig {
         trunc: case.trunc,
+        family,
         ..SessionConfig::default()
     };
     let o = harness::run(cfg, SessionSeeds::from_os()?, &inputs, case.program)?;
@@ -202,19 +209,23 @@ pub fn run_case(case: &BenchCase, size: usize, prg: &mut Prg) -> Result<BenchRow
     })
 }
 
-/// Runs every case of `registry` once on tensors of about `size` elements.
-pub fn run_cases(registry: &[&[BenchCase]], size: usize) -> Result<Vec<BenchRow>> {
+/// Runs every case of `registry` once on tensors of about `size` elements with `family`.
+pub fn run_cases(
+    registry: &[&[BenchCase]],
+    size: usize,
+    family: ProtocolFamily,
+) -> Result<Vec<BenchRow>> {
     let mut prg = Prg::from_os()?;
     let mut rows = Vec::new();
     for case in registry.iter().flat_map(|c| c.iter()) {
-        rows.push(run_case(case, size, &mut prg)?);
+        rows.push(run_case(case, size, family, &mut prg)?);
     }
     Ok(rows)
 }
 
-/// Runs every engine protocol once on tensors of about `size` elements.
-pub fn run(size: usize) -> Result<Vec<BenchRow>> {
-    run_cases(CASES, size)
+/// Runs every engine protocol once on tensors of about `size` elements with `family`.
+pub fn run(size: usize, family: ProtocolFamily) -> Result<Vec<BenchRow>> {
+    run_cases(CASES, size, family)
 }
 
 /// A fixed-width text table of `rows`.

@@ -67,9 +67,11 @@ impl NetworkProfile {
         match name {
             "lan" => Ok(NetworkProfile::lan()),
             "wan" => Ok(NetworkProfile::wan()),
-            other => Err(Error::Config(format!(
-                "network profile '{other}': expected wan or lan"
-            ))),
+            other => Err(Error::UnknownName {
+                what: "network profile",
+                got: other.into(),
+                expected: "wan or lan",
+            }),
         }
     }
 
@@ -502,7 +504,11 @@ mod tests {
             NetworkProfile::wan()
         );
         let e = NetworkProfile::from_name("WAN ").unwrap_err();
-        assert!(matches!(e, Error::Config(_)) && e.to_string().contains("expected wan or lan"));
+        assert!(
+            matches!(&e, Error::UnknownName { what: "network profile", got, .. } if got == "WAN ")
+                && e.to_string().contains("expected wan or lan"),
+            "{e}"
+        );
     }
 
     #[test]

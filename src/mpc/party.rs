@@ -54,6 +54,37 @@ pub enum ProtocolFamily {
     Fss,
 }
 
+impl ProtocolFamily {
+    /// Both families, in the order tables show them.
+    pub const ALL: [ProtocolFamily; 2] = [ProtocolFamily::Classic, ProtocolFamily::Fss];
+
+    /// The family's name on the command line, in manifests and in the page: `classic` / `fss`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolFamily::Classic => "classic",
+            ProtocolFamily::Fss => "fss",
+        }
+    }
+
+    /// The family called `name` ([`ProtocolFamily::name`]).
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| Error::UnknownName {
+                what: "protocol family",
+                got: name.into(),
+                expected: "classic or fss",
+            })
+    }
+}
+
+impl std::fmt::Display for ProtocolFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Per-session configuration (both parties and the dealer must agree).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SessionConfig {
@@ -329,4 +360,29 @@ pub fn local_pair_with(
         seeds.local1,
     )?;
     Ok((p0, p1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_found_by_name() {
+        for f in ProtocolFamily::ALL {
+            assert_eq!(ProtocolFamily::from_name(f.name()).unwrap(), f);
+            assert_eq!(f.to_string(), f.name());
+        }
+        let e = ProtocolFamily::from_name("FSS").unwrap_err();
+        assert!(
+            matches!(&e, Error::UnknownName { what: "protocol family", got, .. } if got == "FSS"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn older_session_json_is_classic() {
+        let cfg: SessionConfig =
+            serde_json::from_str(r#"{"fixed":{"frac_bits":16},"trunc":"Local"}"#).unwrap();
+        assert_eq!(cfg.family, ProtocolFamily::Classic);
+    }
 }

@@ -10,8 +10,13 @@ use crate::Result;
 
 /// Runs the private forward of a one-block copy of `cfg` four times (all RSAttn / all
 /// ScaleAttn heads, all GeLU / all linearised tokens) and returns per-head and per-token
-/// latency differences under `profile`. Weights are random: cost does not depend on values.
-pub fn unit_latency(cfg: &ViTConfig, profile: &NetworkProfile) -> Result<UnitLatency> {
+/// latency differences under `profile` with the protocols of `session`. Weights are random:
+/// cost does not depend on values.
+pub fn unit_latency(
+    cfg: &ViTConfig,
+    profile: &NetworkProfile,
+    session: SessionConfig,
+) -> Result<UnitLatency> {
     let mut one = cfg.clone();
     one.depth = 1;
     let params = Params::init(
@@ -31,7 +36,7 @@ pub fn unit_latency(cfg: &ViTConfig, profile: &NetworkProfile) -> Result<UnitLat
         let r = infer_local(
             &vit,
             &[&image],
-            SessionConfig::default(),
+            session,
             Some(SessionSeeds::insecure_fixed(1)),
         )?;
         let layer = r[0].report.with_label_prefix("layer 0");
@@ -48,19 +53,24 @@ pub fn unit_latency(cfg: &ViTConfig, profile: &NetworkProfile) -> Result<UnitLat
 
 /// The cost of one private inference of `vit` (weight sharing excluded), measured by running
 /// the real protocol once with both parties in this thread on a mid-grey image: rounds and
-/// bytes depend only on the shape and the plan, compute time is this machine's.
-pub fn measure_cost(vit: &ViT) -> Result<CostSummary> {
+/// bytes depend only on the shape, the plan and the `session`'s protocols, compute time is
+/// this machine's.
+pub fn measure_cost(vit: &ViT, session: SessionConfig) -> Result<CostSummary> {
     let image = vec![0.5f32; vit.config.input_len()];
-    let mut r = infer_local(vit, &[&image], SessionConfig::default(), None)?;
+    let mut r = infer_local(vit, &[&image], session, None)?;
     Ok(r.remove(0).cost)
 }
 
 /// [`measure_cost`] of `plan` (any granularity, with or without a GeLU plan) on the shape
 /// `cfg`, with random weights.
-pub fn plan_cost_measured(cfg: &ViTConfig, plan: &Plan) -> Result<CostSummary> {
+pub fn plan_cost_measured(
+    cfg: &ViTConfig,
+    plan: &Plan,
+    session: SessionConfig,
+) -> Result<CostSummary> {
     let params = Params::init(
         cfg,
         &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0),
     );
-    measure_cost(&ViT::new(cfg.clone(), plan.clone(), params)?)
+    measure_cost(&ViT::new(cfg.clone(), plan.clone(), params)?, session)
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::session::infer_local;
 use crate::model::{Attention, AttentionPlan, Params, Plan, ViT, ViTConfig};
-use crate::mpc::{NetworkProfile, SessionConfig, SessionSeeds, Stats};
+use crate::mpc::{NetworkProfile, ProtocolFamily, SessionConfig, SessionSeeds, Stats};
 use crate::Result;
 
 /// One row of the table.
@@ -47,6 +47,9 @@ pub struct PaperRow {
     pub lan_network_s: f64,
     /// WAN estimate without local compute (rounds x RTT + bytes / bandwidth).
     pub wan_network_s: f64,
+    /// The protocol family measured (absent in older tables: classic).
+    #[serde(default)]
+    pub protocols: ProtocolFamily,
 }
 
 fn add(a: &mut Stats, b: &Stats, times: u64) {
@@ -58,8 +61,9 @@ fn add(a: &mut Stats, b: &Stats, times: u64) {
     a.compute_s += b.compute_s * times as f64;
 }
 
-/// The private cost of `plan` (head-wise) on `cfg`, from one-block runs.
-pub fn plan_cost(cfg: &ViTConfig, plan: &AttentionPlan) -> Result<Stats> {
+/// The private cost of `plan` (head-wise) on `cfg` with the protocols of `session`, from
+/// one-block runs.
+pub fn plan_cost(cfg: &ViTConfig, plan: &AttentionPlan, session: SessionConfig) -> Result<Stats> {
     let mut one = cfg.clone();
     one.depth = 1;
     let params = Params::init(&one, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
@@ -87,7 +91,7 @@ pub fn plan_cost(cfg: &ViTConfig, plan: &AttentionPlan) -> Result<Stats> {
         let r = infer_local(
             &vit,
             &[&image],
-            SessionConfig::default(),
+            session,
             Some(SessionSeeds::insecure_fixed(1)),
         )?
         .remove(0);
@@ -112,7 +116,7 @@ pub fn plan_cost(cfg: &ViTConfig, plan: &AttentionPlan) -> Result<Stats> {
     Ok(total)
 }
 
-fn row(config: &str, model: String, s: &Stats) -> PaperRow {
+fn row(config: &str, model: String, s: &Stats, protocols: ProtocolFamily) -> PaperRow {
     let (lan, wan) = (NetworkProfile::lan(), NetworkProfile::wan());
     PaperRow {
         config: config.into(),
@@ -125,18 +129,25 @@ fn row(config: &str, model: String, s: &Stats) -> PaperRow {
         wan_s: s.estimate(&wan),
         lan_network_s: s.estimate_network(&lan),
         wan_network_s: s.estimate_network(&wan),
+        protocols,
     }
 }
 
 /// Every variant (uniform plans), then MPCViT head-wise plans with `round(mu * L * H)` random
-/// RSAttn heads (fixed seed), the rest ScaleAttn.
-pub fn paper_table(name: &str, cfg: &ViTConfig, mus: &[f64]) -> Result<Vec<PaperRow>> {
+/// RSAttn heads (fixed seed), the rest ScaleAttn; every row with the protocols of `session`.
+pub fn paper_table(
+    name: &str,
+    cfg: &ViTConfig,
+    mus: &[f64],
+    session: SessionConfig,
+) -> Result<Vec<PaperRow>> {
     let mut rows = Vec::new();
     for v in Attention::ALL {
         rows.push(row(
             name,
             v.name().to_string(),
-            &plan_cost(cfg, &AttentionPlan::uniform(cfg, v))?,
+            &plan_cost(cfg, &AttentionPlan::uniform(cfg, v), session)?,
+            session.family,
         ));
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -163,7 +174,8 @@ pub fn paper_table(name: &str, cfg: &ViTConfig, mus: &[f64]) -> Result<Vec<Paper
         rows.push(row(
             name,
             format!("MPCViT mu={mu}"),
-            &plan_cost(cfg, &AttentionPlan::Head(heads))?,
+            &plan_cost(cfg, &AttentionPlan::Head(heads), session)?,
+            session.family,
         ));
     }
     Ok(rows)
@@ -240,7 +252,7 @@ mod tests {
             vec![Attention::ScaleAttn, Attention::ScaleAttn],
             vec![Attention::ScaleAttn, Attention::RsAttn],
         ]);
-        let summed = plan_cost(&cfg, &plan).unwrap();
+        let summed = plan_cost(&cfg, &plan, SessionConfig::default()).unwrap();
         let params = Params::init(&cfg, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
         let vit = ViT::new(
             cfg.clone(),
@@ -274,7 +286,7 @@ mod tests {
             linformer_k: 2,
             ..ViTConfig::tiny()
         };
-        let rows = paper_table("tiny", &cfg, &[0.5]).unwrap();
+        let rows = paper_table("tiny", &cfg, &[0.5], SessionConfig::default()).unwrap();
         let wan = |m: &str| rows.iter().find(|r| r.model == m).unwrap().wan_network_s;
         assert!(wan("softmax") > wan("rsattn") && wan("rsattn") > wan("scale"));
         assert_eq!(rows.len(), 11);

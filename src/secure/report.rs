@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::session::{CostSummary, PrivateInference};
-use crate::mpc::{NetworkProfile, Report, Stats};
+use crate::mpc::{NetworkProfile, ProtocolFamily, Report, Stats};
 
 /// `1234567` bytes as `1.23 MB` (decimal units, as the paper's MB).
 pub fn format_bytes(bytes: f64) -> String {
@@ -162,7 +162,12 @@ pub fn format_cost(cost: &CostSummary) -> String {
             format_bytes(cost.bytes_server_to_client as f64),
         ),
         (
-            "offline dealer -> server",
+            match cost.protocols {
+                // Classic: party 0's correlations expand from its seed, only the server's
+                // corrections travel. FSS: both parties receive key bundles.
+                ProtocolFamily::Classic => "offline dealer -> server",
+                ProtocolFamily::Fss => "offline dealer -> parties",
+            },
             format_bytes(cost.offline_bytes as f64),
         ),
         ("compute (measured)", format_seconds(cost.compute_s)),

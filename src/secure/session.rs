@@ -8,7 +8,9 @@ use super::weights::share_weights;
 use crate::model::ViT;
 use crate::mpc::exec::run_joined;
 use crate::mpc::transport::mem_pair;
-use crate::mpc::{local_pair_with, NetworkProfile, Report, SessionConfig, SessionSeeds, Stats};
+use crate::mpc::{
+    local_pair_with, NetworkProfile, ProtocolFamily, Report, SessionConfig, SessionSeeds, Stats,
+};
 use crate::Result;
 
 /// Cost of one private inference (weight sharing, a once-per-session setup, excluded).
@@ -20,7 +22,8 @@ pub struct CostSummary {
     pub bytes_client_to_server: u64,
     /// Online bytes party 1 -> party 0.
     pub bytes_server_to_client: u64,
-    /// Dealer -> party 1 bytes (offline).
+    /// Dealer -> parties bytes (offline): party 1's corrections, and with the FSS family both
+    /// parties' keys.
     pub offline_bytes: u64,
     /// Measured local compute of the slower party, seconds.
     pub compute_s: f64,
@@ -32,11 +35,15 @@ pub struct CostSummary {
     pub by_layer: Vec<(String, Stats)>,
     /// Per protocol (outermost op name).
     pub by_op: Vec<(String, Stats)>,
+    /// The protocol family that measured it (absent in older records: classic).
+    #[serde(default)]
+    pub protocols: ProtocolFamily,
 }
 
 impl CostSummary {
-    /// Summarises a joint report, leaving out the `weights` setup.
-    pub fn from_report(report: &Report) -> Self {
+    /// Summarises a joint report of a session run with `protocols`, leaving out the `weights`
+    /// setup.
+    pub fn from_report(report: &Report, protocols: ProtocolFamily) -> Self {
         let inference = Report {
             rows: report
                 .rows
@@ -56,6 +63,7 @@ impl CostSummary {
             wan_s: t.estimate(&NetworkProfile::wan()),
             by_layer: inference.by_labels(1),
             by_op: inference.by_op(),
+            protocols,
         }
     }
 
@@ -67,7 +75,7 @@ impl CostSummary {
 
     /// The totals as a manifest's `cost` record (the per-layer and per-operation breakdowns
     /// left out): `{rounds, online_bytes, bytes_client_to_server, bytes_server_to_client,
-    /// offline_bytes, compute_s, lan_s, wan_s}`.
+    /// offline_bytes, compute_s, lan_s, wan_s, protocols}`.
     pub fn manifest_value(&self) -> serde_json::Value {
         serde_json::json!({
             "rounds": self.rounds,
@@ -78,6 +86,7 @@ impl CostSummary {
             "compute_s": self.compute_s,
             "lan_s": self.lan_s,
             "wan_s": self.wan_s,
+            "protocols": self.protocols.name(),
         })
     }
 }
@@ -144,14 +153,19 @@ pub fn infer_local(
     Ok(client_out
         .into_iter()
         .zip(server_reports)
-        .map(|((logits, r0), r1)| PrivateInference::from_parts(logits, &r0, &r1))
+        .map(|((logits, r0), r1)| PrivateInference::from_parts(logits, &r0, &r1, session.family))
         .collect())
 }
 
 impl PrivateInference {
     /// The result as party 0 sees it from the revealed logits and both parties' meter
-    /// reports.
-    pub fn from_parts(logits: Vec<f64>, client: &Report, server: &Report) -> Self {
+    /// reports of a session run with `protocols`.
+    pub fn from_parts(
+        logits: Vec<f64>,
+        client: &Report,
+        server: &Report,
+        protocols: ProtocolFamily,
+    ) -> Self {
         let report = Report::joint(client, server);
         let probabilities = probabilities(&logits);
         let prediction = crate::model::argmax(probabilities.iter().copied());
@@ -159,7 +173,7 @@ impl PrivateInference {
             prediction,
             probabilities,
             logits,
-            cost: CostSummary::from_report(&report),
+            cost: CostSummary::from_report(&report, protocols),
             report,
         }
     }
@@ -168,9 +182,16 @@ impl PrivateInference {
     /// the network: it is checked first ([`Report::check_peer`]), so a hostile server gets a
     /// clear [`crate::Error::Protocol`] instead of counters that overflow or times that are
     /// not numbers. (`from_parts` itself saturates, it never panics.)
-    pub fn from_peer_parts(logits: Vec<f64>, client: &Report, server: &Report) -> Result<Self> {
+    pub fn from_peer_parts(
+        logits: Vec<f64>,
+        client: &Report,
+        server: &Report,
+        protocols: ProtocolFamily,
+    ) -> Result<Self> {
         server.check_peer()?;
-        Ok(PrivateInference::from_parts(logits, client, server))
+        Ok(PrivateInference::from_parts(
+            logits, client, server, protocols,
+        ))
     }
 }
 
@@ -377,13 +398,29 @@ mod tests {
         }
         let logits = honest.logits.clone();
         // The unchecked merge saturates rather than panicking ...
-        let merged = PrivateInference::from_parts(logits.clone(), &honest.report, &hostile);
+        let merged = PrivateInference::from_parts(
+            logits.clone(),
+            &honest.report,
+            &hostile,
+            ProtocolFamily::Classic,
+        );
         assert_eq!(merged.report.total().offline_recv, u64::MAX);
         // ... and the checked one refuses the report.
-        match PrivateInference::from_peer_parts(logits.clone(), &honest.report, &hostile) {
+        match PrivateInference::from_peer_parts(
+            logits.clone(),
+            &honest.report,
+            &hostile,
+            ProtocolFamily::Classic,
+        ) {
             Err(crate::Error::Protocol(m)) => assert!(m.contains("offline_recv"), "{m}"),
             other => panic!("expected a protocol error, got {other:?}"),
         }
-        PrivateInference::from_peer_parts(logits, &honest.report, &honest.report).unwrap();
+        PrivateInference::from_peer_parts(
+            logits,
+            &honest.report,
+            &honest.report,
+            ProtocolFamily::Classic,
+        )
+        .unwrap();
     }
 }

@@ -21,7 +21,8 @@ pub fn bench_plaintext(
 /// rows `{protocol, shape, rounds, bytes_p0_to_p1, bytes_p1_to_p0, bytes_offline, compute_s, ...}`.
 #[wasm_bindgen]
 pub fn bench_protocols(size: usize) -> Result<JsValue, JsError> {
-    let rows = crate::secure::bench::run(size).map_err(super::js_err)?;
+    let rows = crate::secure::bench::run(size, crate::mpc::ProtocolFamily::Classic)
+        .map_err(super::js_err)?;
     let s = serde_wasm_bindgen::Serializer::json_compatible();
     serde::Serialize::serialize(&rows, &s).map_err(super::js_err)
 }

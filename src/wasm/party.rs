@@ -16,7 +16,9 @@ use super::js_err;
 use crate::io::{load_model, Manifest};
 use crate::model::ViT;
 use crate::mpc::transport::{pumped, Shaped, Sleeper, Transport};
-use crate::mpc::{Dealer, DealerClient, NetworkProfile, Party, Report, Seed, SessionConfig};
+use crate::mpc::{
+    Dealer, DealerClient, NetworkProfile, Party, ProtocolFamily, Report, Seed, SessionConfig,
+};
 use crate::secure::programs::{client_observed, dealer, parse_seed_message, seed_message, server};
 use crate::secure::session::probabilities;
 use crate::secure::{CostSummary, Stage};
@@ -159,7 +161,7 @@ pub async fn run_client(
     let measured_s = crate::mpc::meter::now_s() - t0;
     let probabilities = probabilities(&logits);
     let prediction = crate::model::argmax(probabilities.iter().copied());
-    let cost = CostSummary::from_report(&p.meter.report());
+    let cost = CostSummary::from_report(&p.meter.report(), p.config().family);
     let s = serde_wasm_bindgen::Serializer::json_compatible();
     ClientResult {
         prediction,
@@ -196,7 +198,7 @@ pub async fn run_server(
     )
     .map_err(js_err)?;
     server(&mut p, &vit).await.map_err(js_err)?;
-    report_value(&p.meter.report())
+    report_value(&p.meter.report(), p.config().family)
 }
 
 /// The dealer: draws both parties' seeds, sends each its own, then runs the server's program
@@ -218,10 +220,12 @@ pub async fn run_dealer(
     s.send(seed_message(&s1)).map_err(js_err)?;
     let mut d = Party::dealer(SessionConfig::default(), Dealer::new(s0, s1), s);
     dealer(&mut d, &m.config, &m.plan).await.map_err(js_err)?;
-    report_value(&d.meter.report())
+    report_value(&d.meter.report(), d.config().family)
 }
 
-fn report_value(r: &Report) -> Result<JsValue, JsError> {
+fn report_value(r: &Report, protocols: ProtocolFamily) -> Result<JsValue, JsError> {
     let s = serde_wasm_bindgen::Serializer::json_compatible();
-    CostSummary::from_report(r).serialize(&s).map_err(js_err)
+    CostSummary::from_report(r, protocols)
+        .serialize(&s)
+        .map_err(js_err)
 }

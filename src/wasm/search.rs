@@ -11,7 +11,7 @@ use super::progress::{Progress, Tally};
 use super::{js_err, to_js};
 use crate::data::Dataset;
 use crate::model::{Attention, Plan, ViTConfig};
-use crate::mpc::NetworkProfile;
+use crate::mpc::{NetworkProfile, SessionConfig};
 use crate::secure::{plan_cost_measured, unit_latency};
 use crate::train::search::{Granularity, Search, SearchConfig, UnitLatency};
 use crate::train::{TrainConfig, Trainer};
@@ -92,7 +92,7 @@ impl SearchHandle {
         let latency = match args.latency {
             Some(l) if l.rs_attn_head >= 0.0 && l.gelu_token >= 0.0 => l,
             Some(_) => return Err(JsError::new("latencies must be non-negative")),
-            None => unit_latency(&config, &profile).map_err(js_err)?,
+            None => unit_latency(&config, &profile, SessionConfig::default()).map_err(js_err)?,
         };
         let plan = Plan::uniform(&config, Attention::RsAttn);
         let trainer = Trainer::new(config, plan, train, data.len()).map_err(js_err)?;
@@ -177,7 +177,7 @@ impl SearchHandle {
             self.search.plan(mu)
         };
         let cfg = &self.search.trainer.config;
-        let cost = plan_cost_measured(cfg, &plan).map_err(js_err)?;
+        let cost = plan_cost_measured(cfg, &plan, SessionConfig::default()).map_err(js_err)?;
         // Every unit covers the same number of attention rows.
         let units = self.search.config.granularity.units(cfg);
         let kept = plan.attention.fraction(cfg, Attention::RsAttn) * units as f64;

@@ -12,6 +12,7 @@ use super::{js_err, to_js};
 use crate::data::Dataset;
 use crate::io::{load_model, to_safetensors, Manifest, Metrics, TrainingRecord};
 use crate::model::{Plan, ViT, ViTConfig};
+use crate::mpc::SessionConfig;
 use crate::secure::measure_cost;
 use crate::train::distill::{kd_loss, DistillConfig};
 use crate::train::{evaluate, TrainConfig, Trainer};
@@ -176,7 +177,8 @@ impl TrainerHandle {
             teacher: self.teacher.as_ref().map(|(n, _, _)| n.clone()),
             extra,
         });
-        let cost = measure_cost(&t.model().map_err(js_err)?).map_err(js_err)?;
+        let cost =
+            measure_cost(&t.model().map_err(js_err)?, SessionConfig::default()).map_err(js_err)?;
         m.cost = Some(cost.manifest_value());
         m.to_json().map_err(js_err)
     }

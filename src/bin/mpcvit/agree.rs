@@ -8,10 +8,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mpcvit::data::{self, Split};
 use mpcvit::io;
 use mpcvit::model::ViT;
-use mpcvit::mpc::{SessionConfig, TruncMode};
 use mpcvit::secure::agreement::{measure_with, GROSS_ERROR};
 use mpcvit::secure::report::{format_bytes, format_seconds};
 use mpcvit::Result;
+
+use crate::session_args::SessionArgs;
 
 /// Arguments of `mpcvit agree`.
 #[derive(clap::Args, Debug)]
@@ -36,22 +37,8 @@ pub struct AgreeArgs {
     /// Also write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Truncation protocol: `local` (SecureML / CrypTen, no communication, fails with
-    /// probability about 2^-31 per element) or `exact` (one round, never fails).
-    #[arg(long, default_value = "local", value_parser = ["local", "exact"])]
-    pub trunc: String,
-}
-
-/// The session configuration for a `--trunc` value.
-pub fn session_for(trunc: &str) -> SessionConfig {
-    SessionConfig {
-        trunc: if trunc == "exact" {
-            TruncMode::Exact
-        } else {
-            TruncMode::Local
-        },
-        ..SessionConfig::default()
-    }
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 pub fn run(args: AgreeArgs) -> Result<()> {
@@ -66,9 +53,8 @@ pub fn run(args: AgreeArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     let t0 = std::time::Instant::now();
-    let a = measure_with(&vit, &test, n, args.chunk, session_for(&args.trunc), |k| {
-        bar.inc(k as u64)
-    })?;
+    let session = args.session.config()?;
+    let a = measure_with(&vit, &test, n, args.chunk, session, |k| bar.inc(k as u64))?;
     bar.finish();
     let seconds = t0.elapsed().as_secs_f64();
     let pct = |k: usize| 100.0 * k as f64 / a.images.max(1) as f64;
@@ -83,9 +69,13 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         pct(a.private_correct)
     );
     println!(
-        "{} truncation: largest error on test image {}; {} image(s) with a logit error above \
-         {GROSS_ERROR} (protocol failures); largest error on the others {:.4}",
-        args.trunc, a.max_error_image, a.gross_errors, a.max_fine_error
+        "{} protocols, {} truncation: largest error on test image {}; {} image(s) with a logit \
+         error above {GROSS_ERROR} (protocol failures); largest error on the others {:.4}",
+        args.session.protocols,
+        args.session.trunc,
+        a.max_error_image,
+        a.gross_errors,
+        a.max_fine_error
     );
     println!(
         "per image: {:.0} rounds, online {} client -> server + {} server -> client, offline {}; \
@@ -105,12 +95,17 @@ pub fn run(args: AgreeArgs) -> Result<()> {
         j["dataset"] = serde_json::json!(m.dataset);
         j["agreement"] = serde_json::json!(a.rate());
         j["seconds"] = serde_json::json!(seconds);
+        j["protocols"] = serde_json::json!(session.family.name());
         std::fs::write(path, serde_json::to_string_pretty(&j)?)?;
     }
     if args.update_manifest {
         let figures = [
             ("private_agreement", serde_json::json!(pct(a.agree) / 100.0)),
             ("private_images", serde_json::json!(a.images)),
+            (
+                "private_protocols",
+                serde_json::json!(session.family.name()),
+            ),
             ("max_logit_error", serde_json::json!(a.max_logit_error)),
             ("private_gross_errors", serde_json::json!(a.gross_errors)),
             ("max_fine_logit_error", serde_json::json!(a.max_fine_error)),

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use mpcvit::mpc::bench::BenchRow;
+use mpcvit::mpc::ProtocolFamily;
 use mpcvit::secure::bench::run as bench_run;
 use mpcvit::Result;
 
@@ -96,6 +97,8 @@ pub struct PaperArgs {
     /// Only the CIFAR ViT (the Tiny-ImageNet one takes most of the time).
     #[arg(long)]
     pub cifar_only: bool,
+    #[command(flatten)]
+    pub session: crate::session_args::SessionArgs,
 }
 
 fn paper(args: &PaperArgs) -> Result<()> {
@@ -113,10 +116,12 @@ fn paper(args: &PaperArgs) -> Result<()> {
             ViTConfig::paper_tiny_imagenet(),
         ));
     }
+    let session = args.session.config()?;
+    eprintln!("protocols: {}", session.family);
     let mut all = Vec::new();
     for (name, cfg) in configs {
         eprintln!("measuring {name}...");
-        let rows = paper_table(name, &cfg, &args.mu)?;
+        let rows = paper_table(name, &cfg, &args.mu, session)?;
         println!("\n{}", format_paper_table(name, &rows));
         all.extend(rows);
     }
@@ -173,22 +178,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 fn protocols(args: &ProtocolArgs) -> Result<()> {
     // The first run warms caches and allocator; the second is measured (as in the wasm script).
-    bench_run(args.size)?;
-    let native = bench_run(args.size)?;
+    bench_run(args.size, ProtocolFamily::Classic)?;
+    let native = bench_run(args.size, ProtocolFamily::Classic)?;
+    // The FSS family from the same run (issue #11: both families side by side).
+    let fss = bench_run(args.size, ProtocolFamily::Fss)?;
     let wasm = if args.native_only {
         None
     } else {
         wasm_rows_or_hint(args)
     };
     println!(
-        "{:<22} {:>12} {:>7} {:>11} {:>11} {:>11} {:>9} {:>10} {:>10}",
+        "{:<22} {:>12} {:>13} {:>17} {:>17} {:>13} {:>10} {:>8}",
         "protocol",
         "shape",
-        "rounds",
-        "KB 0->1",
-        "KB 1->0",
-        "KB offline",
-        "WAN ms",
+        "rounds c|fss",
+        "KB online c|fss",
+        "KB offline c|fss",
+        "WAN ms c|fss",
         "native ms",
         "wasm/nat"
     );
@@ -199,15 +205,25 @@ fn protocols(args: &ProtocolArgs) -> Result<()> {
             .filter(|w| w.protocol == r.protocol)
             .map(|w| format!("{:.2}", w.compute_s / r.compute_s.max(1e-9)))
             .unwrap_or_else(|| "-".into());
+        let f = fss
+            .get(i)
+            .filter(|f| f.protocol == r.protocol)
+            .ok_or_else(|| {
+                mpcvit::Error::Config(format!("the fss table has no row {}", r.protocol))
+            })?;
+        let online = |b: &BenchRow| (b.bytes_p0_to_p1 + b.bytes_p1_to_p0) as f64 / 1e3;
         println!(
-            "{:<22} {:>12} {:>7} {:>11.2} {:>11.2} {:>11.2} {:>9.0} {:>10.3} {:>10}",
+            "{:<22} {:>12} {:>13} {:>17} {:>17} {:>13} {:>10.3} {:>8}",
             r.protocol,
             format!("{:?}", r.shape),
-            r.rounds,
-            r.bytes_p0_to_p1 as f64 / 1e3,
-            r.bytes_p1_to_p0 as f64 / 1e3,
-            r.bytes_offline as f64 / 1e3,
-            r.wan_s * 1e3,
+            format!("{} | {}", r.rounds, f.rounds),
+            format!("{:.1} | {:.1}", online(r), online(f)),
+            format!(
+                "{:.1} | {:.1}",
+                r.bytes_offline as f64 / 1e3,
+                f.bytes_offline as f64 / 1e3
+            ),
+            format!("{:.0} | {:.0}", r.wan_s * 1e3, f.wan_s * 1e3),
             r.compute_s * 1e3,
             ratio
         );

@@ -240,14 +240,8 @@ impl Meter {
 }
 
 /// Private-inference cost of `vit` on one image, as a manifest `cost` value.
-pub fn private_cost(vit: &ViT, image: &[f32]) -> Result<serde_json::Value> {
-    let r = infer_local(
-        vit,
-        &[image],
-        SessionConfig::default(),
-        Some(SessionSeeds::from_os()?),
-    )?
-    .remove(0);
+pub fn private_cost(vit: &ViT, image: &[f32], session: SessionConfig) -> Result<serde_json::Value> {
+    let r = infer_local(vit, &[image], session, Some(SessionSeeds::from_os()?))?.remove(0);
     Ok(r.cost.manifest_value())
 }
 
@@ -292,6 +286,7 @@ pub fn finished_manifest(
             image.as_slice().ok_or_else(|| {
                 Error::shape("cost image", "a contiguous array", "a strided view")
             })?,
+            SessionConfig::default(),
         )?);
     }
     Ok(m)

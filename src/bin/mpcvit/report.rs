@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use mpcvit::data::{self, Split};
 use mpcvit::io;
 use mpcvit::model::{Attention, Params, Plan, ViT, ViTConfig};
+use mpcvit::mpc::SessionConfig;
 use mpcvit::{Error, Result};
 
 use crate::common::private_cost;
@@ -35,6 +36,9 @@ pub struct ReportArgs {
     /// `models/variants-mnist.json`).
     #[arg(long)]
     pub from_json: Option<PathBuf>,
+    /// The session costs are measured with (`--update-costs`, or a manifest without a cost).
+    #[command(flatten)]
+    pub session: crate::session_args::SessionArgs,
 }
 
 /// The first test image of each dataset, on which costs are measured (each split is read once).
@@ -65,7 +69,11 @@ impl<'a> FirstTestImages<'a> {
 /// inference's rounds and bytes depend only on the config and the plan, not on the weights,
 /// so each row runs once with random weights; the plan must be a uniform one (`all <variant>`,
 /// as in the Table-2 sweep). The Pareto marks are recomputed per dataset.
-fn recost_saved(rows: &mut [serde_json::Value], data_dir: &Path) -> Result<()> {
+fn recost_saved(
+    rows: &mut [serde_json::Value],
+    data_dir: &Path,
+    session: SessionConfig,
+) -> Result<()> {
     let mut images = FirstTestImages::new(data_dir);
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| Error::Config(format!("no OS randomness: {e}")))?;
@@ -86,7 +94,7 @@ fn recost_saved(rows: &mut [serde_json::Value], data_dir: &Path) -> Result<()> {
         let image = images.first(r["dataset"].as_str().unwrap_or_default())?;
         let params = Params::init(&config, &mut rng);
         let vit = ViT::new(config.clone(), Plan::uniform(&config, variant), params)?;
-        r["cost"] = private_cost(&vit, image)?;
+        r["cost"] = private_cost(&vit, image, session)?;
     }
     let points: Vec<(&str, f64, f64)> = rows
         .iter()
@@ -120,13 +128,13 @@ fn pareto_front(points: &[(&str, f64, f64)]) -> Vec<bool> {
 }
 
 /// Prints a table written by `report --json` (re-costing it first with `--update-costs`).
-fn print_saved(path: &PathBuf, update: Option<&Path>) -> Result<()> {
+fn print_saved(path: &PathBuf, update: Option<(&Path, SessionConfig)>) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
     let mut rows: Vec<serde_json::Value> = serde_json::from_str(&text)
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    if let Some(data_dir) = update {
-        recost_saved(&mut rows, data_dir)?;
+    if let Some((data_dir, session)) = update {
+        recost_saved(&mut rows, data_dir, session)?;
         std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")?;
     }
     println!(
@@ -177,8 +185,12 @@ pub fn plan_summary(vit: &ViT) -> String {
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
+    let session = args.session.config()?;
     if let Some(path) = &args.from_json {
-        return print_saved(path, args.update_costs.then_some(args.data_dir.as_path()));
+        let update = args
+            .update_costs
+            .then_some((args.data_dir.as_path(), session));
+        return print_saved(path, update);
     }
     let index = io::build_index(&args.models)?;
     if index.models.is_empty() {
@@ -203,7 +215,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         let (mut m, p) = io::load_model_dir(&args.models, &e.name)?;
         let vit = ViT::new(m.config.clone(), m.plan.clone(), p.clone())?;
         if m.cost.is_none() || args.update_costs {
-            m.cost = Some(private_cost(&vit, images.first(&m.dataset)?)?);
+            m.cost = Some(private_cost(&vit, images.first(&m.dataset)?, session)?);
             io::save_manifest(&args.models, &m)?;
         }
         rows.push(Row {

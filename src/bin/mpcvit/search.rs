@@ -22,6 +22,9 @@ use crate::common::{command_line, epoch_bar, Meter, RunArgs};
 pub struct SearchArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// The session whose protocols the unit latencies are measured with.
+    #[command(flatten)]
+    pub session: crate::session_args::SessionArgs,
     /// Output file of the search (alphas and plans).
     #[arg(long)]
     pub output: PathBuf,
@@ -165,10 +168,10 @@ pub fn run(args: SearchArgs) -> Result<()> {
     let granularity = parse_granularity(&args.granularity)?;
     let profile = NetworkProfile::from_name(&args.profile)?;
     eprintln!(
-        "measuring unit latencies on the real protocol ({})...",
-        profile.name
+        "measuring unit latencies on the real protocols ({}, {})...",
+        args.session.protocols, profile.name
     );
-    let latency = unit_latency(&config, &profile)?;
+    let latency = unit_latency(&config, &profile, args.session.config()?)?;
     eprintln!(
         "RSAttn head: {:.4} s, GeLU token: {:.5} s ({})",
         latency.rs_attn_head, latency.gelu_token, profile.name

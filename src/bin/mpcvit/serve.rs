@@ -54,10 +54,9 @@ pub struct ServeArgs {
     /// Exit after serving this many client sessions (default: serve until killed).
     #[arg(long)]
     pub max_sessions: Option<usize>,
-    /// Truncation protocol clients must use: `local` (no communication, fails with probability
-    /// about 2^-31 per element) or `exact` (one round per truncation, never fails).
-    #[arg(long, default_value = "local", value_parser = ["local", "exact"])]
-    pub trunc: String,
+    /// The session clients must use (the server's hello names it).
+    #[command(flatten)]
+    pub session: crate::session_args::SessionArgs,
     #[command(flatten)]
     pub net: NetArgs,
 }
@@ -85,15 +84,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
         opts,
         stderr_log(),
     )?
-    .with_session(crate::agree::session_for(&args.trunc));
+    .with_session(args.session.config()?);
     if let Some(t) = &token {
         server = server.with_dealer_token(t);
     }
     println!(
-        "serving {} ({}, {plan}, {} truncation) on {}",
+        "serving {} ({}, {plan}, {} protocols, {} truncation) on {}",
         m.name,
         m.dataset,
-        args.trunc,
+        args.session.protocols,
+        args.session.trunc,
         server.endpoint()?
     );
     match choice {

@@ -32,7 +32,8 @@
 //!    the party's own session key ([`wire`]), so neither party can join as the other;
 //! 3. the dealer pairs the two joins, checks that they describe the same program, draws both
 //!    dealer seeds from the OS and sends each party its own; then it runs the server's program
-//!    on shapes only and streams party 1's corrections (dealer -> server only);
+//!    on shapes only and streams party 1's corrections (dealer -> server only) and, when the
+//!    session's protocol family is FSS, each party's key bundles;
 //! 4. both parties draw their private seeds from the OS and run the protocol programs of
 //!    [`super::programs`] (weights shared once, then one forward per image); the logits are
 //!    revealed to the client only;

@@ -13,7 +13,7 @@ use std::future::Future;
 
 use super::wire::{Control, Join, Kind, ServerHello, SessionKey, MAX_IMAGES, PROTOCOL};
 use crate::model::vit::Arch;
-use crate::mpc::{DealerClient, Party, Report, Seed, Transport};
+use crate::mpc::{DealerClient, Party, ProtocolFamily, Report, Seed, Transport};
 use crate::secure::forward::{forward_observed, share_image, Stage};
 use crate::secure::programs::{parse_seed_message, reveal_logits};
 use crate::secure::session::PrivateInference;
@@ -153,10 +153,11 @@ where
         mine.push((logits, p.meter.report()));
         p.meter.reset();
     }
+    let protocols = p.config().family;
     let mut server = p
         .into_transport()
         .ok_or_else(|| Error::Protocol("the client party lost its transport".into()))?;
-    merge_reports(server.as_mut(), peer, mine).await
+    merge_reports(server.as_mut(), peer, mine, protocols).await
 }
 
 /// The session's set-up after the hello: the client's commitment to the server, the server's
@@ -216,6 +217,7 @@ async fn merge_reports(
     server: &mut dyn Transport,
     peer: &str,
     mine: Vec<(Vec<f64>, Report)>,
+    protocols: ProtocolFamily,
 ) -> Result<Vec<PrivateInference>> {
     let Control::Reports { reports } = recv_control(server, Kind::Reports, peer).await? else {
         unreachable!("recv_control checks the kind")
@@ -230,6 +232,6 @@ async fn merge_reports(
     // The server's counters are checked before they are summed with the client's.
     mine.into_iter()
         .zip(reports)
-        .map(|((logits, r0), r1)| PrivateInference::from_peer_parts(logits, &r0, &r1))
+        .map(|((logits, r0), r1)| PrivateInference::from_peer_parts(logits, &r0, &r1, protocols))
         .collect()
 }
