@@ -379,10 +379,27 @@ mod tests {
     fn bad_parameters_are_errors() {
         let g = AesMmo::new();
         let mut rng = Prg::new(Seed::insecure_fixed(7));
-        assert!(gen(&g, 65, 0, 1, &mut rng).is_err());
-        assert!(gen(&g, 8, 256, 1, &mut rng).is_err());
+        assert!(matches!(
+            gen(&g, 65, 0, 1, &mut rng),
+            Err(KeyError::Header { field: "bits", .. })
+        ));
+        assert!(matches!(
+            gen(&g, 8, 256, 1, &mut rng),
+            Err(KeyError::Domain {
+                what: "alpha",
+                value: 256,
+                ..
+            })
+        ));
         let [k0, _] = gen(&g, 8, 5, 1, &mut rng).unwrap();
-        assert!(eval(&g, &k0, 256).is_err());
+        assert!(matches!(
+            eval(&g, &k0, 256),
+            Err(KeyError::Domain {
+                what: "input",
+                value: 256,
+                ..
+            })
+        ));
     }
 
     #[test]

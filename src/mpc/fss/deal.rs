@@ -151,10 +151,18 @@ mod tests {
         let a1 = d.take(1, 0, &Toy(300, 4)).unwrap();
         assert!(a0.iter().zip(&a1).all(|(x, y)| *x == !y));
         // Party 1 asks for a different kind at position 1: reported, not served.
-        assert!(d.take(1, 1, &Toy(302, 2)).is_err());
+        let e = d.take(1, 1, &Toy(302, 2)).unwrap_err();
+        assert!(
+            matches!(&e, Error::Protocol(m) if m.contains("different programs")),
+            "{e}"
+        );
         // The bundle is gone after it was taken (or refused): nothing is served twice.
         assert_eq!(d.pending(1), 0);
-        assert!(d.take(1, 1, &Toy(301, 2)).is_err());
+        let e = d.take(1, 1, &Toy(301, 2)).unwrap_err();
+        assert!(
+            matches!(&e, Error::Protocol(m) if m.contains("the dealer is at")),
+            "{e}"
+        );
         let _ = b0;
         // A fresh pair differs from the previous ones.
         let c0 = d.take(0, 2, &Toy(300, 4)).unwrap();

@@ -400,7 +400,11 @@ mod tests {
         assert_eq!(key_len(16, 6).unwrap(), 4 + 16 + 16 * 15 + 4 + 16);
         assert_eq!(key_len(16, 0).unwrap(), 4 + 16 + 16 * 9 + 3 + 16);
         assert_eq!(key_len(3, 0).unwrap(), 4 + 16 + 1);
-        assert!(key_len(65, 0).is_err() && key_len(8, 7).is_err());
+        assert!(matches!(
+            key_len(65, 0),
+            Err(KeyError::Header { field: "bits", .. })
+        ));
+        assert!(matches!(key_len(8, 7), Err(KeyError::Header { .. })));
     }
 
     #[test]
@@ -414,7 +418,11 @@ mod tests {
                 assert_eq!(bytes.len(), key_len(bits, log_out).unwrap());
                 assert_eq!(&DpfKey::from_bytes(&bytes, b, bits, log_out).unwrap(), k);
                 for cut in [0, 3, bytes.len() - 1] {
-                    assert!(DpfKey::from_bytes(&bytes[..cut], b, bits, log_out).is_err());
+                    let short = DpfKey::from_bytes(&bytes[..cut], b, bits, log_out);
+                    assert!(
+                        matches!(short, Err(KeyError::Length { .. })),
+                        "cut {cut}: {short:?}"
+                    );
                 }
                 assert!(matches!(
                     DpfKey::from_bytes(&bytes, b, bits, (log_out + 1) % 7),
@@ -427,7 +435,13 @@ mod tests {
             assert!(DpfKey::from_bytes(&junk[..len], 0, 9, 2).is_err());
         }
         let [k0, _] = gen(&g, 30, 0, 0, 1, &mut rng).unwrap();
-        assert!(eval_all(&g, &k0).is_err());
-        assert!(eval(&g, &k0, 1 << 30).is_err());
+        assert!(matches!(
+            eval_all(&g, &k0),
+            Err(KeyError::Header { field: "bits", .. })
+        ));
+        assert!(matches!(
+            eval(&g, &k0, 1 << 30),
+            Err(KeyError::Domain { what: "input", .. })
+        ));
     }
 }
