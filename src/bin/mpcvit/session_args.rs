@@ -12,8 +12,13 @@ pub struct SessionArgs {
     pub trunc: String,
     /// Protocol family for signs and comparisons: `classic` (boolean circuits on Beaver
     /// triples) or `fss` (one-round DCF gates; the dealer streams keys to both parties).
-    #[arg(long, default_value = "classic", value_parser = ["classic", "fss"])]
-    pub protocols: String,
+    #[arg(long, default_value = "classic", value_parser = parse_family)]
+    pub protocols: ProtocolFamily,
+}
+
+/// The family's names are the library's ([`ProtocolFamily::from_name`]), not a second list.
+fn parse_family(name: &str) -> std::result::Result<ProtocolFamily, String> {
+    ProtocolFamily::from_name(name).map_err(|e| e.to_string())
 }
 
 impl SessionArgs {
@@ -25,7 +30,7 @@ impl SessionArgs {
             } else {
                 TruncMode::Local
             },
-            family: ProtocolFamily::from_name(&self.protocols)?,
+            family: self.protocols,
             ..SessionConfig::default()
         })
     }
