@@ -1551,18 +1551,23 @@ fn bench_table() {
     assert_eq!(gelu.rounds, gelu_cost(TruncMode::Local, 256).rounds);
     assert!(gelu.wan_s > gelu.lan_s);
     assert!(table.contains("reciprocal"));
-    // The same table with the FSS family: every MSB is the one-round DCF sign gate, so ReLU is
-    // the sign gate on 64-bit values and the one-round bit-times-value product.
+    // The same table with the FSS family: every MSB is the one-round DCF sign gate and every
+    // ReLU the one-round gate on a two-word DCF key.
     let fss = mpcvit::mpc::bench::run(256, mpcvit::mpc::ProtocolFamily::Fss).unwrap();
     assert_eq!(
         fss.iter().map(|r| &r.protocol).collect::<Vec<_>>(),
         rows.iter().map(|r| &r.protocol).collect::<Vec<_>>()
     );
     let relu = fss.iter().find(|r| r.protocol == "relu").unwrap();
-    let c = pr::fss::sign::cost(256, 64) + bit_mul_cost(256);
+    let c = pr::fss::relu::relu_cost(256, 64);
     assert_eq!(
         (relu.rounds, relu.bytes_p0_to_p1, relu.bytes_p1_to_p0),
         (c.rounds, c.p0_to_p1, c.p1_to_p0)
     );
-    assert_eq!(relu.rounds, 2);
+    assert_eq!(relu.rounds, 1);
+    let max = fss
+        .iter()
+        .find(|r| r.protocol == "max (last axis)")
+        .unwrap();
+    assert_eq!(max.rounds, 6, "max over 64: one round per tree level");
 }

@@ -129,7 +129,7 @@ mod tests {
         let rows = measure(4);
         assert_eq!(rows.len(), 6);
         assert!(rows.iter().all(|r| r.eval_per_s > 0.0 && r.gen_per_s > 0.0));
-        assert_eq!(rows[0].key_bytes, 1555);
+        assert_eq!(rows[0].key_bytes, 1556);
         assert_eq!(table(&rows, None).lines().count(), 8);
         assert!(table(&rows, Some(&rows)).contains("| 1.00 |"));
     }

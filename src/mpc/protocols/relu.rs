@@ -1,8 +1,8 @@
 //! What a comparison buys: DReLU, `x < y`, ReLU (`msb` + one bit-times-value round: 8 rounds
-//! classic, 2 with FSS), ReLU6 (both halves in the same rounds) and the max of a row by a
+//! classic; one round on a two-word DCF key with FSS, [`super::fss::relu`]), ReLU6 (both halves in the same rounds) and the max of a row by a
 //! tournament tree (`ceil(log2 L)` levels of `max(a, b) = b + relu(a - b)`).
 
-use super::super::party::Party;
+use super::super::party::{Party, ProtocolFamily};
 use super::super::share::{ArithShare, BitShare};
 use super::b2a::{bit_mul_cost, bit_mul_impl};
 use super::cost::Cost;
@@ -28,12 +28,16 @@ pub async fn lt_const(p: &mut Party, x: &ArithShare, c: f64) -> Result<BitShare>
     metered!(p, "lt", msb_impl(p, &d).await)
 }
 
-/// `max(x, 0)`: 8 rounds.
+/// `max(x, 0)`: 8 rounds (1 in the FSS family).
 pub async fn relu(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     metered!(p, "relu", relu_impl(p, x).await)
 }
 
 pub(crate) async fn relu_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
+    if p.config().family == ProtocolFamily::Fss {
+        // One round on a two-word DCF key instead of the sign and a bit product.
+        return super::fss::relu::relu_unmetered(p, x, 64).await;
+    }
     let id = p.id();
     let m = msb_impl(p, x).await?;
     bit_mul_impl(p, &m.not(id), x).await
@@ -59,7 +63,8 @@ pub async fn relu6(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
 }
 
 /// Maximum along the last axis (kept with length 1), by a tournament tree: `ceil(log2 L)`
-/// levels of `max(a, b) = b + relu(a - b)`, each 8 rounds on `rows * floor(len / 2)` elements.
+/// levels of `max(a, b) = b + relu(a - b)`, each 8 rounds (1 with FSS) on
+/// `rows * floor(len / 2)` elements.
 pub async fn max_last(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     metered!(p, "max", max_last_impl(p, x).await)
 }

@@ -5,12 +5,15 @@
 //! | file | protocols | rounds |
 //! |---|---|---|
 //! | [`sign`] | MSB, DReLU (bits or 0/1 values), `x < y`, `x < c` | 1 |
-//! | [`relu`] | ReLU; select (shared with the classic family) | 2; 1 |
+//! | [`relu`] | ReLU; select (shared with the classic family) | 1; 1 |
+//!
+//! `gate` holds what every gate shares: the mask, the bundle layout, the opening round.
 //!
 //! Each file holds its dealer bundle (a [`crate::mpc::fss::deal::KeyRequest`]), its online
 //! steps, its cost formula, its security argument and its tests; a new protocol adds its file
 //! and one line to [`super::registry`].
 
+mod gate;
 pub mod relu;
 pub mod sign;
 

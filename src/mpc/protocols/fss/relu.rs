@@ -1,68 +1,153 @@
-//! ReLU in **two online rounds** and select in one, on top of the FSS sign gate
-//! ([`super::sign`]; Boyle et al., Eurocrypt 2021, section 4; SIGMA, PETS 2024, section 4.1,
-//! whose ReLU is DReLU followed by a select on the already-masked input).
+//! ReLU in **one online round** from a DCF key with a two-word payload, and select in one
+//! (Boyle et al., "Function Secret Sharing for Mixed-Mode and Fixed-Point Secure Computation",
+//! Eurocrypt 2021, section 4: ReLU as a two-piece degree-1 spline gate, whose coefficients for
+//! the masked input come out of the comparison's payload).
 //!
 //! **Domain.** `bits`-bit values as in [`super::sign`]: exact for
 //! `-2^(bits-1) <= x < 2^(bits-1)` (every ring element at 64 bits); no approximation.
 //!
-//! **ReLU.** Round 1 is the sign gate with the mask opened in full: `x^ = x + r` (8 bytes each
-//! way) and additive shares of `d = [x >= 0]`. Since `x = x^ - r`,
-//! `relu(x) = d x^ - d r`: `d x^` is local (`x^` is public). For `d r` the dealer adds a random
-//! bit `rho` (XOR-shared) and shares of `rho r`; round 2 opens `c = d ^ rho` (one bit per element
-//! each way: the low bits of the additive shares of `d` are XOR shares of it) and
-//! `d r = (c ^ rho) r = c r + (1 - 2c) rho r` is linear in the dealt shares.
-//! Cost ([`relu_cost`]): 2 rounds, `8n + ceil(n/8)` bytes each way, offline per party
-//! `n (24 + dcf::key_len(bits - 1)) + ceil(n/8)`.
+//! **Protocol.** The dealer draws a mask `r` (uniform in Z_2^64), writes `m = msb_k(r)`,
+//! `alpha = r mod 2^(k-1)`, and deals a DCF on `k - 1` bits with threshold `alpha` and the
+//! payload `(1 - 2m, (1 - 2m) r)`, plus additive shares of `r`, `m` and `m r`. Online, the
+//! parties open `x^ = x + r` in full (one round, 8 bytes per element each way). With
+//! `a = x^ mod 2^(k-1)`, `s = msb_k(x^)` (public) and `c = [a < alpha]` (the borrow of the low
+//! bits, [`super::sign`]), `msb_k(x) = s ^ t` with `t = m ^ c = m + (1 - 2m) c`, so
+//! `d = [x >= 0] = (1 - s) - (1 - 2s) t` and
+//! `d r = (1 - s) r - (1 - 2s) t r`, where `t = m + DCF_1(a)` and `t r = m r + DCF_2(a)`:
+//! both are linear in dealt shares once `s` is public. Then `relu(x) = d x = d x^ - d r` is
+//! local (`x^` is public): no second round.
+//! Cost ([`relu_cost`]): 1 round, `8n` bytes each way, offline per party
+//! `n (24 + dcf::key_len_wide(bits - 1, 2))` (2,092 bytes per element at 64 bits).
 //!
 //! **Select.** `b ? x : y = y + b (x - y)` for XOR-shared `b` is the one-round bit-times-value
 //! product of [`crate::mpc::protocols::b2a::bit_mul`] (open `b ^ rho` and `x - y - a`); it
 //! is already at the one-round floor, so both families share it ([`select`]).
 //!
-//! **Security.** Round 1 as in [`super::sign`]. Round 2 opens `d ^ rho` with `rho` a uniform bit
-//! neither party knows, so it is a uniform bit; the dealt shares of `rho r` are uniform. A
-//! simulator samples both openings uniformly. The dealer receives nothing online.
+//! **Security** (Eurocrypt 2021 theorem 4.1, "FSS gates"). Party `b` receives its bundle and
+//! the peer's masked share. The bundle is a DCF key (simulated by random bytes,
+//! [`crate::mpc::fss::dcf`]: it hides `alpha` and both payload words) and additive shares of
+//! `r`, `m` and `m r` (each uniform alone); the opened `x^ = x + r` is uniform because `r` is
+//! uniform and unknown to either party. A simulator samples a random key, random shares and a
+//! random `x^`. The dealer receives nothing online. Each element's key is evaluated once, on
+//! its one opened value, and the bundle is consumed by value.
 
+use super::super::super::fss::dcf::{self, DcfKey};
+use super::super::super::fss::deal::KeyRequest;
+use super::super::super::fss::{EnginePrg, TreePrg};
 use super::super::super::party::Party;
-use super::super::super::share::{bits_to_bytes, bytes_to_bits, ArithShare, BitShare};
+use super::super::super::share::ArithShare;
 use super::super::b2a::bit_mul_cost;
 use super::super::cost::Cost;
-use super::sign::{not_arith, sign_round, SignKeys};
-use crate::mpc::fss::deal::KeyRequest;
+use super::super::registry as tags;
+use super::gate::{
+    check_bits, deal_elements, element_bytes, low_mask, open_masked, parse_elements, split,
+    word_at, Mask,
+};
+use crate::mpc::Prg;
 use crate::Result;
 
-/// `max(x, 0)` for values exact over all of Z_2^64 (2 rounds).
+/// The ReLU bundle on `n` elements of `bits`-bit values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReluKeys {
+    pub n: usize,
+    pub bits: u32,
+}
+
+/// One party's material for one element.
+struct ElementKey {
+    /// Shares of `r`, `msb_k(r)` and `msb_k(r) r`.
+    r: u64,
+    m: u64,
+    mr: u64,
+    /// Payload `(1 - 2m, (1 - 2m) r)` below `alpha = r mod 2^(k-1)`.
+    dcf: DcfKey,
+}
+
+impl ReluKeys {
+    fn element_len(&self) -> usize {
+        24 + dcf::key_len_wide(self.bits - 1, 2)
+    }
+
+    /// The party's elements from its bytes (exact length, every DCF key checked).
+    fn parse(&self, bytes: &[u8], party: usize) -> Result<Vec<ElementKey>> {
+        parse_elements(
+            "fss relu bundle",
+            bytes,
+            self.n,
+            self.element_len(),
+            |chunk| {
+                Ok(ElementKey {
+                    r: word_at(chunk, 0),
+                    m: word_at(chunk, 8),
+                    mr: word_at(chunk, 16),
+                    dcf: DcfKey::from_bytes_wide(&chunk[24..], party, self.bits - 1, 2)?,
+                })
+            },
+        )
+    }
+}
+
+impl KeyRequest for ReluKeys {
+    fn tag(&self) -> u32 {
+        tags::RELU
+    }
+
+    fn bundle_len(&self, _party: usize) -> usize {
+        self.n * self.element_len()
+    }
+
+    fn deal(&self, rng: &mut Prg) -> Result<[Vec<u8>; 2]> {
+        deal_elements(self.n, self.bits, rng, |g, Mask { r, msb, alpha }, rng| {
+            let sign = 1u64.wrapping_sub(2 * msb);
+            let beta = [sign, sign.wrapping_mul(r)];
+            let [k0, k1] = dcf::gen_wide(g, self.bits - 1, alpha, &beta, rng)?;
+            let words = [
+                split(r, rng),
+                split(msb, rng),
+                split(msb.wrapping_mul(r), rng),
+            ];
+            Ok(element_bytes(&words, [k0.to_bytes(), k1.to_bytes()]))
+        })
+    }
+}
+
+/// `max(x, 0)` for values exact over all of Z_2^64 (1 round).
 pub async fn relu(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     relu_within(p, x, 64).await
 }
 
-/// `max(x, 0)` for `bits`-bit values (2 rounds).
+/// `max(x, 0)` for `bits`-bit values (1 round).
 pub async fn relu_within(p: &mut Party, x: &ArithShare, bits: u32) -> Result<ArithShare> {
-    metered!(p, "fss_relu", relu_impl(p, x, bits).await)
+    metered!(p, "fss_relu", relu_unmetered(p, x, bits).await)
 }
 
-async fn relu_impl(p: &mut Party, x: &ArithShare, bits: u32) -> Result<ArithShare> {
-    let n = x.len();
+/// [`relu_within`] without a meter label of its own (the classic family's
+/// [`crate::mpc::protocols::relu::relu`] calls it under its own labels in the FSS family).
+pub(crate) async fn relu_unmetered(p: &mut Party, x: &ArithShare, bits: u32) -> Result<ArithShare> {
+    check_bits(bits)?;
+    let req = ReluKeys { n: x.len(), bits };
+    let bytes = p.keys(&req).await?;
     let id = p.id();
-    let (m, xhat, t) = sign_round(p, x, bits, true).await?;
-    let d = not_arith(&m, id);
-    // Round 2: open c = d ^ rho.
-    let c_mine: Vec<bool> = d
-        .iter()
-        .zip(&t.rho)
-        .map(|(d, r)| (d & 1 == 1) ^ r)
-        .collect();
-    let packed = BitShare::from_bools(&c_mine, &[n]);
-    let got = p.exchange(bits_to_bytes(&packed.words, n)).await?;
-    let c_peer = bytes_to_bits(&got, n)?;
-    let out = (0..n)
-        .map(|i| {
-            let c = (packed.words[i / 64] ^ c_peer[i / 64]) >> (i % 64) & 1;
-            let dr = c
-                .wrapping_mul(t.r[i])
-                .wrapping_add(1u64.wrapping_sub(2 * c).wrapping_mul(t.rho_r[i]));
-            xhat[i].wrapping_mul(d[i]).wrapping_sub(dr)
+    let elems = req.parse(&bytes, id)?;
+    let xhat = open_masked(p, x, elems.iter().map(|e| e.r), 8).await?;
+    let g = EnginePrg::new();
+    let one = if id == 0 { 1u64 } else { 0 };
+    // The keys are consumed here: each element's key meets its one masked input only.
+    let out = elems
+        .into_iter()
+        .zip(xhat)
+        .map(|(e, xh)| {
+            let xk = xh & low_mask(bits);
+            let s = xk >> (bits - 1);
+            let [c1, c2] = dcf::eval_wide(&g, &e.dcf, xk & low_mask(bits - 1))?;
+            let (t, tr) = (e.m.wrapping_add(c1), e.mr.wrapping_add(c2));
+            // (1 - s) and (1 - 2s) are public: d and d r are linear in the shares.
+            let (keep, flip) = (1 - s, 1u64.wrapping_sub(2 * s));
+            let d = (one * keep).wrapping_sub(flip.wrapping_mul(t));
+            let dr = keep.wrapping_mul(e.r).wrapping_sub(flip.wrapping_mul(tr));
+            Ok(d.wrapping_mul(xh).wrapping_sub(dr))
         })
-        .collect();
+        .collect::<Result<Vec<u64>>>()?;
     ArithShare::from_vec(x.shape(), out)
 }
 
@@ -71,15 +156,10 @@ pub use super::super::b2a::select;
 
 /// Cost of [`relu_within`] on `n` elements of `bits`-bit values.
 pub fn relu_cost(n: usize, bits: u32) -> Cost {
-    let each = (8 * n + n.div_ceil(8)) as u64;
-    let keys = SignKeys {
-        n,
-        bits,
-        relu: true,
-    }
-    .bundle_len(0) as u64;
+    let each = 8 * n as u64;
+    let keys = ReluKeys { n, bits }.bundle_len(0) as u64;
     Cost {
-        rounds: 2,
+        rounds: 1,
         p0_to_p1: each,
         p1_to_p0: each,
         offline: keys,

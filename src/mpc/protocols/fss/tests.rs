@@ -207,7 +207,7 @@ fn comparisons() {
 }
 
 #[test]
-fn relu_is_exact_in_two_rounds() {
+fn relu_is_exact_in_one_round() {
     let xs = inputs_64();
     let n = xs.len();
     check(
@@ -434,7 +434,7 @@ fn the_classic_protocols_run_on_the_fss_sign_gate() {
         let t = (0.797_884_560_8 * (v + 0.044715 * v * v * v)).tanh();
         assert!((y - 0.5 * v * (1.0 + t)).abs() < 2e-3, "gelu({v}) = {y}");
     }
-    // ReLU: sign (1) + bit-times-value (1); max of 8: three levels of ReLU.
-    assert_eq!(rounds[..2], [2, 6]);
+    // ReLU: one round on a two-word DCF key; max of 8: three levels of one-round ReLU.
+    assert_eq!(rounds[..2], [1, 3]);
     assert!(rounds[2] < 8, "gelu {} rounds", rounds[2]);
 }
