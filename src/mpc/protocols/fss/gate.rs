@@ -53,6 +53,14 @@ impl Mask {
     }
 }
 
+/// A party's share of `(s ^ t) u` from its shares of `t u` and of `u`, for a public bit `s`:
+/// `s u + (1 - 2s) t u`. With `u = 1` (party 0's share 1, party 1's 0) it is the sign gate's
+/// `msb_k(x) = msb_k(x^) ^ t`; with `u = r` it is that bit times the mask (ReLU).
+pub(crate) fn xor_public(s: u64, tu: u64, u: u64) -> u64 {
+    s.wrapping_mul(u)
+        .wrapping_add(1u64.wrapping_sub(2 * s).wrapping_mul(tu))
+}
+
 /// Additive shares of `v` drawn by the dealer.
 pub(crate) fn split(v: u64, rng: &mut Prg) -> [u64; 2] {
     let s0 = rng.next_u64();

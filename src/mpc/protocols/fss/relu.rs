@@ -41,7 +41,7 @@ use super::super::cost::Cost;
 use super::super::registry as tags;
 use super::gate::{
     check_bits, deal_elements, element_bytes, low_mask, open_masked, parse_elements, split,
-    word_at, Mask,
+    word_at, xor_public, Mask,
 };
 use crate::mpc::Prg;
 use crate::Result;
@@ -140,11 +140,10 @@ pub(crate) async fn relu_unmetered(p: &mut Party, x: &ArithShare, bits: u32) -> 
             let xk = xh & low_mask(bits);
             let s = xk >> (bits - 1);
             let [c1, c2] = dcf::eval_wide(&g, &e.dcf, xk & low_mask(bits - 1))?;
-            let (t, tr) = (e.m.wrapping_add(c1), e.mr.wrapping_add(c2));
-            // (1 - s) and (1 - 2s) are public: d and d r are linear in the shares.
-            let (keep, flip) = (1 - s, 1u64.wrapping_sub(2 * s));
-            let d = (one * keep).wrapping_sub(flip.wrapping_mul(t));
-            let dr = keep.wrapping_mul(e.r).wrapping_sub(flip.wrapping_mul(tr));
+            // s is public: msb_k(x) = s ^ t and msb_k(x) r are linear in the shares of t, t r.
+            let msb = xor_public(s, e.m.wrapping_add(c1), one);
+            let msb_r = xor_public(s, e.mr.wrapping_add(c2), e.r);
+            let (d, dr) = (one.wrapping_sub(msb), e.r.wrapping_sub(msb_r));
             Ok(d.wrapping_mul(xh).wrapping_sub(dr))
         })
         .collect::<Result<Vec<u64>>>()?;

@@ -40,7 +40,8 @@ use super::super::cost::Cost;
 use super::super::linear::add_const;
 use super::super::registry as tags;
 use super::gate::{
-    check_bits, deal_elements, element_bytes, low_mask, open_masked, parse_elements, split, word_at,
+    check_bits, deal_elements, element_bytes, low_mask, open_masked, parse_elements, split,
+    word_at, xor_public,
 };
 use crate::mpc::Prg;
 use crate::Result;
@@ -121,12 +122,8 @@ pub(crate) async fn sign_round(p: &mut Party, x: &ArithShare, bits: u32) -> Resu
         .map(|(e, xh)| {
             let xk = xh & low_mask(bits);
             let below = dcf::eval(&g, &e.dcf, xk & low_mask(bits - 1))?;
-            let w = below.wrapping_add(e.m);
-            Ok(if xk >> (bits - 1) == 1 {
-                (if id == 0 { 1u64 } else { 0 }).wrapping_sub(w)
-            } else {
-                w
-            })
+            let one = if id == 0 { 1 } else { 0 };
+            Ok(xor_public(xk >> (bits - 1), below.wrapping_add(e.m), one))
         })
         .collect()
 }
