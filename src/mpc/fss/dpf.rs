@@ -180,10 +180,11 @@ impl DpfKey {
         self.party as usize
     }
 
-    /// One leaf's output words at the end of a walk with seed `s` and control bit `t`.
-    fn leaf_word(&self, prg: &impl TreePrg, s: Block, t: bool, j: u64) -> u64 {
+    /// Word `j` of the leaf at the end of a walk with control bit `t`, from the leaf seed's
+    /// conversion `converted = G_3(s)` (computed once per leaf: it holds all `2^nu` words).
+    fn leaf_word(&self, converted: Block, t: bool, j: u64) -> u64 {
         let sh = self.shape();
-        let mut w = sh.word(prg.lane(s, 3), j);
+        let mut w = sh.word(converted, j);
         if t {
             w = w.wrapping_add(sh.word(self.last, j));
         }
@@ -270,13 +271,11 @@ pub fn eval<P: TreePrg>(prg: &P, key: &DpfKey, x: u64) -> Result<u64, KeyError> 
         let side = ((x >> (sh.bits - 1 - level)) & 1) as usize;
         (s, t) = key.step(prg.lane(s, side), t, level as usize, side);
     }
-    Ok(key.leaf_word(prg, s, t, x & ((1u64 << sh.nu) - 1)))
+    Ok(key.leaf_word(prg.lane(s, 3), t, x & ((1u64 << sh.nu) - 1)))
 }
 
-/// Party `key.party()`'s shares at every input `0..2^n`, in order (`n` at most
-/// [`MAX_FULL_DOMAIN_BITS`]): `2^(n - nu + 1) - 2` PRG calls for the tree, `2^(n - nu)` for the
-/// leaves.
-pub fn eval_all<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<u64>, KeyError> {
+/// The `(seed, control bit)` of every leaf, left to right: `2^(n - nu + 1) - 2` PRG calls.
+fn leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<(Block, bool)>, KeyError> {
     let sh = key.shape();
     header_field(
         NAME,
@@ -295,12 +294,40 @@ pub fn eval_all<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<u64>, KeyError>
         }
         level_nodes = next;
     }
+    Ok(level_nodes)
+}
+
+/// Party `key.party()`'s shares at every input `0..2^n`, in order (`n` at most
+/// [`MAX_FULL_DOMAIN_BITS`]): `2^(n - nu + 1) - 2` PRG calls for the tree, `2^(n - nu)` for the
+/// leaves (one conversion per leaf gives all its words).
+pub fn eval_all<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<u64>, KeyError> {
+    let sh = key.shape();
     let per_leaf = 1u64 << sh.nu;
-    let mut out = Vec::with_capacity(level_nodes.len() << sh.nu);
-    for (s, t) in level_nodes {
-        out.extend((0..per_leaf).map(|j| key.leaf_word(prg, s, t, j)));
+    let leaves = leaves(prg, key)?;
+    let mut out = Vec::with_capacity(leaves.len() << sh.nu);
+    for (s, t) in leaves {
+        let converted = prg.lane(s, 3);
+        out.extend((0..per_leaf).map(|j| key.leaf_word(converted, t, j)));
     }
     Ok(out)
+}
+
+/// The XOR shares of a 1-bit-output key ([`gen`] with `log_out = 0`) at every input, packed:
+/// bit `x mod 128` of block `x / 128` is the share at `x` (for `n < 7` the one block's bits
+/// `2^n` and above are zero). The two parties' blocks differ in exactly one bit, at `alpha`
+/// (for `beta = 1`): the full-domain evaluation of Pika (PETS 2022) as 128-bit words.
+pub fn eval_all_bits<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<Block>, KeyError> {
+    let sh = key.shape();
+    header_field(NAME, "log2 output bits", key.log_out, key.log_out == 0, "0")?;
+    let valid = if sh.nu >= 7 {
+        Block::MAX
+    } else {
+        (1 << (1u32 << sh.nu)) - 1
+    };
+    Ok(leaves(prg, key)?
+        .into_iter()
+        .map(|(s, t)| (prg.lane(s, 3) ^ if t { key.last } else { 0 }) & valid)
+        .collect())
 }
 
 #[cfg(test)]
@@ -392,6 +419,33 @@ mod tests {
                 assert_eq!(y, (x == alpha) as u64, "x {x} alpha {alpha}");
             }
         }
+    }
+
+    #[test]
+    fn packed_bits_match_pointwise() {
+        let g = AesMmo::new();
+        let mut rng = Prg::new(Seed::insecure_fixed(44));
+        for bits in [0u32, 2, 6, 7, 8, 13] {
+            let alpha = rng.next_u64() & ((1u64 << bits) - 1);
+            let [k0, k1] = gen(&g, bits, 0, alpha, 1, &mut rng).unwrap();
+            let (b0, b1) = (
+                eval_all_bits(&g, &k0).unwrap(),
+                eval_all_bits(&g, &k1).unwrap(),
+            );
+            assert_eq!(b0.len(), (1usize << bits).div_ceil(128));
+            for x in 0..1u64 << bits {
+                let bit = |b: &[Block]| (b[(x / 128) as usize] >> (x % 128)) as u64 & 1;
+                assert_eq!(bit(&b0), eval(&g, &k0, x).unwrap(), "x {x}");
+                assert_eq!(bit(&b0) ^ bit(&b1), (x == alpha) as u64, "x {x}");
+            }
+            let ones: u32 = b0.iter().zip(&b1).map(|(a, b)| (a ^ b).count_ones()).sum();
+            assert_eq!(ones, 1, "the shares differ at alpha only");
+        }
+        let [k64, _] = gen(&g, 8, 6, 0, 1, &mut rng).unwrap();
+        assert!(matches!(
+            eval_all_bits(&g, &k64),
+            Err(KeyError::Header { field: "log2 output bits", .. })
+        ));
     }
 
     #[test]
