@@ -180,6 +180,11 @@ impl DpfKey {
         self.party as usize
     }
 
+    /// The input width `n`.
+    pub fn bits(&self) -> u32 {
+        self.bits as u32
+    }
+
     /// Word `j` of the leaf at the end of a walk with control bit `t`, from the leaf seed's
     /// conversion `converted = G_3(s)` (computed once per leaf: it holds all `2^nu` words).
     fn leaf_word(&self, converted: Block, t: bool, j: u64) -> u64 {
@@ -444,7 +449,10 @@ mod tests {
         let [k64, _] = gen(&g, 8, 6, 0, 1, &mut rng).unwrap();
         assert!(matches!(
             eval_all_bits(&g, &k64),
-            Err(KeyError::Header { field: "log2 output bits", .. })
+            Err(KeyError::Header {
+                field: "log2 output bits",
+                ..
+            })
         ));
     }
 

@@ -34,7 +34,7 @@ tags! {
     INPUT_MASK = 9;
     /// [`super::fss::sign`]: the DCF sign gate.
     SIGN = 0x100;
-    /// [`super::fss::relu`]: the sign gate with ReLU's second-round tuple.
+    /// [`super::fss::relu`]: ReLU from one two-word DCF key.
     RELU = 0x101;
 }
 
