@@ -23,6 +23,7 @@
 //! point is uniform), so it reveals nothing of `rho`. A key is consumed with its one opened
 //! index.
 
+use super::super::super::fss::codec::in_domain;
 use super::super::super::fss::dpf::{self, DpfKey};
 use super::super::super::fss::{EnginePrg, KeyError};
 use crate::mpc::Prg;
@@ -60,24 +61,16 @@ pub(crate) fn parse(bytes: &[u8], party: usize, bits: u32) -> Result<DpfKey> {
 /// `2^bits` entries, `j_hat < 2^bits`).
 pub(crate) fn lookup(g: &EnginePrg, key: &DpfKey, j_hat: u64, table: &[u64]) -> Result<u64> {
     let n = table.len();
-    if !n.is_power_of_two() || n as u64 <= j_hat {
-        return Err(KeyError::Domain {
-            kind: "lookup table",
-            what: "index",
-            value: j_hat,
-            bits: n.trailing_zeros(),
-        }
-        .into());
-    }
-    if key.bits() != n.trailing_zeros() {
+    if !n.is_power_of_two() || key.bits() != n.trailing_zeros() {
         return Err(KeyError::Header {
             kind: "lookup table",
             field: "bits",
-            expected: n.trailing_zeros().to_string(),
+            expected: format!("log2 of the table's {n} entries"),
             got: key.bits() as u64,
         }
         .into());
     }
+    in_domain("lookup table", "index", j_hat, key.bits())?;
     let bits = dpf::eval_all_bits(g, key)?;
     let mut y = 0u64;
     let wrap = n - 1;
