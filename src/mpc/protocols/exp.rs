@@ -7,7 +7,6 @@
 //! level (formulas in the `_cost` functions). `L` is the row length.
 //!
 //! | function | method | domain | bound (measured) | rounds |
-//! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`exp`] | `(1 + x/2^7)^(2^7)`, 7 squarings (CrypTen's method) | `[-128, 20]` | abs 5e-3 on `[-16, 0]` (3.8e-3); rel 7e-2 on `[-4, 4]` (5.8e-2) | 7 |
 

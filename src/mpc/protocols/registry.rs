@@ -36,6 +36,10 @@ tags! {
     SIGN = 0x100;
     /// [`super::fss::relu`]: ReLU from one two-word DCF key.
     RELU = 0x101;
+    /// [`super::fss::exp`]: exp on `x <= 0` (sign key, lookup key, signed product).
+    EXP = 0x102;
+    /// [`super::fss::normalize`]: softmax's row division (lookup key, signed product).
+    NORMALIZE = 0x103;
 }
 
 /// The name of a registered tag (for error messages).

@@ -108,11 +108,16 @@ pub fn relu6_cost(n: usize) -> Cost {
 
 /// Max over the last axis of `rows` rows of length `len`.
 pub fn max_last_cost(rows: usize, len: usize) -> Cost {
+    max_tree_cost(rows, len, relu_cost)
+}
+
+/// The max tree's cost with `relu(n)` the cost of a ReLU on `n` elements (either family).
+pub(crate) fn max_tree_cost(rows: usize, len: usize, relu: impl Fn(usize) -> Cost) -> Cost {
     let mut c = Cost::default();
     let mut l = len;
     while l > 1 {
         let h = l / 2;
-        c += relu_cost(rows * h);
+        c += relu(rows * h);
         l -= h;
     }
     c

@@ -8,14 +8,14 @@
 //! level (formulas in the `_cost` functions). `L` is the row length.
 //!
 //! | function | method | domain | bound (measured) | rounds |
-//! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`softmax`] | max tree, [`exp`], [`divide`] | any | abs 5e-3 (3.8e-3) | `8 ceil(log2 L) + 18` |
+//! | [`softmax`], FSS family | max tree, [`super::fss::exp`], [`super::fss::normalize`] | `L < 2^15`, scores above `-2^15` | abs 5e-3 at `L = 17` | `ceil(log2 L) + 4` |
 //! | [`relu_softmax`] | [`relu`](super::compare::relu), [`divide`] | row sums below 1e6 | abs 1e-3 (6.1e-5) | 19 |
 //! | [`two_quad`] | square, [`divide`] | row sums below 1e6 | abs 1e-3 (3.9e-5) | 12 |
 //! | [`sparsemax`] | bisection on the threshold (no sorting) | any | abs `2^-(iters+1)` + 1e-4 (1.95e-3 for 8 iters) | `8 ceil(log2 L) + 16 iters + 8` |
 
-use super::super::party::{Party, TruncMode};
+use super::super::party::{Party, ProtocolFamily, TruncMode};
 use super::super::share::ArithShare;
 use super::b2a::{b2a_cost, b2a_impl};
 use super::beaver::{square1, square_cost};
@@ -24,7 +24,7 @@ use super::exp::{exp_cost, exp_impl};
 use super::linear::{add_const, eps_ring};
 use super::msb::{msb_cost, msb_impl};
 use super::reciprocal::{divide_cost, divide_impl};
-use super::relu::{max_last_cost, max_last_impl, relu_cost, relu_impl};
+use super::relu::{max_last_cost, max_last_impl, max_tree_cost, relu_cost, relu_impl};
 use crate::mpc::bench::{input, BenchCase, Dims};
 use crate::Result;
 
@@ -38,6 +38,11 @@ pub async fn softmax(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
 
 async fn softmax_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     let m = max_last_impl(p, x).await?;
+    if p.config().family == ProtocolFamily::Fss {
+        // exp on x - max <= 0 from one masked opening, then a reciprocal table on the row sum.
+        let e = super::fss::exp::exp_nonpositive_unmetered(p, &x.sub(&m)?).await?;
+        return super::fss::normalize::normalize_unmetered(p, &e).await;
+    }
     let e = exp_impl(p, &x.sub(&m)?).await?;
     let s = e.sum_last_keep()?;
     divide_impl(p, &e, &s).await
@@ -105,6 +110,14 @@ async fn sparsemax_impl(p: &mut Party, x: &ArithShare, iters: usize) -> Result<A
 /// Softmax of `rows` rows of length `len`.
 pub fn softmax_cost(mode: TruncMode, rows: usize, len: usize) -> Cost {
     max_last_cost(rows, len) + exp_cost(mode, rows * len) + divide_cost(mode, rows * len, rows)
+}
+
+/// Softmax of `rows` rows of length `len` in the FSS family at `frac_bits` fractional bits.
+pub fn softmax_cost_fss(mode: TruncMode, rows: usize, len: usize, frac_bits: u32) -> Result<Cost> {
+    let max = max_tree_cost(rows, len, |n| super::fss::relu::relu_cost(n, 64));
+    Ok(max
+        + super::fss::exp::cost(rows * len, frac_bits)
+        + super::fss::normalize::cost(mode, rows, len, frac_bits)?)
 }
 
 /// ReLU-Softmax of `rows` rows of length `len`.

@@ -8,6 +8,7 @@
 use super::super::super::fss::{EnginePrg, KeyError, TreePrg};
 use super::super::super::party::Party;
 use super::super::super::share::ArithShare;
+use super::super::cost::Cost;
 use crate::mpc::Prg;
 use crate::{Error, Result};
 
@@ -123,6 +124,18 @@ pub(crate) fn parse_elements<T>(
         .into());
     }
     bytes.chunks_exact(element_len).map(parse).collect()
+}
+
+/// The cost of a gate's opening round: `each` bytes each way, and `keys` bytes of bundle
+/// streamed to each party.
+pub(crate) fn opening_cost(each: usize, keys: usize) -> Cost {
+    Cost {
+        rounds: 1,
+        p0_to_p1: each as u64,
+        p1_to_p0: each as u64,
+        offline: keys as u64,
+        offline_p0: keys as u64,
+    }
 }
 
 /// The one online round of every FSS gate: opens `x + r` on the low `8 open_bytes` bits

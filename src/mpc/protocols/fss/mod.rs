@@ -6,23 +6,31 @@
 //! |---|---|---|
 //! | [`sign`] | MSB, DReLU (bits or 0/1 values), `x < y`, `x < c` | 1 |
 //! | [`relu`] | ReLU; select (shared with the classic family) | 1; 1 |
+//! | [`exp`] | `e^x` for `x <= 0` (softmax's exponentials): lookup table, clip, signed product | 2 |
+//! | [`normalize`] | softmax's row division for sums in `[1, L]`: reciprocal table, signed product | 2 + T |
 //!
 //! `gate` holds what every gate shares: the mask, the bundle layout, the opening round; `lut`
-//! the lookup of a public table at a masked index from a 1-bit DPF (Pika, PETS 2022).
+//! the lookup of a public table at a masked index from a 1-bit DPF (Pika, PETS 2022), whose
+//! shares carry a sign known to the dealer only; `signed_mul` the one-round product that
+//! removes it. Softmax in the FSS family is the max tree of [`relu`] (one round per level),
+//! [`exp`] and [`normalize`]: `ceil(log2 L) + 4` rounds plus a truncation.
 //!
 //! Each file holds its dealer bundle (a [`crate::mpc::fss::deal::KeyRequest`]), its online
 //! steps, its cost formula, its security argument and its tests; a new protocol adds its file
 //! and one line to [`super::registry`].
 
+pub mod exp;
 mod gate;
-// The table-lookup gate lands before the exp and softmax gates built on it (issue #11).
-#[allow(dead_code)]
 mod lut;
+pub mod normalize;
 pub mod relu;
 pub mod sign;
+mod signed_mul;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tables;
 
 pub use relu::{relu, relu_within, select};
 pub use sign::{drelu, drelu_values, lt, lt_const, msb, msb_within};

@@ -39,6 +39,7 @@ use super::super::super::share::ArithShare;
 use super::super::b2a::bit_mul_cost;
 use super::super::cost::Cost;
 use super::super::registry as tags;
+use super::gate::opening_cost;
 use super::gate::{
     check_bits, deal_elements, element_bytes, low_mask, open_masked, parse_elements, split,
     word_at, xor_public, Mask,
@@ -155,15 +156,7 @@ pub use super::super::b2a::select;
 
 /// Cost of [`relu_within`] on `n` elements of `bits`-bit values.
 pub fn relu_cost(n: usize, bits: u32) -> Cost {
-    let each = 8 * n as u64;
-    let keys = ReluKeys { n, bits }.bundle_len(0) as u64;
-    Cost {
-        rounds: 1,
-        p0_to_p1: each,
-        p1_to_p0: each,
-        offline: keys,
-        offline_p0: keys,
-    }
+    opening_cost(8 * n, ReluKeys { n, bits }.bundle_len(0))
 }
 
 /// Cost of [`select`] on `n` elements.

@@ -39,9 +39,10 @@ use super::super::super::share::{ArithShare, BitShare};
 use super::super::cost::Cost;
 use super::super::linear::add_const;
 use super::super::registry as tags;
+use super::gate::opening_cost;
 use super::gate::{
     check_bits, deal_elements, element_bytes, low_mask, open_masked, parse_elements, split,
-    word_at, xor_public,
+    word_at, xor_public, Mask,
 };
 use crate::mpc::Prg;
 use crate::Result;
@@ -96,12 +97,39 @@ impl KeyRequest for SignKeys {
 
     fn deal(&self, rng: &mut Prg) -> Result<[Vec<u8>; 2]> {
         deal_elements(self.n, self.bits, rng, |g, mask, rng| {
-            let beta = 1u64.wrapping_sub(2 * mask.msb);
-            let [k0, k1] = dcf::gen(g, self.bits - 1, mask.alpha, beta, rng)?;
-            let words = [split(mask.r, rng), split(mask.msb, rng)];
+            let ([k0, k1], words) = deal_sign(g, &mask, self.bits, rng)?;
             Ok(element_bytes(&words, [k0.to_bytes(), k1.to_bytes()]))
         })
     }
+}
+
+/// The dealer's half of one sign gate on `bits`-bit values masked by `mask`: the DCF pair on
+/// `bits - 1` bits (threshold `r mod 2^(k-1)`, payload `1 - 2 msb_k(r)`) and the shares of
+/// `r` and `msb_k(r)`. Gates that open `x + r` for more than a sign (the FSS exp) deal it too.
+pub(crate) fn deal_sign(
+    g: &EnginePrg,
+    mask: &Mask,
+    bits: u32,
+    rng: &mut Prg,
+) -> Result<([DcfKey; 2], [[u64; 2]; 2])> {
+    let beta = 1u64.wrapping_sub(2 * mask.msb);
+    let keys = dcf::gen(g, bits - 1, mask.alpha, beta, rng)?;
+    Ok((keys, [split(mask.r, rng), split(mask.msb, rng)]))
+}
+
+/// A party's additive share of `msb_k(x)` from the opened `x^ = x + r` (read mod `2^k`), its
+/// share `m` of `msb_k(r)` and its DCF key; `one` is the party's share of 1.
+pub(crate) fn eval_sign(
+    g: &EnginePrg,
+    dcf: &DcfKey,
+    m: u64,
+    xhat: u64,
+    bits: u32,
+    one: u64,
+) -> Result<u64> {
+    let xk = xhat & low_mask(bits);
+    let below = dcf::eval(g, dcf, xk & low_mask(bits - 1))?;
+    Ok(xor_public(xk >> (bits - 1), below.wrapping_add(m), one))
 }
 
 /// The sign gate's online round: fetches the bundle, opens `x + r` (mod `2^k`, in `ceil(k/8)`
@@ -119,12 +147,7 @@ pub(crate) async fn sign_round(p: &mut Party, x: &ArithShare, bits: u32) -> Resu
     elems
         .into_iter()
         .zip(xhat)
-        .map(|(e, xh)| {
-            let xk = xh & low_mask(bits);
-            let below = dcf::eval(&g, &e.dcf, xk & low_mask(bits - 1))?;
-            let one = if id == 0 { 1 } else { 0 };
-            Ok(xor_public(xk >> (bits - 1), below.wrapping_add(e.m), one))
-        })
+        .map(|(e, xh)| eval_sign(&g, &e.dcf, e.m, xh, bits, u64::from(id == 0)))
         .collect()
 }
 
@@ -199,13 +222,6 @@ pub(crate) async fn msb_unmetered(p: &mut Party, x: &ArithShare, bits: u32) -> R
 
 /// Cost of the sign gate on `n` elements of `bits`-bit values (every function of this file).
 pub fn cost(n: usize, bits: u32) -> Cost {
-    let each = (n * bits.div_ceil(8) as usize) as u64;
-    let keys = SignKeys { n, bits }.bundle_len(0) as u64;
-    Cost {
-        rounds: 1,
-        p0_to_p1: each,
-        p1_to_p0: each,
-        offline: keys,
-        offline_p0: keys,
-    }
+    let keys = SignKeys { n, bits }.bundle_len(0);
+    opening_cost(n * bits.div_ceil(8) as usize, keys)
 }

@@ -1,0 +1,249 @@
+//! The table gates (the signed product, exp, softmax's normalisation) against `f64` on random
+//! and edge inputs, with their error bounds, their costs against the meter and fresh masks per
+//! call.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::super::super::share::ArithShare;
+use super::super::input::{reveal, reveal_ring, share_input};
+use super::super::softmax::{softmax, softmax_cost_fss};
+use super::signed_mul::{deal_row, signed_mul, RowKey};
+use super::{exp, normalize};
+use crate::mpc::exec::run_joined;
+use crate::mpc::transport::{mem_pair, Recording};
+use crate::mpc::{
+    local_pair, local_pair_with, Party, Prg, ProtocolFamily, SessionConfig, SessionSeeds, Stats,
+    TruncMode,
+};
+use crate::{Error, Result};
+
+fn fss() -> SessionConfig {
+    SessionConfig {
+        family: ProtocolFamily::Fss,
+        ..SessionConfig::default()
+    }
+}
+
+fn uniform(g: &mut Prg, lo: f64, hi: f64) -> f64 {
+    lo + (g.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * (hi - lo)
+}
+
+/// Both parties' cost of one metered call, as (party 0's stats, party 1's stats).
+type Costs = (Stats, Stats);
+
+/// Shares `x` (party 0's input), runs `op` metered alone, opens the result in fixed point.
+async fn run_op(
+    p: &mut Party,
+    x: &ArrayD<f64>,
+    op: for<'a> fn(
+        &'a mut Party,
+        &'a ArithShare,
+    ) -> futures::future::LocalBoxFuture<'a, Result<ArithShare>>,
+) -> Result<(ArrayD<f64>, Stats)> {
+    let mine = (p.id() == 0).then_some(x);
+    let s = share_input(p, 0, mine, x.shape()).await?;
+    p.meter.reset();
+    let y = op(p, &s).await?;
+    let stats = p.meter.report().total();
+    Ok((reveal(p, &y).await?, stats))
+}
+
+fn joined(
+    x: &ArrayD<f64>,
+    op: for<'a> fn(
+        &'a mut Party,
+        &'a ArithShare,
+    ) -> futures::future::LocalBoxFuture<'a, Result<ArithShare>>,
+) -> (ArrayD<f64>, Costs) {
+    let (mut p0, mut p1) = local_pair(fss()).unwrap();
+    let ((y, s0), (_, s1)) = run_joined(run_op(&mut p0, x, op), run_op(&mut p1, x, op)).unwrap();
+    (y, (s0, s1))
+}
+
+fn assert_cost(name: &str, (s0, s1): &Costs, want: super::super::cost::Cost) {
+    let got = super::super::cost::Cost {
+        rounds: s0.rounds,
+        p0_to_p1: s0.sent,
+        p1_to_p0: s0.recv,
+        offline: s1.offline_recv,
+        offline_p0: s0.offline_recv,
+    };
+    assert_eq!(got, want, "{name}: metered cost differs from the formula");
+}
+
+#[test]
+fn the_signed_product_removes_the_dealers_sign() {
+    let mut g = Prg::new(crate::mpc::Seed::insecure_fixed(81));
+    for (rows, len) in [(3usize, 4usize), (5, 1)] {
+        let sigmas: Vec<u64> = (0..rows)
+            .map(|r| if r % 2 == 0 { 1 } else { u64::MAX })
+            .collect();
+        let x: Vec<u64> = (0..rows * len).map(|_| g.next_u64()).collect();
+        let v: Vec<u64> = (0..rows).map(|_| g.next_u64()).collect();
+        let dealt: Vec<[Vec<u8>; 2]> = sigmas.iter().map(|&s| deal_row(s, len, &mut g)).collect();
+        // Shares of x and of v' = sigma v.
+        let x0: Vec<u64> = x.iter().map(|_| g.next_u64()).collect();
+        let v0: Vec<u64> = v.iter().map(|_| g.next_u64()).collect();
+        let share = |party: usize| {
+            let xs: Vec<u64> = if party == 0 {
+                x0.clone()
+            } else {
+                x.iter().zip(&x0).map(|(a, b)| a.wrapping_sub(*b)).collect()
+            };
+            let vs: Vec<u64> = if party == 0 {
+                v0.clone()
+            } else {
+                (0..rows)
+                    .map(|r| sigmas[r].wrapping_mul(v[r]).wrapping_sub(v0[r]))
+                    .collect()
+            };
+            let keys: Vec<RowKey> = dealt
+                .iter()
+                .map(|d| RowKey::parse(&d[party], len))
+                .collect();
+            (xs, vs, keys)
+        };
+        let (mut p0, mut p1) = local_pair(fss()).unwrap();
+        let ((a, b, k), (c, d, l)) = (share(0), share(1));
+        let (y0, y1) = run_joined(
+            signed_mul(&mut p0, &a, &b, k),
+            signed_mul(&mut p1, &c, &d, l),
+        )
+        .unwrap();
+        for i in 0..rows * len {
+            assert_eq!(
+                y0[i].wrapping_add(y1[i]),
+                x[i].wrapping_mul(v[i / len]),
+                "{rows}x{len} #{i}"
+            );
+        }
+        assert_eq!(
+            p0.meter.report().total().sent,
+            8 * (rows * len + rows) as u64
+        );
+    }
+    // A factor count that does not match the rows is refused before anything is sent.
+    let (mut p0, _p1) = local_pair(fss()).unwrap();
+    let keys = vec![RowKey::parse(&deal_row(1, 1, &mut g)[0], 1)];
+    let e = crate::mpc::exec::block_on_local(signed_mul(&mut p0, &[1], &[1, 2], keys))
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
+}
+
+#[test]
+fn exp_is_within_its_bound_and_clips_beyond_the_table() {
+    let fp = fss().fixed;
+    let ulp = 1.0 / fp.scale();
+    let edge = 8191.0 / 512.0;
+    let mut xs = vec![
+        0.0,
+        -ulp,
+        -1.0,
+        -edge + ulp,
+        -edge,
+        -edge - ulp,
+        -16.0,
+        -20.0,
+        -32767.0,
+    ];
+    let mut g = Prg::new(crate::mpc::Seed::insecure_fixed(82));
+    xs.extend((0..200).map(|_| uniform(&mut g, -16.5, 0.0)));
+    let n = xs.len();
+    let x = ArrayD::from_shape_vec(IxDyn(&[n]), xs).unwrap();
+    let (y, costs) = joined(&x, |p, s| Box::pin(exp::exp_nonpositive(p, s)));
+    let mut worst = 0f64;
+    for (v, got) in x.iter().zip(y.iter()) {
+        let v = fp.decode(fp.encode(*v));
+        let err = (got - v.exp()).abs();
+        worst = worst.max(err);
+        assert!(err <= 2e-3, "exp({v}) = {got}");
+        if v <= -edge {
+            assert_eq!(*got, 0.0, "exp({v}) is clipped");
+        }
+    }
+    assert_eq!(y[0], 1.0, "exp(0) is exactly T[0]");
+    assert!(worst > 1e-4, "the bound is not vacuous: worst {worst}");
+    assert_cost("exp", &costs, exp::cost(n, fp.frac_bits));
+    assert_eq!(costs.0.rounds, 2);
+}
+
+#[test]
+fn softmax_in_the_fss_family_is_within_its_bound() {
+    let (rows, len) = (6usize, 17usize);
+    let mut g = Prg::new(crate::mpc::Seed::insecure_fixed(83));
+    let mut vals: Vec<f64> = (0..rows * len)
+        .map(|_| uniform(&mut g, -8.0, 8.0))
+        .collect();
+    vals[..len].fill(0.25); // all equal: 1/17 each
+    vals[len] = 40.0; // one dominant score: the rest clip to 0
+    for v in &mut vals[2 * len..3 * len] {
+        *v *= 0.01; // nearly flat
+    }
+    let x = ArrayD::from_shape_vec(IxDyn(&[rows, len]), vals).unwrap();
+    let (y, costs) = joined(&x, |p, s| Box::pin(softmax(p, s)));
+    let fp = fss().fixed;
+    let mut worst = 0f64;
+    for r in 0..rows {
+        let q: Vec<f64> = (0..len).map(|j| fp.decode(fp.encode(x[[r, j]]))).collect();
+        let m = q.iter().copied().fold(f64::MIN, f64::max);
+        let sum: f64 = q.iter().map(|v| (v - m).exp()).sum();
+        for j in 0..len {
+            let want = (q[j] - m).exp() / sum;
+            let err = (y[[r, j]] - want).abs();
+            worst = worst.max(err);
+            assert!(err <= 5e-3, "row {r} col {j}: {} vs {want}", y[[r, j]]);
+        }
+    }
+    assert!(worst > 1e-5, "worst {worst}");
+    let want = softmax_cost_fss(TruncMode::Local, rows, len, fp.frac_bits).unwrap();
+    assert_cost("softmax", &costs, want);
+    assert_eq!(
+        costs.0.rounds,
+        5 + 2 + 2,
+        "max tree of 17, exp, normalisation"
+    );
+}
+
+#[test]
+fn normalisation_refuses_rows_outside_its_domain() {
+    for len in [0usize, normalize::MAX_ROW + 1] {
+        let e = normalize::cost(TruncMode::Local, 1, len, 16).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
+    }
+    let (mut p0, _p1) = local_pair(fss()).unwrap();
+    let x = ArithShare::zeros(&[2, 0]);
+    let e = crate::mpc::exec::block_on_local(normalize::normalize(&mut p0, &x))
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
+}
+
+#[test]
+fn every_exp_call_opens_under_fresh_masks() {
+    // The same input twice: a reused mask would open the same y^ again.
+    let (a, b) = mem_pair();
+    let (a, log_a, _) = Recording::new(a);
+    let seeds = SessionSeeds::insecure_fixed(84);
+    let (mut p0, mut p1) = local_pair_with(fss(), seeds, Box::new(a), Box::new(b)).unwrap();
+    async fn twice(p: &mut Party) -> Result<Vec<u64>> {
+        let x = ArrayD::from_elem(IxDyn(&[4]), -1.5);
+        let mine = (p.id() == 0).then_some(&x);
+        let s = share_input(p, 0, mine, &[4]).await?;
+        let a = exp::exp_nonpositive(p, &s).await?;
+        let b = exp::exp_nonpositive(p, &s).await?;
+        Ok(reveal_ring(p, &a.sub(&b)?).await?.iter().copied().collect())
+    }
+    let (d, _) = run_joined(twice(&mut p0), twice(&mut p1)).unwrap();
+    assert_eq!(d, vec![0; 4], "both calls compute the same value");
+    let frames = log_a.borrow();
+    // Party 0 receives, per call, party 1's share of y^ (4 bytes per element) and of the
+    // product's openings (8 bytes per element and per factor), then the output's shares.
+    let openings: Vec<&Vec<u8>> = frames.iter().filter(|f| f.len() == 20 + 16).collect();
+    assert_eq!(openings.len(), 2, "one 4 x 4-byte opening per call");
+    assert_ne!(
+        openings[0][20..],
+        openings[1][20..],
+        "the second call reused the first's masks"
+    );
+}
