@@ -8,11 +8,11 @@
 //! level (formulas in the `_cost` functions). `L` is the row length.
 //!
 //! | function | method | domain | bound (measured) | rounds |
-//! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`gelu`] | `[x >= 4] x + [abs x < 4] (x/2 + q(x^2))`, Chebyshev degree 8 in `x^2`, riding on the comparisons | all | abs 5e-4 (1.1e-4) | 8 |
+//! | [`gelu`], FSS family | ReLU minus a table of `relu - gelu` on `[-4, 4)` ([`super::fss::gelu`]) | `abs x < 32760` | abs 5.7e-4 | 2 |
 
-use super::super::party::{Party, TruncMode};
+use super::super::party::{Party, ProtocolFamily, TruncMode};
 use super::super::share::{ArithShare, BitShare};
 use super::b2a::{bit_mul_cost, bit_mul_impl};
 use super::beaver::{mul_batch_cost, mul_close, mul_open, MulOperand, MulPending};
@@ -89,6 +89,10 @@ async fn gelu_relu_impl(
     x: &ArithShare,
     r: Option<&ArithShare>,
 ) -> Result<(ArithShare, Option<ArithShare>)> {
+    if p.config().family == ProtocolFamily::Fss {
+        // ReLU minus a windowed table, all from one masked opening: 2 rounds.
+        return super::fss::gelu::gelu_relu_unmetered(p, x, r).await;
+    }
     let n = x.len();
     let m = r.map_or(0, |r| r.len());
     let id = p.id();

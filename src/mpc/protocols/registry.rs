@@ -40,6 +40,8 @@ tags! {
     EXP = 0x102;
     /// [`super::fss::normalize`]: softmax's row division (lookup key, signed product).
     NORMALIZE = 0x103;
+    /// [`super::fss::gelu`]: GeLU as ReLU minus a windowed table (and MPCViT+'s ReLU tokens).
+    GELU = 0x104;
 }
 
 /// The name of a registered tag (for error messages).

@@ -7,6 +7,7 @@
 //! | [`sign`] | MSB, DReLU (bits or 0/1 values), `x < y`, `x < c` | 1 |
 //! | [`relu`] | ReLU; select (shared with the classic family) | 1; 1 |
 //! | [`exp`] | `e^x` for `x <= 0` (softmax's exponentials): lookup table, clip, signed product | 2 |
+//! | [`gelu`] | GeLU as ReLU minus a windowed table (one DCF key at three offsets), signed product | 2 |
 //! | [`normalize`] | softmax's row division for sums in `[1, L]`: reciprocal table, signed product | 2 + T |
 //!
 //! `gate` holds what every gate shares: the mask, the bundle layout, the opening round; `lut`
@@ -21,6 +22,7 @@
 
 pub mod exp;
 mod gate;
+pub mod gelu;
 mod lut;
 pub mod normalize;
 pub mod relu;

@@ -54,37 +54,81 @@ pub(crate) struct ReluKeys {
     pub bits: u32,
 }
 
-/// One party's material for one element.
-struct ElementKey {
+/// One party's material for one element (also the first part of a GeLU element,
+/// [`super::gelu`]).
+pub(super) struct ElementKey {
     /// Shares of `r`, `msb_k(r)` and `msb_k(r) r`.
-    r: u64,
+    pub(super) r: u64,
     m: u64,
     mr: u64,
     /// Payload `(1 - 2m, (1 - 2m) r)` below `alpha = r mod 2^(k-1)`.
     dcf: DcfKey,
 }
 
-impl ReluKeys {
-    fn element_len(&self) -> usize {
-        24 + dcf::key_len_wide(self.bits - 1, 2)
+impl ElementKey {
+    /// Bytes of one element on `bits`-bit values.
+    pub(super) fn len(bits: u32) -> usize {
+        24 + dcf::key_len_wide(bits - 1, 2)
     }
 
+    /// Parses one element from exactly [`ElementKey::len`] bytes (its DCF key checked).
+    pub(super) fn parse(chunk: &[u8], party: usize, bits: u32) -> Result<ElementKey> {
+        Ok(ElementKey {
+            r: word_at(chunk, 0),
+            m: word_at(chunk, 8),
+            mr: word_at(chunk, 16),
+            dcf: DcfKey::from_bytes_wide(&chunk[24..], party, bits - 1, 2)?,
+        })
+    }
+
+    /// Deals one element for the mask `mask`: both parties' bytes.
+    pub(super) fn deal(
+        g: &EnginePrg,
+        Mask { r, msb, alpha }: Mask,
+        bits: u32,
+        rng: &mut Prg,
+    ) -> Result<[Vec<u8>; 2]> {
+        let sign = 1u64.wrapping_sub(2 * msb);
+        let beta = [sign, sign.wrapping_mul(r)];
+        let [k0, k1] = dcf::gen_wide(g, bits - 1, alpha, &beta, rng)?;
+        let words = [
+            split(r, rng),
+            split(msb, rng),
+            split(msb.wrapping_mul(r), rng),
+        ];
+        Ok(element_bytes(&words, [k0.to_bytes(), k1.to_bytes()]))
+    }
+
+    /// The party's share of `relu(x)` from the opened `x^ = x + r` (all 64 bits); `one` is
+    /// its share of 1.
+    pub(super) fn relu(&self, g: &EnginePrg, xh: u64, bits: u32, one: u64) -> Result<u64> {
+        let xk = xh & low_mask(bits);
+        let s = xk >> (bits - 1);
+        let [c1, c2] = dcf::eval_wide(g, &self.dcf, xk & low_mask(bits - 1))?;
+        // s is public: msb_k(x) = s ^ t and msb_k(x) r are linear in the shares of t, t r.
+        let msb = xor_public(s, self.m.wrapping_add(c1), one);
+        let msb_r = xor_public(s, self.mr.wrapping_add(c2), self.r);
+        let (d, dr) = (one.wrapping_sub(msb), self.r.wrapping_sub(msb_r));
+        Ok(d.wrapping_mul(xh).wrapping_sub(dr))
+    }
+
+    /// The party's share of `msb_k(x + c)` from `x^ + c` for a public `c` (the same opening,
+    /// shifted: the view is unchanged, so the key may answer several such points; Boyle et
+    /// al.'s interval-containment and spline gates evaluate one key at public offsets alike).
+    pub(super) fn msb_at(&self, g: &EnginePrg, xh_c: u64, bits: u32, one: u64) -> Result<u64> {
+        let xk = xh_c & low_mask(bits);
+        let [c1, _] = dcf::eval_wide(g, &self.dcf, xk & low_mask(bits - 1))?;
+        Ok(xor_public(xk >> (bits - 1), self.m.wrapping_add(c1), one))
+    }
+}
+
+impl ReluKeys {
     /// The party's elements from its bytes (exact length, every DCF key checked).
     fn parse(&self, bytes: &[u8], party: usize) -> Result<Vec<ElementKey>> {
-        parse_elements(
-            "fss relu bundle",
-            bytes,
-            self.n,
-            self.element_len(),
-            |chunk| {
-                Ok(ElementKey {
-                    r: word_at(chunk, 0),
-                    m: word_at(chunk, 8),
-                    mr: word_at(chunk, 16),
-                    dcf: DcfKey::from_bytes_wide(&chunk[24..], party, self.bits - 1, 2)?,
-                })
-            },
-        )
+        let len = ElementKey::len(self.bits);
+        parse_elements("fss relu bundle", bytes, self.n, len, |chunk| {
+            ElementKey::parse(chunk, party, self.bits)
+        })
     }
 }
 
@@ -94,20 +138,12 @@ impl KeyRequest for ReluKeys {
     }
 
     fn bundle_len(&self, _party: usize) -> usize {
-        self.n * self.element_len()
+        self.n * ElementKey::len(self.bits)
     }
 
     fn deal(&self, rng: &mut Prg) -> Result<[Vec<u8>; 2]> {
-        deal_elements(self.n, self.bits, rng, |g, Mask { r, msb, alpha }, rng| {
-            let sign = 1u64.wrapping_sub(2 * msb);
-            let beta = [sign, sign.wrapping_mul(r)];
-            let [k0, k1] = dcf::gen_wide(g, self.bits - 1, alpha, &beta, rng)?;
-            let words = [
-                split(r, rng),
-                split(msb, rng),
-                split(msb.wrapping_mul(r), rng),
-            ];
-            Ok(element_bytes(&words, [k0.to_bytes(), k1.to_bytes()]))
+        deal_elements(self.n, self.bits, rng, |g, mask, rng| {
+            ElementKey::deal(g, mask, self.bits, rng)
         })
     }
 }
@@ -132,21 +168,12 @@ pub(crate) async fn relu_unmetered(p: &mut Party, x: &ArithShare, bits: u32) -> 
     let elems = req.parse(&bytes, id)?;
     let xhat = open_masked(p, x, elems.iter().map(|e| e.r), 8).await?;
     let g = EnginePrg::new();
-    let one = if id == 0 { 1u64 } else { 0 };
+    let one = u64::from(id == 0);
     // The keys are consumed here: each element's key meets its one masked input only.
     let out = elems
         .into_iter()
         .zip(xhat)
-        .map(|(e, xh)| {
-            let xk = xh & low_mask(bits);
-            let s = xk >> (bits - 1);
-            let [c1, c2] = dcf::eval_wide(&g, &e.dcf, xk & low_mask(bits - 1))?;
-            // s is public: msb_k(x) = s ^ t and msb_k(x) r are linear in the shares of t, t r.
-            let msb = xor_public(s, e.m.wrapping_add(c1), one);
-            let msb_r = xor_public(s, e.mr.wrapping_add(c2), e.r);
-            let (d, dr) = (one.wrapping_sub(msb), e.r.wrapping_sub(msb_r));
-            Ok(d.wrapping_mul(xh).wrapping_sub(dr))
-        })
+        .map(|(e, xh)| e.relu(&g, xh, bits, one))
         .collect::<Result<Vec<u64>>>()?;
     ArithShare::from_vec(x.shape(), out)
 }

@@ -8,7 +8,7 @@ use super::super::super::share::ArithShare;
 use super::super::input::{reveal, reveal_ring, share_input};
 use super::super::softmax::{softmax, softmax_cost_fss};
 use super::signed_mul::{deal_row, signed_mul, RowKey};
-use super::{exp, normalize};
+use super::{exp, gelu, normalize};
 use crate::mpc::exec::run_joined;
 use crate::mpc::transport::{mem_pair, Recording};
 use crate::mpc::{
@@ -246,4 +246,73 @@ fn every_exp_call_opens_under_fresh_masks() {
         openings[1][20..],
         "the second call reused the first's masks"
     );
+}
+
+fn gelu_f64(x: f64) -> f64 {
+    0.5 * x * (1.0 + (0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x)).tanh())
+}
+
+#[test]
+fn gelu_is_within_its_bound_inside_and_outside_the_window() {
+    let fp = fss().fixed;
+    let ulp = 1.0 / fp.scale();
+    let end = 4.0 - 1.0 / 1024.0;
+    let mut xs = vec![
+        0.0,
+        ulp,
+        -ulp,
+        -4.0,
+        -4.0 - ulp,
+        -4.0 + ulp,
+        end - ulp,
+        end,
+        end + ulp,
+    ];
+    xs.extend([4.0, 6.0, -6.0, 100.0, -100.0, 32_000.0, -32_000.0]);
+    let mut g = Prg::new(crate::mpc::Seed::insecure_fixed(85));
+    xs.extend((0..300).map(|_| uniform(&mut g, -6.0, 6.0)));
+    let n = xs.len();
+    let x = ArrayD::from_shape_vec(IxDyn(&[n]), xs).unwrap();
+    let (y, costs) = joined(&x, |p, s| Box::pin(gelu::gelu(p, s)));
+    let mut worst = 0f64;
+    for (v, got) in x.iter().zip(y.iter()) {
+        let v = fp.decode(fp.encode(*v));
+        let err = (got - gelu_f64(v)).abs();
+        worst = worst.max(err);
+        assert!(err <= 5.7e-4, "gelu({v}) = {got}");
+    }
+    assert!(worst > 1e-4, "worst {worst}");
+    assert_cost("gelu", &costs, gelu::cost(n, 0, fp.frac_bits));
+    assert_eq!(costs.0.rounds, 2);
+}
+
+#[test]
+fn gelu_and_relu_share_the_opening() {
+    let x = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![-5.0, -1.0, -0.25, 0.0, 0.5, 3.0]).unwrap();
+    let (y, costs) = joined(&x, |p, s| {
+        Box::pin(async move {
+            // GeLU of the first row, ReLU of the second, in one bundle.
+            let (a, b) = (s.slice_axis(0, 0, 1)?, s.slice_axis(0, 1, 2)?);
+            let (g, r) = gelu::gelu_relu(p, &a, &b).await?;
+            ArithShare::concat(0, &[&g, &r])
+        })
+    });
+    for j in 0..3 {
+        assert!(
+            (y[[0, j]] - gelu_f64(x[[0, j]])).abs() <= 5.7e-4,
+            "gelu {}",
+            x[[0, j]]
+        );
+        assert_eq!(y[[1, j]], x[[1, j]].max(0.0), "relu {}", x[[1, j]]);
+    }
+    assert_cost("gelu_relu", &costs, gelu::cost(3, 3, 16));
+    // ReLU alone: the opening only.
+    let (r, costs) = joined(&x, |p, s| {
+        Box::pin(async move {
+            let none = ArithShare::zeros(&[0]);
+            Ok(gelu::gelu_relu(p, &none, s).await?.1)
+        })
+    });
+    assert_eq!(r, x.mapv(|v| v.max(0.0)));
+    assert_eq!(costs.0.rounds, 1);
 }
