@@ -7,11 +7,11 @@
 //! level (formulas in the `_cost` functions). `L` is the row length.
 //!
 //! | function | method | domain | bound (measured) | rounds |
-//! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`layer_norm`] | mean, variance, normalised rsqrt | var in `[2^-16, 4^10)` | abs 1e-2 (3.8e-3 for std 0.1, 1.8e-4 for std 1.7, 2.1e-4 for std 35) | 12 |
+//! | [`layer_norm`], FSS family | mean, variance, [`super::fss::rsqrt`] | var in `[2^-16, 4^10)` | abs 1e-2 | 4 |
 
-use super::super::party::{Party, TruncMode};
+use super::super::party::{Party, ProtocolFamily, TruncMode};
 use super::super::share::ArithShare;
 use super::beaver::{mul_batch_cost, mul_many_impl, square1, square_cost};
 use super::cost::Cost;
@@ -65,7 +65,12 @@ async fn layer_norm_impl(
     };
     let var = trunc1(p, sq.sum_last_keep()?.mul_int(inv_c), fp.frac_bits).await?;
     let var = var.add_scalar_ring(eps_ring(p, eps), p.id());
-    let y = scaled_rsqrt_mul(p, &dg, &var).await?;
+    let y = if p.config().family == ProtocolFamily::Fss {
+        // Range reduction, a table and two products: 3 rounds instead of 11.
+        super::fss::rsqrt::rsqrt_mul(p, &dg, &var).await?
+    } else {
+        scaled_rsqrt_mul(p, &dg, &var).await?
+    };
     match beta {
         Some(b) => y.add(b),
         None => Ok(y),
@@ -74,13 +79,29 @@ async fn layer_norm_impl(
 
 /// LayerNorm of `rows` rows of `c` channels, with or without `gamma`.
 pub fn layer_norm_cost(mode: TruncMode, rows: usize, c: usize, gamma: bool) -> Cost {
+    moments_cost(mode, rows, c, gamma) + scaled_rsqrt_mul_cost(mode, rows * c, rows)
+}
+
+/// LayerNorm in the FSS family at `frac_bits` fractional bits.
+pub fn layer_norm_cost_fss(
+    mode: TruncMode,
+    rows: usize,
+    c: usize,
+    gamma: bool,
+    frac_bits: u32,
+) -> Cost {
+    moments_cost(mode, rows, c, gamma) + super::fss::rsqrt::cost(mode, rows, c, frac_bits)
+}
+
+/// The mean, the squares (with the product by `gamma`) and the variance.
+fn moments_cost(mode: TruncMode, rows: usize, c: usize, gamma: bool) -> Cost {
     let n = rows * c;
     let sq = if gamma {
         mul_batch_cost(mode, &[(n, None), (n, Some(c))])
     } else {
         square_cost(mode, n)
     };
-    trunc_cost(mode, rows) + sq + trunc_cost(mode, rows) + scaled_rsqrt_mul_cost(mode, n, rows)
+    trunc_cost(mode, rows) + sq + trunc_cost(mode, rows)
 }
 
 /// Rows of the cost table ([`crate::mpc::bench`]): the gain and bias are party 1's.

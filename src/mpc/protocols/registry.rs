@@ -42,6 +42,8 @@ tags! {
     NORMALIZE = 0x103;
     /// [`super::fss::gelu`]: GeLU as ReLU minus a windowed table (and MPCViT+'s ReLU tokens).
     GELU = 0x104;
+    /// [`super::fss::rsqrt`]: LayerNorm's `d / sqrt(v)` (range reduction, table, products).
+    RSQRT = 0x105;
 }
 
 /// The name of a registered tag (for error messages).

@@ -146,20 +146,37 @@ pub(crate) async fn open_masked(
     r: impl Iterator<Item = u64>,
     open_bytes: usize,
 ) -> Result<Vec<u64>> {
-    let n = x.len();
+    let payload = masked_payload(x.data.iter().copied(), r, open_bytes);
+    let got = p.exchange(payload.clone()).await?;
+    Ok(unmask(&payload, &got, open_bytes))
+}
+
+/// A party's share of `x + r` on the low `8 open_bytes` bits, element by element (the
+/// payload of an opening that travels with other bytes, [`super::rsqrt`]).
+pub(crate) fn masked_payload(
+    x: impl Iterator<Item = u64>,
+    r: impl Iterator<Item = u64>,
+    open_bytes: usize,
+) -> Vec<u8> {
     let open_mask = low_mask(8 * open_bytes as u32);
-    let mut payload = Vec::with_capacity(n * open_bytes);
-    for (xi, ri) in x.data.iter().zip(r) {
+    let mut payload = Vec::new();
+    for (xi, ri) in x.zip(r) {
         let v = xi.wrapping_add(ri) & open_mask;
         payload.extend_from_slice(&v.to_le_bytes()[..open_bytes]);
     }
-    let got = p.exchange(payload.clone()).await?;
-    let word = |b: &[u8], i: usize| {
+    payload
+}
+
+/// The opened values from both parties' [`masked_payload`]s (of equal length).
+pub(crate) fn unmask(mine: &[u8], got: &[u8], open_bytes: usize) -> Vec<u64> {
+    let open_mask = low_mask(8 * open_bytes as u32);
+    let word = |b: &[u8]| {
         let mut w = [0u8; 8];
-        w[..open_bytes].copy_from_slice(&b[i * open_bytes..(i + 1) * open_bytes]);
+        w[..open_bytes].copy_from_slice(b);
         u64::from_le_bytes(w)
     };
-    Ok((0..n)
-        .map(|i| word(&payload, i).wrapping_add(word(&got, i)) & open_mask)
-        .collect())
+    mine.chunks_exact(open_bytes)
+        .zip(got.chunks_exact(open_bytes))
+        .map(|(a, b)| word(a).wrapping_add(word(b)) & open_mask)
+        .collect()
 }

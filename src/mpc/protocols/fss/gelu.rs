@@ -5,7 +5,7 @@
 //! the window's two comparisons from the same DCF key at public offsets of the same opening;
 //! one signed product ([`super::signed_mul`]) applies the window and removes the lookup's sign.
 //! MPCViT+'s linearised tokens (section 4.5) take plain ReLU elements in the same bundle and
-//! the same opening ([`gelu_relu`]).
+//! the same opening ([`gelu_relu_unmetered`]).
 //!
 //! **Domain and error.** `k = max(32, F + 8)`-bit values shifted by 4 (`|x| < 2^(k-1-F) - 8`:
 //! 32,760 at `F = 16`); outside it `x` is read mod `2^k`. With `q = min(F, 10)` fractional
@@ -178,34 +178,9 @@ impl KeyRequest for GeluKeys {
     }
 }
 
-/// GeLU (tanh form; see the module doc for the domain and the error): 2 rounds.
-pub async fn gelu(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
-    metered!(
-        p,
-        "fss_gelu",
-        async { Ok(gelu_relu_unmetered(p, x, None).await?.0) }.await
-    )
-}
-
-/// GeLU of `x` and ReLU of `r` in the same two rounds (MPCViT+'s linearised tokens).
-pub async fn gelu_relu(
-    p: &mut Party,
-    x: &ArithShare,
-    r: &ArithShare,
-) -> Result<(ArithShare, ArithShare)> {
-    metered!(
-        p,
-        "fss_gelu",
-        async {
-            let (g, relu) = gelu_relu_unmetered(p, x, Some(r)).await?;
-            Ok((g, relu.unwrap_or_else(|| ArithShare::zeros(r.shape()))))
-        }
-        .await
-    )
-}
-
-/// GeLU of `x` and (when given) ReLU of `r`, under the caller's meter label (the classic
-/// family's entry points call it in the FSS family).
+/// GeLU of `x` and (when given) ReLU of `r` (see the module doc for the domain and the
+/// error): 2 rounds. The entry points [`crate::mpc::protocols::gelu`] and
+/// [`crate::mpc::protocols::gelu_relu`] call it in the FSS family, under their meter labels.
 pub(crate) async fn gelu_relu_unmetered(
     p: &mut Party,
     x: &ArithShare,
@@ -237,10 +212,10 @@ pub(crate) async fn gelu_relu_unmetered(
     for (e, &xh) in gelu_keys.into_iter().zip(&x_hat) {
         relu.push(e.relu.relu(&g, xh, w.bits, one)?);
         let u_hat = xh.wrapping_add(w.offset);
-        let below_end = e
+        let (below_end, _) = e
             .relu
-            .msb_at(&g, u_hat.wrapping_sub(w.end()), w.bits, one)?;
-        let below_start = e.relu.msb_at(&g, u_hat, w.bits, one)?;
+            .sign_at(&g, u_hat.wrapping_sub(w.end()), w.bits, one)?;
+        let (below_start, _) = e.relu.sign_at(&g, u_hat, w.bits, one)?;
         window.push(below_end.wrapping_sub(below_start));
         let j_hat = (u_hat >> w.shift) & low_mask(w.table_bits);
         entry.push(lut::lookup(&g, &e.dpf, j_hat, &table)?);
@@ -265,7 +240,7 @@ pub(crate) async fn gelu_relu_unmetered(
     Ok((out, lin))
 }
 
-/// Cost of GeLU on `n` elements with ReLU on `m` more ([`gelu_relu`]).
+/// Cost of GeLU on `n` elements with ReLU on `m` more ([`gelu_relu_unmetered`]).
 pub fn cost(n: usize, m: usize, frac_bits: u32) -> Cost {
     let keys = GeluKeys { n, m, frac_bits }.bundle_len(0);
     let open = opening_cost(8 * (n + m), keys);

@@ -8,6 +8,7 @@
 //! | [`relu`] | ReLU; select (shared with the classic family) | 1; 1 |
 //! | [`exp`] | `e^x` for `x <= 0` (softmax's exponentials): lookup table, clip, signed product | 2 |
 //! | [`gelu`] | GeLU as ReLU minus a windowed table (one DCF key at three offsets), signed product | 2 |
+//! | [`rsqrt`] | LayerNorm's `d / sqrt(v)`: range reduction from one key at many offsets, table, products | 3 + 2T |
 //! | [`normalize`] | softmax's row division for sums in `[1, L]`: reciprocal table, signed product | 2 + T |
 //!
 //! `gate` holds what every gate shares: the mask, the bundle layout, the opening round; `lut`
@@ -26,6 +27,7 @@ pub mod gelu;
 mod lut;
 pub mod normalize;
 pub mod relu;
+pub(crate) mod rsqrt;
 pub mod sign;
 mod signed_mul;
 

@@ -102,23 +102,30 @@ impl ElementKey {
     /// The party's share of `relu(x)` from the opened `x^ = x + r` (all 64 bits); `one` is
     /// its share of 1.
     pub(super) fn relu(&self, g: &EnginePrg, xh: u64, bits: u32, one: u64) -> Result<u64> {
-        let xk = xh & low_mask(bits);
-        let s = xk >> (bits - 1);
-        let [c1, c2] = dcf::eval_wide(g, &self.dcf, xk & low_mask(bits - 1))?;
-        // s is public: msb_k(x) = s ^ t and msb_k(x) r are linear in the shares of t, t r.
-        let msb = xor_public(s, self.m.wrapping_add(c1), one);
-        let msb_r = xor_public(s, self.mr.wrapping_add(c2), self.r);
+        let (msb, msb_r) = self.sign_at(g, xh, bits, one)?;
         let (d, dr) = (one.wrapping_sub(msb), self.r.wrapping_sub(msb_r));
         Ok(d.wrapping_mul(xh).wrapping_sub(dr))
     }
 
-    /// The party's share of `msb_k(x + c)` from `x^ + c` for a public `c` (the same opening,
-    /// shifted: the view is unchanged, so the key may answer several such points; Boyle et
-    /// al.'s interval-containment and spline gates evaluate one key at public offsets alike).
-    pub(super) fn msb_at(&self, g: &EnginePrg, xh_c: u64, bits: u32, one: u64) -> Result<u64> {
+    /// The party's shares of `t = msb_k(x + c)` and of `t r` from `x^ + c` for a public `c`.
+    /// With `c = 0` it is ReLU's sign; other offsets of the same opening leave the view
+    /// unchanged, so the key may answer several such points (Boyle et al.'s
+    /// interval-containment and spline gates evaluate one key at public offsets alike).
+    pub(super) fn sign_at(
+        &self,
+        g: &EnginePrg,
+        xh_c: u64,
+        bits: u32,
+        one: u64,
+    ) -> Result<(u64, u64)> {
         let xk = xh_c & low_mask(bits);
-        let [c1, _] = dcf::eval_wide(g, &self.dcf, xk & low_mask(bits - 1))?;
-        Ok(xor_public(xk >> (bits - 1), self.m.wrapping_add(c1), one))
+        let s = xk >> (bits - 1);
+        let [c1, c2] = dcf::eval_wide(g, &self.dcf, xk & low_mask(bits - 1))?;
+        // s is public: msb_k(x) = s ^ t and msb_k(x) r are linear in the shares of t, t r.
+        Ok((
+            xor_public(s, self.m.wrapping_add(c1), one),
+            xor_public(s, self.mr.wrapping_add(c2), self.r),
+        ))
     }
 }
 

@@ -95,6 +95,21 @@ pub(crate) async fn signed_mul(
     v_signed: &[u64],
     rows: Vec<RowKey>,
 ) -> Result<Vec<u64>> {
+    let (pending, payload) = open(x, v_signed, rows)?;
+    let got = p.exchange(payload).await?;
+    close(pending, &got)
+}
+
+/// A product whose openings are in flight.
+pub(crate) struct Pending {
+    rows: Vec<RowKey>,
+    n: usize,
+    mine: Vec<u8>,
+}
+
+/// The party's openings `eps_i = x_i - a_i`, `delta_r = v'_r - b_r` of [`signed_mul`], to send
+/// (alone or with other bytes of the same round, [`super::rsqrt`]).
+pub(crate) fn open(x: &[u64], v_signed: &[u64], rows: Vec<RowKey>) -> Result<(Pending, Vec<u8>)> {
     let len = rows.first().map_or(0, |r| r.elems.len());
     if v_signed.len() != rows.len() || x.len() != rows.len() * len {
         return Err(Error::ShapeMismatch {
@@ -103,20 +118,41 @@ pub(crate) async fn signed_mul(
             got: format!("{} elements and {} factors", x.len(), v_signed.len()),
         });
     }
-    let mut payload = Vec::with_capacity(8 * (x.len() + rows.len()));
+    let mut mine = Vec::with_capacity(8 * (x.len() + rows.len()));
     for (r, row) in rows.iter().enumerate() {
         for (xi, e) in x[r * len..(r + 1) * len].iter().zip(&row.elems) {
-            payload.extend_from_slice(&xi.wrapping_sub(e[0]).to_le_bytes());
+            mine.extend_from_slice(&xi.wrapping_sub(e[0]).to_le_bytes());
         }
     }
     for (v, row) in v_signed.iter().zip(&rows) {
-        payload.extend_from_slice(&v.wrapping_sub(row.b).to_le_bytes());
+        mine.extend_from_slice(&v.wrapping_sub(row.b).to_le_bytes());
     }
-    let got = p.exchange(payload.clone()).await?;
-    let opened = |i: usize| word_at(&payload, 8 * i).wrapping_add(word_at(&got, 8 * i));
-    let mut out = Vec::with_capacity(x.len());
+    let payload = mine.clone();
+    Ok((
+        Pending {
+            rows,
+            n: x.len(),
+            mine,
+        },
+        payload,
+    ))
+}
+
+/// The products from the peer's openings (`got`, as long as this party's).
+pub(crate) fn close(pending: Pending, got: &[u8]) -> Result<Vec<u64>> {
+    let Pending { rows, n, mine } = pending;
+    if got.len() != mine.len() {
+        return Err(Error::Protocol(format!(
+            "fss signed product: {} bytes of openings, expected {}",
+            got.len(),
+            mine.len()
+        )));
+    }
+    let opened = |i: usize| word_at(&mine, 8 * i).wrapping_add(word_at(got, 8 * i));
+    let len = rows.first().map_or(0, |r| r.elems.len());
+    let mut out = Vec::with_capacity(n);
     for (r, row) in rows.iter().enumerate() {
-        let delta = opened(x.len() + r);
+        let delta = opened(n + r);
         for (i, e) in row.elems.iter().enumerate() {
             let eps = opened(r * len + i);
             out.push(

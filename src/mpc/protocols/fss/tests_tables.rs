@@ -273,7 +273,7 @@ fn gelu_is_within_its_bound_inside_and_outside_the_window() {
     xs.extend((0..300).map(|_| uniform(&mut g, -6.0, 6.0)));
     let n = xs.len();
     let x = ArrayD::from_shape_vec(IxDyn(&[n]), xs).unwrap();
-    let (y, costs) = joined(&x, |p, s| Box::pin(gelu::gelu(p, s)));
+    let (y, costs) = joined(&x, |p, s| Box::pin(super::super::gelu::gelu(p, s)));
     let mut worst = 0f64;
     for (v, got) in x.iter().zip(y.iter()) {
         let v = fp.decode(fp.encode(*v));
@@ -293,7 +293,7 @@ fn gelu_and_relu_share_the_opening() {
         Box::pin(async move {
             // GeLU of the first row, ReLU of the second, in one bundle.
             let (a, b) = (s.slice_axis(0, 0, 1)?, s.slice_axis(0, 1, 2)?);
-            let (g, r) = gelu::gelu_relu(p, &a, &b).await?;
+            let (g, r) = super::super::gelu::gelu_relu(p, &a, &b).await?;
             ArithShare::concat(0, &[&g, &r])
         })
     });
@@ -310,9 +310,50 @@ fn gelu_and_relu_share_the_opening() {
     let (r, costs) = joined(&x, |p, s| {
         Box::pin(async move {
             let none = ArithShare::zeros(&[0]);
-            Ok(gelu::gelu_relu(p, &none, s).await?.1)
+            Ok(super::super::gelu::gelu_relu(p, &none, s).await?.1)
         })
     });
     assert_eq!(r, x.mapv(|v| v.max(0.0)));
     assert_eq!(costs.0.rounds, 1);
+}
+
+#[test]
+fn layer_norm_in_the_fss_family_is_within_its_bound() {
+    use super::super::layer_norm::{layer_norm, layer_norm_cost_fss};
+    let (rows, c) = (8usize, 64usize);
+    let mut g = Prg::new(crate::mpc::Seed::insecure_fixed(86));
+    // Standard deviations across the domain: from 0.1 (var 1e-2; below it the variance has few ulps at F = 16) to 300 (var 9e4).
+    let stds = [0.1, 0.3, 0.5, 1.0, 1.7, 10.0, 35.0, 300.0];
+    let mut vals = Vec::new();
+    for sd in stds {
+        let mean = uniform(&mut g, -2.0, 2.0);
+        vals.extend((0..c).map(|_| mean + sd * uniform(&mut g, -1.7, 1.7)));
+    }
+    let x = ArrayD::from_shape_vec(IxDyn(&[rows, c]), vals).unwrap();
+    let (y, costs) = joined(&x, |p, s| Box::pin(layer_norm(p, s, None, None, 1e-5)));
+    let fp = fss().fixed;
+    let mut worst = 0f64;
+    for r in 0..rows {
+        let q: Vec<f64> = (0..c).map(|j| fp.decode(fp.encode(x[[r, j]]))).collect();
+        let mean = q.iter().sum::<f64>() / c as f64;
+        let var = q.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / c as f64;
+        for j in 0..c {
+            let want = (q[j] - mean) / (var + 1e-5).sqrt();
+            let err = (y[[r, j]] - want).abs();
+            worst = worst.max(err);
+            assert!(
+                err <= 1e-2,
+                "row {r} (std {}) col {j}: {} vs {want}",
+                stds[r],
+                y[[r, j]]
+            );
+        }
+    }
+    assert!(worst > 1e-5, "worst {worst}");
+    let want = layer_norm_cost_fss(TruncMode::Local, rows, c, false, fp.frac_bits);
+    assert_cost("layer_norm", &costs, want);
+    assert_eq!(
+        costs.0.rounds, 4,
+        "squares, then the rsqrt gate's three rounds"
+    );
 }
