@@ -9,12 +9,13 @@
 //! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`layer_norm`] | mean, variance, normalised rsqrt | var in `[2^-16, 4^10)` | abs 1e-2 (3.8e-3 for std 0.1, 1.8e-4 for std 1.7, 2.1e-4 for std 35) | 12 |
-//! | [`layer_norm`], FSS family | mean, variance, [`super::fss::rsqrt`] | var in `[2^-16, 4^10)` | abs 1e-2 | 4 |
+//! | [`layer_norm`], FSS family | mean, variance, [`super::fss::range_reduced`] | var in `[2^-16, 4^10)` | abs 1e-2 | 4 |
 
 use super::super::party::{Party, ProtocolFamily, TruncMode};
 use super::super::share::ArithShare;
 use super::beaver::{mul_batch_cost, mul_many_impl, square1, square_cost};
 use super::cost::Cost;
+use super::fss::range_reduced::Power;
 use super::linear::eps_ring;
 use super::reciprocal::{scaled_rsqrt_mul, scaled_rsqrt_mul_cost};
 use super::trunc::{trunc1, trunc_cost};
@@ -67,7 +68,7 @@ async fn layer_norm_impl(
     let var = var.add_scalar_ring(eps_ring(p, eps), p.id());
     let y = if p.config().family == ProtocolFamily::Fss {
         // Range reduction, a table and two products: 3 rounds instead of 11.
-        super::fss::rsqrt::rsqrt_mul(p, &dg, &var).await?
+        super::fss::range_reduced::power_mul(p, &dg, &var, Power::InvSqrt).await?
     } else {
         scaled_rsqrt_mul(p, &dg, &var).await?
     };
@@ -90,7 +91,8 @@ pub fn layer_norm_cost_fss(
     gamma: bool,
     frac_bits: u32,
 ) -> Cost {
-    moments_cost(mode, rows, c, gamma) + super::fss::rsqrt::cost(mode, rows, c, frac_bits)
+    moments_cost(mode, rows, c, gamma)
+        + super::fss::range_reduced::cost(Power::InvSqrt, mode, rows, c, frac_bits)
 }
 
 /// The mean, the squares (with the product by `gamma`) and the variance.

@@ -42,8 +42,11 @@ tags! {
     NORMALIZE = 0x103;
     /// [`super::fss::gelu`]: GeLU as ReLU minus a windowed table (and MPCViT+'s ReLU tokens).
     GELU = 0x104;
-    /// [`super::fss::rsqrt`]: LayerNorm's `d / sqrt(v)` (range reduction, table, products).
+    /// [`super::fss::range_reduced`]: LayerNorm's `d / sqrt(v)` (range reduction, table,
+    /// products).
     RSQRT = 0x105;
+    /// [`super::fss::range_reduced`]: the attention maps' row division `q / s`.
+    DIVIDE = 0x106;
 }
 
 /// The name of a registered tag (for error messages).

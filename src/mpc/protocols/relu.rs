@@ -1,6 +1,7 @@
 //! What a comparison buys: DReLU, `x < y`, ReLU (`msb` + one bit-times-value round: 8 rounds
-//! classic; one round on a two-word DCF key with FSS, [`super::fss::relu`]), ReLU6 (both halves in the same rounds) and the max of a row by a
-//! tournament tree (`ceil(log2 L)` levels of `max(a, b) = b + relu(a - b)`).
+//! classic; one round on a two-word DCF key with FSS, [`super::fss::relu`], reading activations
+//! at [`super::fss::activation_bits`]), ReLU6 (both halves in the same rounds) and the max of a
+//! row by a tournament tree (`ceil(log2 L)` levels of `max(a, b) = b + relu(a - b)`).
 
 use super::super::party::{Party, ProtocolFamily};
 use super::super::share::{ArithShare, BitShare};
@@ -35,8 +36,10 @@ pub async fn relu(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
 
 pub(crate) async fn relu_impl(p: &mut Party, x: &ArithShare) -> Result<ArithShare> {
     if p.config().family == ProtocolFamily::Fss {
-        // One round on a two-word DCF key instead of the sign and a bit product.
-        return super::fss::relu::relu_unmetered(p, x, 64).await;
+        // One round on a two-word DCF key instead of the sign and a bit product, at the
+        // activation width (exact for |x| < 2^15 at F = 16).
+        let bits = super::fss::activation_bits(p.fp().frac_bits);
+        return super::fss::relu::relu_unmetered(p, x, bits).await;
     }
     let id = p.id();
     let m = msb_impl(p, x).await?;

@@ -12,6 +12,7 @@
 //! | [`softmax`] | max tree, [`exp`], [`divide`] | any | abs 5e-3 (3.8e-3) | `8 ceil(log2 L) + 18` |
 //! | [`softmax`], FSS family | max tree, [`super::fss::exp`], [`super::fss::normalize`] | `L < 2^15`, scores above `-2^15` | abs 5e-3 at `L = 17` | `ceil(log2 L) + 4` |
 //! | [`relu_softmax`] | [`relu`](super::compare::relu), [`divide`] | row sums below 1e6 | abs 1e-3 (6.1e-5) | 19 |
+//! | [`relu_softmax`], [`two_quad`], FSS family | their numerator, [`super::fss::range_reduced`] | row sums below 1e6 | abs 1e-3 | 5; `1 + 4` |
 //! | [`two_quad`] | square, [`divide`] | row sums below 1e6 | abs 1e-3 (3.9e-5) | 12 |
 //! | [`sparsemax`] | bisection on the threshold (no sorting) | any | abs `2^-(iters+1)` + 1e-4 (1.95e-3 for 8 iters) | `8 ceil(log2 L) + 16 iters + 8` |
 
@@ -21,6 +22,7 @@ use super::b2a::{b2a_cost, b2a_impl};
 use super::beaver::{square1, square_cost};
 use super::cost::Cost;
 use super::exp::{exp_cost, exp_impl};
+use super::fss::range_reduced::Power;
 use super::linear::{add_const, eps_ring};
 use super::msb::{msb_cost, msb_impl};
 use super::reciprocal::{divide_cost, divide_impl};
@@ -58,10 +60,21 @@ pub async fn relu_softmax(p: &mut Party, x: &ArithShare, eps: f64) -> Result<Ari
         async {
             let q = relu_impl(p, x).await?;
             let s = q.sum_last_keep()?.add_scalar_ring(eps_ring(p, eps), p.id());
-            divide_impl(p, &q, &s).await
+            row_divide(p, &q, &s).await
         }
         .await
     )
+}
+
+/// `q / s` for maps whose entries are at most their row's sum (`0 <= q <= s`: ReLU-Softmax,
+/// 2Quad): in the FSS family the range-reduced division (4 rounds, [`super::fss::range_reduced`]),
+/// else [`divide`](super::reciprocal::divide).
+async fn row_divide(p: &mut Party, q: &ArithShare, s: &ArithShare) -> Result<ArithShare> {
+    if p.config().family == ProtocolFamily::Fss {
+        super::fss::range_reduced::power_mul(p, q, s, Power::Inv).await
+    } else {
+        divide_impl(p, q, s).await
+    }
 }
 
 /// 2Quad (MPCFormer) over the last axis: `(x + c)^2 / (sum (x + c)^2 + eps)`.
@@ -73,7 +86,7 @@ pub async fn two_quad(p: &mut Party, x: &ArithShare, c: f64, eps: f64) -> Result
             let sh = add_const(p, x, c);
             let q = square1(p, &sh).await?;
             let s = q.sum_last_keep()?.add_scalar_ring(eps_ring(p, eps), p.id());
-            divide_impl(p, &q, &s).await
+            row_divide(p, &q, &s).await
         }
         .await
     )
@@ -112,9 +125,17 @@ pub fn softmax_cost(mode: TruncMode, rows: usize, len: usize) -> Cost {
     max_last_cost(rows, len) + exp_cost(mode, rows * len) + divide_cost(mode, rows * len, rows)
 }
 
+/// ReLU-Softmax of `rows` rows of length `len` in the FSS family at `frac_bits` fractional bits.
+pub fn relu_softmax_cost_fss(mode: TruncMode, rows: usize, len: usize, frac_bits: u32) -> Cost {
+    let bits = super::fss::activation_bits(frac_bits);
+    super::fss::relu::relu_cost(rows * len, bits)
+        + super::fss::range_reduced::cost(Power::Inv, mode, rows, len, frac_bits)
+}
+
 /// Softmax of `rows` rows of length `len` in the FSS family at `frac_bits` fractional bits.
 pub fn softmax_cost_fss(mode: TruncMode, rows: usize, len: usize, frac_bits: u32) -> Result<Cost> {
-    let max = max_tree_cost(rows, len, |n| super::fss::relu::relu_cost(n, 64));
+    let bits = super::fss::activation_bits(frac_bits);
+    let max = max_tree_cost(rows, len, |n| super::fss::relu::relu_cost(n, bits));
     Ok(max
         + super::fss::exp::cost(rows * len, frac_bits)
         + super::fss::normalize::cost(mode, rows, len, frac_bits)?)

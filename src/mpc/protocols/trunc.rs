@@ -97,6 +97,28 @@ pub(crate) struct TruncPending {
 /// First half of [`trunc_many_impl`]: local truncation finishes here; exact truncation fetches
 /// its correlation and returns the masked values to open.
 pub(crate) async fn trunc_open(p: &mut Party, xs: Vec<ArithShare>, bits: u32) -> Result<TruncStep> {
+    let mode = p.config().trunc;
+    trunc_open_in(p, xs, bits, mode).await
+}
+
+/// One tensor truncated exactly whatever the session's mode: for values too wide for the
+/// local protocol's failure probability (up to `2^62`).
+pub(crate) async fn trunc_exact1(p: &mut Party, x: ArithShare, bits: u32) -> Result<ArithShare> {
+    match trunc_open_in(p, vec![x], bits, TruncMode::Exact).await? {
+        TruncStep::Done(mut out) => Ok(out.remove(0)),
+        TruncStep::Open(pending, payload) => {
+            let got = p.exchange(payload).await?;
+            Ok(trunc_close(p, pending, &got)?.remove(0))
+        }
+    }
+}
+
+async fn trunc_open_in(
+    p: &mut Party,
+    xs: Vec<ArithShare>,
+    bits: u32,
+    mode: TruncMode,
+) -> Result<TruncStep> {
     if bits == 0 || xs.iter().all(|x| x.is_empty()) {
         return Ok(TruncStep::Done(xs));
     }
@@ -104,7 +126,7 @@ pub(crate) async fn trunc_open(p: &mut Party, xs: Vec<ArithShare>, bits: u32) ->
         return Err(Error::Config(format!("cannot truncate by {bits} bits")));
     }
     let id = p.id();
-    match p.config().trunc {
+    match mode {
         TruncMode::Local => Ok(TruncStep::Done(
             xs.into_iter()
                 .map(|x| ArithShare::new(x.data.mapv(|v| trunc_share_local(v, bits, id))))

@@ -152,7 +152,7 @@ pub(crate) async fn open_masked(
 }
 
 /// A party's share of `x + r` on the low `8 open_bytes` bits, element by element (the
-/// payload of an opening that travels with other bytes, [`super::rsqrt`]).
+/// payload of an opening that travels with other bytes, [`super::range_reduced`]).
 pub(crate) fn masked_payload(
     x: impl Iterator<Item = u64>,
     r: impl Iterator<Item = u64>,

@@ -8,7 +8,7 @@
 //! | [`relu`] | ReLU; select (shared with the classic family) | 1; 1 |
 //! | [`exp`] | `e^x` for `x <= 0` (softmax's exponentials): lookup table, clip, signed product | 2 |
 //! | [`gelu`] | GeLU as ReLU minus a windowed table (one DCF key at three offsets), signed product | 2 |
-//! | [`rsqrt`] | LayerNorm's `d / sqrt(v)`: range reduction from one key at many offsets, table, products | 3 + 2T |
+//! | [`range_reduced`] | LayerNorm's `d / sqrt(v)`, the maps' row division `q / s`: range reduction from one key at many offsets, table, products | 3 + 2T; 4 |
 //! | [`normalize`] | softmax's row division for sums in `[1, L]`: reciprocal table, signed product | 2 + T |
 //!
 //! `gate` holds what every gate shares: the mask, the bundle layout, the opening round; `lut`
@@ -26,8 +26,8 @@ mod gate;
 pub mod gelu;
 mod lut;
 pub mod normalize;
+pub(crate) mod range_reduced;
 pub mod relu;
-pub(crate) mod rsqrt;
 pub mod sign;
 mod signed_mul;
 
@@ -37,4 +37,16 @@ mod tests;
 mod tests_tables;
 
 pub use relu::{relu, relu_within, select};
+
+/// The width at which the FSS family reads activations for ReLU (every ReLU of the engine's
+/// entry points, the max tree included): `max(32, F + 16)` bits, so ReLU is exact for
+/// `|x| < 2^(k-1-F)` (32,768 at `F = 16`, far above any activation of a normalised network);
+/// a narrower DCF halves the key bytes of the full 64-bit ring.
+pub const fn activation_bits(frac_bits: u32) -> u32 {
+    if frac_bits + 16 > 32 {
+        frac_bits + 16
+    } else {
+        32
+    }
+}
 pub use sign::{drelu, drelu_values, lt, lt_const, msb, msb_within};

@@ -108,7 +108,7 @@ pub(crate) struct Pending {
 }
 
 /// The party's openings `eps_i = x_i - a_i`, `delta_r = v'_r - b_r` of [`signed_mul`], to send
-/// (alone or with other bytes of the same round, [`super::rsqrt`]).
+/// (alone or with other bytes of the same round, [`super::range_reduced`]).
 pub(crate) fn open(x: &[u64], v_signed: &[u64], rows: Vec<RowKey>) -> Result<(Pending, Vec<u8>)> {
     let len = rows.first().map_or(0, |r| r.elems.len());
     if v_signed.len() != rows.len() || x.len() != rows.len() * len {

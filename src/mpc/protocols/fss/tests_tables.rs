@@ -6,7 +6,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::super::super::share::ArithShare;
 use super::super::input::{reveal, reveal_ring, share_input};
-use super::super::softmax::{softmax, softmax_cost_fss};
+use super::super::softmax::{relu_softmax, relu_softmax_cost_fss, softmax, softmax_cost_fss};
 use super::signed_mul::{deal_row, signed_mul, RowKey};
 use super::{exp, gelu, normalize};
 use crate::mpc::exec::run_joined;
@@ -356,4 +356,75 @@ fn layer_norm_in_the_fss_family_is_within_its_bound() {
         costs.0.rounds, 4,
         "squares, then the rsqrt gate's three rounds"
     );
+}
+
+#[test]
+fn relu_softmax_in_the_fss_family_is_within_its_bound() {
+    let (rows, len) = (6usize, 17usize);
+    let mut g = Prg::new(crate::mpc::Seed::insecure_fixed(87));
+    let mut vals: Vec<f64> = (0..rows * len)
+        .map(|_| uniform(&mut g, -4.0, 4.0))
+        .collect();
+    vals[..len].fill(-1.0); // no positive entry: zeros
+    vals[len..2 * len].fill(0.0);
+    vals[len] = 900.0; // one large entry: about 1, the rest 0
+    for v in &mut vals[2 * len..3 * len] {
+        *v = v.abs() * 0.001; // small sums
+    }
+    for v in &mut vals[3 * len..4 * len] {
+        *v = v.abs() * 100.0; // large sums
+    }
+    let x = ArrayD::from_shape_vec(IxDyn(&[rows, len]), vals).unwrap();
+    let (y, costs) = joined(&x, |p, s| Box::pin(relu_softmax(p, s, 1e-8)));
+    let fp = fss().fixed;
+    let eps = 1.0 / fp.scale();
+    let mut worst = 0f64;
+    for r in 0..rows {
+        let q: Vec<f64> = (0..len)
+            .map(|j| fp.decode(fp.encode(x[[r, j]])).max(0.0))
+            .collect();
+        let sum: f64 = q.iter().sum::<f64>() + eps;
+        for j in 0..len {
+            let err = (y[[r, j]] - q[j] / sum).abs();
+            worst = worst.max(err);
+            assert!(
+                err <= 1e-3,
+                "row {r} col {j}: {} vs {}",
+                y[[r, j]],
+                q[j] / sum
+            );
+        }
+    }
+    assert!(worst > 1e-5, "worst {worst}");
+    let want = relu_softmax_cost_fss(TruncMode::Local, rows, len, fp.frac_bits);
+    assert_cost("relu_softmax", &costs, want);
+    assert_eq!(
+        costs.0.rounds,
+        1 + 3 + 1,
+        "relu, the division, its exact truncation"
+    );
+}
+
+#[test]
+fn relu_in_the_fss_family_is_exact_on_the_activation_domain() {
+    use super::super::relu::relu;
+    let x = ArrayD::from_shape_vec(
+        IxDyn(&[8]),
+        vec![
+            -32767.5,
+            -1000.0,
+            -1.0 / 65536.0,
+            0.0,
+            1.0 / 65536.0,
+            3.25,
+            1000.0,
+            32767.5,
+        ],
+    )
+    .unwrap();
+    let (y, costs) = joined(&x, |p, s| Box::pin(relu(p, s)));
+    assert_eq!(y, x.mapv(|v| v.max(0.0)));
+    let bits = super::activation_bits(16);
+    assert_eq!(bits, 32);
+    assert_cost("relu", &costs, super::relu::relu_cost(8, bits));
 }

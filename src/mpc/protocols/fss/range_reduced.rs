@@ -1,15 +1,17 @@
-//! LayerNorm's `d / sqrt(v)` (a row's centred, scaled entries over the root of its variance)
-//! in **three online rounds**: a range reduction to `[1, 4)` in the opening round, a lookup
-//! table on the reduced value, and two products (Boyle et al., Eurocrypt 2021, section 4:
-//! a degree-1 spline gate from one DCF key at public offsets; Pika, PETS 2022, for the table;
-//! SIGMA, PETS 2024, section 5, normalises LayerNorm's variance by its leading power of two
-//! before its rsqrt table the same way).
+//! LayerNorm's `d / sqrt(v)` and the attention maps' row division `q / s` in **three online
+//! rounds** (the division adds an exact truncation): a range reduction to `[1, 4)` in the
+//! opening round, a lookup table on the reduced value, and two products (Boyle et al.,
+//! Eurocrypt 2021, section 4: a degree-1 spline gate from one DCF key at public offsets; Pika,
+//! PETS 2022, for the table; SIGMA, PETS 2024, section 5, normalises LayerNorm's variance by its
+//! leading power of two before its rsqrt table the same way).
 //!
-//! **Domain and error.** `v` in `[2^-F, 4^10)` (ring values `1 <= v < 2^(F+20)`; `var + eps`
-//! with `eps` raised to one unit, as the classic family's domain). Each row's `v` lies in one
-//! interval `[4^i, 4^(i+1))`, `0 <= i < I = ceil((F + 20) / 2)`; the reduced `m = v 4^-i` in
-//! `[1, 4)` indexes a table at step `2^-11` (off by at most one entry with the mask's carry), so
-//! `1 / sqrt(v)` is within a relative `2^-12 / m` (2.4e-4) plus the truncations' ulps.
+//! **Domain and error.** `v` in `[2^-F, 4^10)` (ring values `1 <= v < 2^(F+20)`: `var + eps`,
+//! or a row sum plus `eps`, with `eps` raised to one unit, as the classic family's domain);
+//! for the division also `|q| <= s`. Each row's `v` lies in one interval `[4^i, 4^(i+1))`,
+//! `0 <= i < I = ceil((F + 20) / 2)`; the reduced `m = v 4^-i` in `[1, 4)` indexes a table at
+//! step `2^-11` (off by at most one entry with the mask's carry), so `v^-1/2` is within a
+//! relative `2^-12 / m` (2.4e-4) and `1 / v` within `2^-11 / m` (4.9e-4), plus the table's
+//! rounding and the truncations' ulps.
 //!
 //! **Protocol.** Per row the dealer draws a mask `r` and deals a ReLU element on `k = F + 22`
 //! bits ([`super::relu`]: a DCF with payload `(1 - 2 msb r, (1 - 2 msb r) r)` and shares of `r`,
@@ -19,15 +21,19 @@
 //!   shares of `t_i = [v < 4^i]` and `t_i r` for `i = 1 .. I - 1` (one key, one opening, many
 //!   points: the view is `v^` alone), so the one-hot `o_i = t_(i+1) - t_i` and
 //!   `o_i v = o_i v^ - o_i r` are linear in them: `z = sum_i 4^(I-1-i) o_i v = m 4^(I-1)` in
-//!   `[4^(I-1), 4^I)` and the scale `s = sum_i o_i 2^(floor(F/2) - i)` are local.
-//! * Round 2 opens `z^ = z + r' mod 2^(2I)` and, in the same message, the product `d s`.
-//! * Round 3 multiplies `d s` by the looked-up `sigma T[j]`,
-//!   `T[j] = round(2^F 2^((F mod 2) / 2) / sqrt(j 2^-11))` (`T[0]`: the wrap at `j = 2^13`,
-//!   `m = 4`), removing the sign. Each product is truncated by `F` (the session's mode).
+//!   `[4^(I-1), 4^I)` is local, and so is the row's factor `c = sum_i o_i c_i`:
+//!   `c_i = 2^(floor(F/2) - i)` in fixed point for rsqrt, the integer `4^(I-1-i)` for the
+//!   division (so `q c = q 4^(I-1-i)` is exact and below `4^I`).
+//! * Round 2 opens `z^ = z + r' mod 2^(2I)` and, in the same message, the product `d c`.
+//! * Round 3 multiplies `d c` by the looked-up `sigma T[j]` (`T[0]`: the wrap at `j = 2^13`,
+//!   `m = 4`), removing the sign: `T[j] = round(2^F 2^((F mod 2)/2) / sqrt(j 2^-11))` for rsqrt
+//!   (each product then truncated by `F` in the session's mode), `T[j] = round(2^F / (j
+//!   2^-11))` for the division, whose product (below `2^(2I + F)`) is truncated exactly by
+//!   `2 (I - 1)` bits (one round: the local protocol's failure chance grows with the value).
 //!
-//! **Cost** ([`cost`]) for `rows` rows of `c`: 3 rounds plus two truncations;
-//! `8 rows + ceil(2I/8) rows + 16 (rows c + rows)` bytes each way; offline per party and row
-//! `relu element (k) + 8 + lut::key_len(13) + 16 (3 + 3c)` bytes.
+//! **Cost** ([`cost`]) for `rows` rows of `c`: 3 rounds plus two truncations (rsqrt) or one
+//! exact truncation (division); `8 rows + ceil(2I/8) rows + 16 (rows c + rows)` bytes each way;
+//! offline per party and row `relu element (k) + 8 + lut::key_len(13) + 16 (3 + 3c)` bytes.
 //!
 //! **Security.** The view of a party is its bundle (random-looking keys, uniform shares), two
 //! masked openings under fresh uniform masks (`v^`, `z^`) and the products' uniform openings.
@@ -41,7 +47,7 @@ use super::super::super::party::{Party, TruncMode};
 use super::super::super::share::ArithShare;
 use super::super::cost::Cost;
 use super::super::registry as tags;
-use super::super::trunc::{trunc1, trunc_cost};
+use super::super::trunc::{trunc1, trunc_cost, trunc_exact1};
 use super::gate::{
     deal_elements, low_mask, masked_payload, open_masked, opening_cost, parse_elements, split,
     unmask, word_at,
@@ -55,9 +61,19 @@ use crate::{Error, Result};
 /// The table's index bits (`m` in `[1, 4)` at step `2^-11`).
 const TABLE_BITS: u32 = 13;
 
+/// What the gate computes from the row's value `v`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Power {
+    /// `d / sqrt(v)` (LayerNorm).
+    InvSqrt,
+    /// `q / v` for `|q| <= v` (the attention maps' row division).
+    Inv,
+}
+
 /// The widths at `F` fractional bits.
 #[derive(Clone, Copy, Debug)]
 struct Widths {
+    power: Power,
     frac_bits: u32,
     /// `I`: the intervals `[4^i, 4^(i+1))` of the domain.
     intervals: u32,
@@ -66,8 +82,9 @@ struct Widths {
 }
 
 impl Widths {
-    fn new(frac_bits: u32) -> Widths {
+    fn new(power: Power, frac_bits: u32) -> Widths {
         Widths {
+            power,
             frac_bits,
             intervals: (frac_bits + 20).div_ceil(2),
             bits: frac_bits + 22,
@@ -88,10 +105,15 @@ impl Widths {
         self.z_bits() - TABLE_BITS
     }
 
-    /// `s_i = round(2^(F + floor(F/2) - i))`: the fixed-point `2^(floor(F/2) - i)`.
-    fn scale(&self, i: u32) -> u64 {
-        2f64.powi((self.frac_bits + self.frac_bits / 2) as i32 - i as i32)
-            .round() as u64
+    /// The row factor's term `c_i` (module doc): `round(2^(F + floor(F/2) - i))`, the
+    /// fixed-point `2^(floor(F/2) - i)`, for rsqrt; `4^(I-1-i)` for the division.
+    fn factor(&self, i: u32) -> u64 {
+        match self.power {
+            Power::InvSqrt => 2f64
+                .powi((self.frac_bits + self.frac_bits / 2) as i32 - i as i32)
+                .round() as u64,
+            Power::Inv => 1u64 << (2 * (self.intervals - 1 - i)),
+        }
     }
 
     fn lut_len(&self) -> usize {
@@ -99,21 +121,27 @@ impl Widths {
     }
 }
 
-/// `T[j] = round(2^F 2^((F mod 2)/2) / sqrt(j 2^-11))`, `T[0]` the value at `j = 2^13`.
+/// The table of `m^-1/2` or `1 / m` at `m = j 2^-11` (module doc); `T[0]` is the value at
+/// `j = 2^13`.
 fn table(w: Widths) -> Vec<u64> {
     let f = w.frac_bits;
-    let unit = 2f64.powi(f as i32) * 2f64.powf((f % 2) as f64 / 2.0);
+    let unit = 2f64.powi(f as i32);
     (0..1u64 << TABLE_BITS)
         .map(|j| {
-            let j = if j == 0 { 1 << TABLE_BITS } else { j };
-            (unit / (j as f64 / 2048.0).sqrt()).round() as u64
+            let m = if j == 0 { 4.0 } else { j as f64 / 2048.0 };
+            let t = match w.power {
+                Power::InvSqrt => unit * 2f64.powf((f % 2) as f64 / 2.0) / m.sqrt(),
+                Power::Inv => unit / m,
+            };
+            t.round() as u64
         })
         .collect()
 }
 
 /// The bundle on `rows` rows of `len` entries.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct RsqrtKeys {
+pub(crate) struct RangeKeys {
+    pub power: Power,
     pub rows: usize,
     pub len: usize,
     pub frac_bits: u32,
@@ -131,7 +159,7 @@ struct RowMaterial {
     table_mul: RowKey,
 }
 
-impl RsqrtKeys {
+impl RangeKeys {
     fn row_len(&self, w: Widths) -> usize {
         ReluElement::len(w.bits) + 8 + w.lut_len() + 2 * RowKey::bytes_len(self.len)
     }
@@ -140,29 +168,38 @@ impl RsqrtKeys {
         let a = ReluElement::len(w.bits);
         let b = a + 8 + w.lut_len();
         let c = b + RowKey::bytes_len(self.len);
-        parse_elements("fss rsqrt bundle", bytes, self.rows, self.row_len(w), |k| {
-            Ok(RowMaterial {
-                relu: ReluElement::parse(&k[..a], party, w.bits)?,
-                z_mask: word_at(k, a),
-                dpf: lut::parse(&k[a + 8..b], party, TABLE_BITS)?,
-                scale_mul: RowKey::parse(&k[b..c], self.len),
-                table_mul: RowKey::parse(&k[c..], self.len),
-            })
-        })
+        parse_elements(
+            "fss range-reduced bundle",
+            bytes,
+            self.rows,
+            self.row_len(w),
+            |k| {
+                Ok(RowMaterial {
+                    relu: ReluElement::parse(&k[..a], party, w.bits)?,
+                    z_mask: word_at(k, a),
+                    dpf: lut::parse(&k[a + 8..b], party, TABLE_BITS)?,
+                    scale_mul: RowKey::parse(&k[b..c], self.len),
+                    table_mul: RowKey::parse(&k[c..], self.len),
+                })
+            },
+        )
     }
 }
 
-impl KeyRequest for RsqrtKeys {
+impl KeyRequest for RangeKeys {
     fn tag(&self) -> u32 {
-        tags::RSQRT
+        match self.power {
+            Power::InvSqrt => tags::RSQRT,
+            Power::Inv => tags::DIVIDE,
+        }
     }
 
     fn bundle_len(&self, _party: usize) -> usize {
-        self.rows * self.row_len(Widths::new(self.frac_bits))
+        self.rows * self.row_len(Widths::new(self.power, self.frac_bits))
     }
 
     fn deal(&self, rng: &mut Prg) -> Result<[Vec<u8>; 2]> {
-        let w = Widths::new(self.frac_bits);
+        let w = Widths::new(self.power, self.frac_bits);
         deal_elements(self.rows, w.bits, rng, |g, mask, rng| {
             let [e0, e1] = ReluElement::deal(g, mask, w.bits, rng)?;
             let z_mask = rng.next_u64();
@@ -179,19 +216,26 @@ impl KeyRequest for RsqrtKeys {
     }
 }
 
-/// `d / sqrt(v)` with `v` one value per row of `d` (shape `(.., 1)` against `(.., c)`), for `v`
-/// in `[2^-F, 4^10)`: 3 rounds plus two truncations (see the module doc).
-pub(crate) async fn rsqrt_mul(p: &mut Party, d: &ArithShare, v: &ArithShare) -> Result<ArithShare> {
+/// `d / sqrt(v)` ([`Power::InvSqrt`]) or `d / v` ([`Power::Inv`], `|d| <= v`) with `v` one
+/// value per row of `d` (shape `(.., 1)` against `(.., c)`), for `v` in `[2^-F, 4^10)`: 3 rounds
+/// plus the truncations (see the module doc).
+pub(crate) async fn power_mul(
+    p: &mut Party,
+    d: &ArithShare,
+    v: &ArithShare,
+    power: Power,
+) -> Result<ArithShare> {
     let len = d.shape().last().copied().unwrap_or(0);
     if len == 0 || v.len() * len != d.len() {
         return Err(Error::ShapeMismatch {
-            op: "fss rsqrt",
+            op: "fss range-reduced division",
             expected: "one value per non-empty row".into(),
             got: format!("{:?} against {:?}", v.shape(), d.shape()),
         });
     }
-    let w = Widths::new(p.fp().frac_bits);
-    let req = RsqrtKeys {
+    let w = Widths::new(power, p.fp().frac_bits);
+    let req = RangeKeys {
+        power,
         rows: v.len(),
         len,
         frac_bits: w.frac_bits,
@@ -201,11 +245,11 @@ pub(crate) async fn rsqrt_mul(p: &mut Party, d: &ArithShare, v: &ArithShare) -> 
     let rows = req.parse(&bytes, id, w)?;
     let v_hat = open_masked(p, v, rows.iter().map(|r| r.relu.r), 8).await?;
     let (g, one) = (EnginePrg::new(), u64::from(id == 0));
-    let (mut z, mut s) = (vec![], vec![]);
+    let (mut z, mut c) = (vec![], vec![]);
     for (row, &vh) in rows.iter().zip(&v_hat) {
-        let (zi, si) = reduce(&g, &row.relu, vh, w, one)?;
+        let (zi, ci) = reduce(&g, &row.relu, vh, w, one)?;
         z.push(zi);
-        s.push(si);
+        c.push(ci);
     }
     let mut payload = masked_payload(z.into_iter(), rows.iter().map(|r| r.z_mask), w.z_bytes());
     let (mut scale_muls, mut table_muls, mut dpfs) = (vec![], vec![], vec![]);
@@ -214,15 +258,18 @@ pub(crate) async fn rsqrt_mul(p: &mut Party, d: &ArithShare, v: &ArithShare) -> 
         table_muls.push(row.table_mul);
         dpfs.push(row.dpf);
     }
-    let (pending, product) = signed_mul::open(&d.to_vec(), &s, scale_muls)?;
+    let (pending, product) = signed_mul::open(&d.to_vec(), &c, scale_muls)?;
     let cut = payload.len();
     payload.extend(product);
     let got = p.exchange(payload.clone()).await?;
     let z_hat = unmask(&payload[..cut], &got[..cut], w.z_bytes());
-    let ds = signed_mul::close(pending, &got[cut..])?;
-    let ds = trunc1(p, ArithShare::from_vec(d.shape(), ds)?, w.frac_bits).await?;
+    let dc = ArithShare::from_vec(d.shape(), signed_mul::close(pending, &got[cut..])?)?;
+    let dc = match power {
+        Power::InvSqrt => trunc1(p, dc, w.frac_bits).await?,
+        Power::Inv => dc,
+    };
     let table = table(w);
-    let rec = dpfs
+    let t = dpfs
         .iter()
         .zip(z_hat)
         .map(|(k, zh)| {
@@ -230,11 +277,17 @@ pub(crate) async fn rsqrt_mul(p: &mut Party, d: &ArithShare, v: &ArithShare) -> 
             lut::lookup(&g, k, j_hat, &table)
         })
         .collect::<Result<Vec<u64>>>()?;
-    let y = signed_mul(p, &ds.to_vec(), &rec, table_muls).await?;
-    trunc1(p, ArithShare::from_vec(d.shape(), y)?, w.frac_bits).await
+    let y = ArithShare::from_vec(
+        d.shape(),
+        signed_mul(p, &dc.to_vec(), &t, table_muls).await?,
+    )?;
+    match power {
+        Power::InvSqrt => trunc1(p, y, w.frac_bits).await,
+        Power::Inv => trunc_exact1(p, y, 2 * (w.intervals - 1)).await,
+    }
 }
 
-/// A row's shares of `z = m 4^(I-1)` and of the scale `s` from its opened `v^` (the range
+/// A row's shares of `z = m 4^(I-1)` and of its factor `c` from its opened `v^` (the range
 /// reduction of the module doc; local).
 fn reduce(g: &EnginePrg, key: &ReluElement, v_hat: u64, w: Widths, one: u64) -> Result<(u64, u64)> {
     let top = w.intervals;
@@ -244,21 +297,23 @@ fn reduce(g: &EnginePrg, key: &ReluElement, v_hat: u64, w: Widths, one: u64) -> 
         t.push(key.sign_at(g, v_hat.wrapping_sub(1u64 << (2 * i)), w.bits, one)?);
     }
     t.push((one, key.r));
-    let (mut z, mut s) = (0u64, 0u64);
+    let (mut z, mut c) = (0u64, 0u64);
     for i in 0..top as usize {
         let o = t[i + 1].0.wrapping_sub(t[i].0);
         let o_r = t[i + 1].1.wrapping_sub(t[i].1);
         let o_v = o.wrapping_mul(v_hat).wrapping_sub(o_r);
         z = z.wrapping_add(o_v << (2 * (top as usize - 1 - i)));
-        s = s.wrapping_add(o.wrapping_mul(w.scale(i as u32)));
+        c = c.wrapping_add(o.wrapping_mul(w.factor(i as u32)));
     }
-    Ok((z, s))
+    Ok((z, c))
 }
 
-/// Cost of [`rsqrt_mul`] on `rows` rows of `len` (the truncations' per the session's `mode`).
-pub(crate) fn cost(mode: TruncMode, rows: usize, len: usize, frac_bits: u32) -> Cost {
-    let w = Widths::new(frac_bits);
-    let keys = RsqrtKeys {
+/// Cost of [`power_mul`] on `rows` rows of `len` (rsqrt's truncations per the session's
+/// `mode`; the division's is exact).
+pub(crate) fn cost(power: Power, mode: TruncMode, rows: usize, len: usize, frac_bits: u32) -> Cost {
+    let w = Widths::new(power, frac_bits);
+    let keys = RangeKeys {
+        power,
         rows,
         len,
         frac_bits,
@@ -269,9 +324,9 @@ pub(crate) fn cost(mode: TruncMode, rows: usize, len: usize, frac_bits: u32) -> 
         rounds: 1,
         ..z + signed_mul::cost(rows, len)
     };
-    opening_cost(8 * rows, keys)
-        + both
-        + trunc_cost(mode, rows * len)
-        + signed_mul::cost(rows, len)
-        + trunc_cost(mode, rows * len)
+    let truncs = match power {
+        Power::InvSqrt => trunc_cost(mode, rows * len) * 2,
+        Power::Inv => trunc_cost(TruncMode::Exact, rows * len),
+    };
+    opening_cost(8 * rows, keys) + both + signed_mul::cost(rows, len) + truncs
 }
