@@ -31,7 +31,7 @@ use mpcvit::mpc::exec::run_joined;
 use mpcvit::mpc::protocols as pr;
 use mpcvit::mpc::transport::{mem_pair, FrameLog, Recording};
 use mpcvit::mpc::{
-    ArithShare, Dealer, DealerClient, Party, SessionConfig, SessionSeeds, TruncMode,
+    ArithShare, Dealer, DealerClient, Party, ProtocolFamily, SessionConfig, SessionSeeds, TruncMode,
 };
 use mpcvit::secure::programs;
 use mpcvit::Result;
@@ -174,9 +174,11 @@ fn seeds(receiver: usize, fixed: u64, trial: u64) -> SessionSeeds {
 }
 
 /// Runs a three-role program (client, server, and a dealer running ahead and streaming party
-/// 1's corrections, as in a deployment) and returns `receiver`'s view.
+/// 1's corrections, as in a deployment) and returns `receiver`'s view; with `with_openings`,
+/// also what it reconstructs from its rounds ([`openings`]: for programs that reveal nothing).
 fn run_view<F0, F1, FD>(
     session: SessionConfig,
+    with_openings: bool,
     s: SessionSeeds,
     receiver: usize,
     client: impl FnOnce(Party) -> F0,
@@ -188,19 +190,23 @@ where
     F1: std::future::Future<Output = Result<()>>,
     FD: std::future::Future<Output = Result<()>>,
 {
+    // In the FSS family the dealer also streams key bundles to party 0: they join its view.
+    let fss = session.family == ProtocolFamily::Fss;
     let (a, b) = mem_pair();
     let (to_dealer, from_dealer) = mem_pair();
-    let (a, recv0, _) = Recording::new(a);
-    let (b, recv1, _) = Recording::new(b);
+    let (keys_to_p0, keys_of_p0) = mem_pair();
+    let (a, recv0, sent0) = Recording::new(a);
+    let (b, recv1, sent1) = Recording::new(b);
     let (from_dealer, corrections, _) = Recording::new(from_dealer);
-    let p0 = Party::new(
-        0,
-        session,
-        Box::new(a),
-        DealerClient::party0(s.dealer0),
-        s.local0,
-    )
-    .unwrap();
+    let (keys_of_p0, keys0, _) = Recording::new(keys_of_p0);
+    let client0 = if fss {
+        DealerClient::party0_remote_keys(s.dealer0, Box::new(keys_of_p0))
+    } else {
+        // Unused: its recording must not outlive the run (the log is unwrapped below).
+        drop(keys_of_p0);
+        DealerClient::party0(s.dealer0)
+    };
+    let p0 = Party::new(0, session, Box::new(a), client0, s.local0).unwrap();
     let p1 = Party::new(
         1,
         session,
@@ -209,23 +215,62 @@ where
         s.local1,
     )
     .unwrap();
-    let d = Party::dealer(
-        session,
-        Dealer::new(s.dealer0, s.dealer1),
-        Box::new(to_dealer),
-    );
+    let dealer_state = Dealer::new(s.dealer0, s.dealer1);
+    let d = if fss {
+        Party::dealer_to_both(
+            session,
+            dealer_state,
+            Box::new(keys_to_p0),
+            Box::new(to_dealer),
+        )
+    } else {
+        Party::dealer(session, dealer_state, Box::new(to_dealer))
+    };
     run_joined(client(p0), async {
         futures::try_join!(server(p1), dealer(d)).map(|_| ())
     })
     .unwrap();
     let take = |log: FrameLog| Rc::try_unwrap(log).unwrap().into_inner();
-    if receiver == 0 {
-        take(recv0)
+    let (mut v, sent) = if receiver == 0 {
+        (take(recv0), take(sent0))
     } else {
-        let mut v = take(recv1);
-        v.extend(take(corrections));
-        v
+        (take(recv1), take(sent1))
+    };
+    let opened = openings(&sent, &v);
+    v.extend(take(if receiver == 0 { keys0 } else { corrections }));
+    if with_openings {
+        v.extend(opened);
     }
+    v
+}
+
+/// What the receiver reconstructs in each symmetric round: the word-wise sum (mod 2^64) of the
+/// payload it sent and the one it received under the same step, paired in order. A masked
+/// opening `x + r` is uniform only if the mask is; a predictable mask leaves bits of it fixed
+/// by the secret input, which check 2 finds (the received share alone is uniform whatever the
+/// mask, since the peer's share is re-randomised).
+fn openings(sent: &View, received: &View) -> View {
+    let step = |f: &Vec<u8>| u32::from_le_bytes(f[12..16].try_into().unwrap());
+    let mut queues: HashMap<u32, std::collections::VecDeque<&Vec<u8>>> = HashMap::new();
+    for f in received {
+        queues.entry(step(f)).or_default().push_back(f);
+    }
+    let mut out = Vec::new();
+    for f in sent {
+        let Some(q) = queues.get_mut(&step(f)) else {
+            continue;
+        };
+        if q.front().is_some_and(|g| g.len() == f.len()) {
+            let g = q.pop_front().unwrap();
+            let sum: Vec<u8> = words(&vec![f[20..].to_vec()])
+                .iter()
+                .zip(words(&vec![g[20..].to_vec()]))
+                .flat_map(|(a, b)| a.wrapping_add(b).to_le_bytes())
+                .collect();
+            out.push(sum);
+        }
+    }
+    out
 }
 
 /// The views of `receiver` over `TRIALS` runs with each of the sender's two inputs.
@@ -322,9 +367,32 @@ fn random(shape: &[usize], seed: u64, scale: f64) -> ArrayD<f64> {
 
 #[test]
 fn every_protocol_is_simulatable_from_the_receivers_view() {
+    check_cases(&CASES, ProtocolFamily::Classic);
+}
+
+/// The FSS family's gates, with the key bundles both parties receive in the views (issue #11's
+/// audit of the keys): MSB, ReLU, max, exp's and GeLU's tables, LayerNorm's and the maps'
+/// range-reduced divisions, Softmax's normalisation.
+#[test]
+fn every_fss_gate_is_simulatable_from_the_receivers_view() {
+    let cases = [
+        Case::Msb,
+        Case::Relu,
+        Case::Select,
+        Case::MaxLast,
+        Case::Gelu,
+        Case::LayerNorm,
+        Case::Softmax,
+        Case::ReluSoftmax,
+        Case::TwoQuad,
+    ];
+    check_cases(&cases, ProtocolFamily::Fss);
+}
+
+fn check_cases(cases: &[Case], family: ProtocolFamily) {
     let x = [random(&SHAPE, 1, 2.0), random(&SHAPE, 2, 2.0)];
     let w = [random(&SHAPE, 3, 2.0), random(&SHAPE, 4, 2.0)];
-    for case in CASES {
+    for &case in cases {
         for receiver in [0, 1] {
             let run = |s: SessionSeeds, input_b: bool| {
                 // The receiver's input stays; the sender's is A or B.
@@ -333,7 +401,11 @@ fn every_protocol_is_simulatable_from_the_receivers_view() {
                     _ => (&x[input_b as usize], &w[0]),
                 };
                 run_view(
-                    session(case),
+                    SessionConfig {
+                        family,
+                        ..session(case)
+                    },
+                    true,
                     s,
                     receiver,
                     |mut p| async move { protocol_program(&mut p, case, Some(xi), None).await },
@@ -342,7 +414,10 @@ fn every_protocol_is_simulatable_from_the_receivers_view() {
                 )
             };
             let groups = views(run, receiver);
-            assert_simulatable(&format!("{case:?}, party {receiver}'s view"), &groups);
+            assert_simulatable(
+                &format!("{case:?} ({family:?}), party {receiver}'s view"),
+                &groups,
+            );
         }
     }
 }
@@ -391,6 +466,7 @@ fn a_whole_private_inference_is_simulatable_from_each_partys_view() {
             let (cfg, plan) = (&cfg, &plan);
             run_view(
                 SessionConfig::default(),
+                false,
                 s,
                 receiver,
                 |mut p| async move {
