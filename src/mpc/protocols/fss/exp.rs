@@ -26,7 +26,7 @@
 //! sum is at least 1, which the normalisation's table relies on, [`super::normalize`]).
 //!
 //! **Cost** ([`cost`]) on `n` elements: 2 rounds, `n (ceil(k/8) + 16)` bytes each way; offline
-//! per party `n (16 + dcf::key_len(k - 1) + lut::key_len(13) + 48)` bytes (1,060 at `F = 16`).
+//! per party `n (16 + dcf::key_len(k - 1) + lut::key_len(13) + 48)` bytes (978 at `F = 16`).
 //!
 //! **Security.** The sign gate's and the lookup's arguments ([`super::sign`], [`super::lut`])
 //! with one mask: the opened `y^` is uniform (one uniform `r`), the DCF and DPF keys are dealt
