@@ -31,8 +31,9 @@
 //! **Key size** ([`key_len_wide`]): a 4-byte header (kind, party, `n`, `w`), the 16-byte root
 //! seed, per level 16 bytes of `s_CW` and `8w` of `V_CW`, the `2n` control-bit corrections
 //! packed, and the `8w`-byte `CW_{n+1}`: `28 + (16 + 8w) n + ceil(n/4) + 8w` bytes (1,556 for
-//! `n = 63, w = 1`; 2,068 for `w = 2`). Evaluation costs `1 + w` PRG lanes per level (the chosen
-//! child and the value lanes), generation `2 + w` per party, and a two-word leaf one more lane.
+//! `n = 63, w = 1`; 2,068 for `w = 2`). Evaluation costs 2 PRG lanes per level, in one call
+//! (the chosen child and its value lane), generation `2 + w` per party, and a two-word leaf
+//! one more lane.
 //! There is no early termination: every level carries an output correction.
 
 use super::codec::{header, header_field, in_domain, KeyError, Reader, Writer};
@@ -43,8 +44,8 @@ const KIND: u8 = 0xDC;
 const HEADER: usize = 4;
 const NAME: &str = "dcf";
 
-/// The widest payload a key carries: two words fill the value lanes 2 and 3 of
-/// [`super::prg::LANES`] (one word per child per lane).
+/// The widest payload a key carries: two words fill a value lane (2 for the left child, 3 for
+/// the right) of [`super::prg::LANES`].
 pub const MAX_WIDTH: usize = 2;
 
 /// A payload (or an output share) of up to [`MAX_WIDTH`] words; unused words are 0.
@@ -95,33 +96,41 @@ fn sub(a: Payload, b: Payload) -> Payload {
     [a[0].wrapping_sub(b[0]), a[1].wrapping_sub(b[1])]
 }
 
-/// The value words of both children from the value lanes: word `w` of child `side` is half
-/// `side` of lane `2 + w`.
-fn child_values(v: Block, u: Block) -> [Payload; 2] {
-    [[v as u64, u as u64], [(v >> 64) as u64, (u >> 64) as u64]]
+/// Which PRG lane holds the value words of child `side`, and how to read them: one word per
+/// child shares lane 2 (low half left, high half right); two words take a lane per child
+/// (lane `2 + side`, both halves). Either way an evaluator expands two lanes per level, the
+/// chosen child and its values, in one PRG call.
+fn value_lane(side: usize, width: usize) -> usize {
+    if width == 1 {
+        2
+    } else {
+        2 + side
+    }
 }
 
-/// A node's expansion on the dealer's side: both children's lanes and value words (lane 3
-/// is only expanded for two-word payloads).
+fn values_of(lane: Block, side: usize, width: usize) -> Payload {
+    if width == 1 {
+        [(lane >> (64 * side)) as u64, 0]
+    } else {
+        [lane as u64, (lane >> 64) as u64]
+    }
+}
+
+/// A node's expansion on the dealer's side: both children's lanes and value words.
 fn expand_both<P: TreePrg>(prg: &P, seed: Block, width: usize) -> ([Block; 2], [Payload; 2]) {
     if width == 1 {
         let [l, r, v] = prg.lanes(seed, [0, 1, 2]);
-        ([l, r], child_values(v, 0))
+        ([l, r], [values_of(v, 0, 1), values_of(v, 1, 1)])
     } else {
         let [l, r, v, u] = prg.lanes(seed, [0, 1, 2, 3]);
-        ([l, r], child_values(v, u))
+        ([l, r], [values_of(v, 0, 2), values_of(u, 1, 2)])
     }
 }
 
 /// A node's expansion on an evaluator's side: the lane of child `side` and its value words.
 fn expand_one<P: TreePrg>(prg: &P, seed: Block, side: usize, width: usize) -> (Block, Payload) {
-    if width == 1 {
-        let [c, v] = prg.lanes(seed, [side, 2]);
-        (c, child_values(v, 0)[side])
-    } else {
-        let [c, v, u] = prg.lanes(seed, [side, 2, 3]);
-        (c, child_values(v, u)[side])
-    }
+    let [c, v] = prg.lanes(seed, [side, value_lane(side, width)]);
+    (c, values_of(v, side, width))
 }
 
 /// A leaf seed's conversion to the payload group: for one word, the seed's high half (the low

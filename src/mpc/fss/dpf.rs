@@ -289,17 +289,37 @@ fn leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<(Block, bool)>, KeyEr
         sh.bits <= MAX_FULL_DOMAIN_BITS,
         format!("at most {MAX_FULL_DOMAIN_BITS} for full-domain evaluation"),
     )?;
-    let mut level_nodes = vec![(key.seed, key.party == 1)];
+    let mut seeds = vec![key.seed];
+    let mut bits = vec![key.party == 1];
+    let mut children = Vec::new();
+    // One PRG call per level: every node's two children at once (the lanes come out
+    // left, right, left, right, ..., which is the next level's order).
     for level in 0..sh.depth() as usize {
-        let mut next = Vec::with_capacity(2 * level_nodes.len());
-        for &(s, t) in &level_nodes {
-            let [l, r] = prg.lanes(s, [0, 1]);
-            next.push(key.step(l, t, level, 0));
-            next.push(key.step(r, t, level, 1));
+        prg.expand_many(&seeds, &[0, 1], &mut children);
+        let (mut next_seeds, mut next_bits) = (
+            Vec::with_capacity(children.len()),
+            Vec::with_capacity(children.len()),
+        );
+        for (k, &lane) in children.iter().enumerate() {
+            let (s, t) = key.step(lane, bits[k / 2], level, k % 2);
+            next_seeds.push(s);
+            next_bits.push(t);
         }
-        level_nodes = next;
+        (seeds, bits) = (next_seeds, next_bits);
     }
-    Ok(level_nodes)
+    Ok(seeds.into_iter().zip(bits).collect())
+}
+
+/// Every leaf's conversion lane (lane 3) beside its control bit, in one PRG call.
+fn converted_leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<(Block, bool)>, KeyError> {
+    let leaves = leaves(prg, key)?;
+    let seeds: Vec<Block> = leaves.iter().map(|&(s, _)| s).collect();
+    let mut lanes = Vec::with_capacity(seeds.len());
+    prg.expand_many(&seeds, &[3], &mut lanes);
+    Ok(lanes
+        .into_iter()
+        .zip(leaves.into_iter().map(|(_, t)| t))
+        .collect())
 }
 
 /// Party `key.party()`'s shares at every input `0..2^n`, in order (`n` at most
@@ -308,10 +328,9 @@ fn leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<(Block, bool)>, KeyEr
 pub fn eval_all<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<u64>, KeyError> {
     let sh = key.shape();
     let per_leaf = 1u64 << sh.nu;
-    let leaves = leaves(prg, key)?;
+    let leaves = converted_leaves(prg, key)?;
     let mut out = Vec::with_capacity(leaves.len() << sh.nu);
-    for (s, t) in leaves {
-        let converted = prg.lane(s, 3);
+    for (converted, t) in leaves {
         out.extend((0..per_leaf).map(|j| key.leaf_word(converted, t, j)));
     }
     Ok(out)
@@ -329,9 +348,9 @@ pub fn eval_all_bits<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<Block>, Ke
     } else {
         (1 << (1u32 << sh.nu)) - 1
     };
-    Ok(leaves(prg, key)?
+    Ok(converted_leaves(prg, key)?
         .into_iter()
-        .map(|(s, t)| (prg.lane(s, 3) ^ if t { key.last } else { 0 }) & valid)
+        .map(|(c, t)| (c ^ if t { key.last } else { 0 }) & valid)
         .collect())
 }
 

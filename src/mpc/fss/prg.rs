@@ -1,21 +1,27 @@
 //! The length-doubling PRG of the GGM tree (Goldreich-Goldwasser-Micali) behind every DPF and
 //! DCF key, with two implementations measured against each other (`super::speed`):
 //!
-//! * [`AesMmo`]: fixed-key AES-128 in the Matyas-Meyer-Oseas mode, `H_i(s) = AES_{k_i}(s) ^ s`
-//!   with one public fixed key per output lane. This is the PRG of the FSS implementations of
-//!   Boyle et al. (Eurocrypt 2021, section 6), SIGMA (PETS 2024) and Pika (PETS 2022): with the
-//!   block cipher modelled as a random permutation and a uniformly random secret seed `s`,
-//!   `AES_k(s) ^ s` is correlation-robust (Guo et al., "Efficient and Secure Multiparty
-//!   Computation from Fixed-Key Block Ciphers", S&P 2020, section 7), so the lanes are
-//!   pseudorandom; the key schedule runs once per process, and one evaluation is one AES call
-//!   (hardware AES natively through the `aes` crate's run-time detection, a constant-time
-//!   bitsliced software AES in wasm).
+//! * [`AesMmo`]: fixed-key AES-128 in the Matyas-Meyer-Oseas mode with the lane index as a
+//!   tweak, `H_i(s) = AES_k(s ^ i) ^ s ^ i` under one public fixed key `k`. Fixed-key AES is
+//!   the PRG of the FSS implementations of Boyle et al. (Eurocrypt 2021, section 6), SIGMA
+//!   (PETS 2024) and Pika (PETS 2022). With AES modelled as a random permutation `pi` and a
+//!   uniformly random secret seed `s`, the points `s ^ i` (`i < 4`, distinct) are unknown to
+//!   anyone who lacks `s`, so an adversary making `q` queries to `pi` hits one with probability
+//!   at most `4q / 2^127` and the lanes are uniform and independent up to that (Guo et al.,
+//!   "Efficient and Secure Multiparty Computation from Fixed-Key Block Ciphers", S&P 2020,
+//!   section 7, on MMO hashes under fixed-key AES). One key means every lane of every seed goes
+//!   through the same cipher, so a node's lanes, and a tree level's nodes, are encrypted in one
+//!   call ([`TreePrg::expand_many`]): AES-NI pipelines eight blocks and the bitsliced software
+//!   AES of wasm computes two (32-bit) or four (64-bit) blocks in the time of one. The key
+//!   schedule runs once per process (hardware AES natively through the `aes` crate's run-time
+//!   detection, a constant-time bitsliced software AES in wasm).
 //! * [`ChaChaTree`]: ChaCha12 (`rand_chacha`, the engine's [`crate::mpc::Prg`]) keyed by the
 //!   seed; one call yields every lane at once. `rand_chacha` computes four ChaCha blocks per
 //!   refill, so one expansion costs four blocks where one would do.
 //!
 //! A lane is a 128-bit [`Block`]. The tree constructions read lanes 0 and 1 as the left and right
-//! child (seed and control bit), lane 2 as DCF value words and lane 3 as a DPF's leaf
+//! child (seed and control bit), lanes 2 and 3 as a DCF node's value words (`super::dcf` lays
+//! them out so that an evaluator needs two lanes per level) and lane 3 as a DPF's leaf
 //! conversion; each lane is an independent pseudorandom function of the seed.
 
 use rand::{RngCore, SeedableRng};
@@ -42,22 +48,54 @@ pub trait TreePrg {
     fn lanes<const N: usize>(&self, seed: Block, which: [usize; N]) -> [Block; N] {
         which.map(|i| self.lane(seed, i))
     }
+
+    /// The lanes `which` of every seed, seed-major: `out[k * which.len() + j]` is lane
+    /// `which[j]` of `seeds[k]` (`out` is cleared first). Implementations that encrypt many
+    /// blocks per call override it.
+    fn expand_many(&self, seeds: &[Block], which: &[usize], out: &mut Vec<Block>) {
+        out.clear();
+        out.extend(
+            seeds
+                .iter()
+                .flat_map(|&s| which.iter().map(move |&i| self.lane(s, i))),
+        );
+    }
 }
 
-/// Fixed-key AES-128 in Matyas-Meyer-Oseas mode, one fixed key per lane.
+/// Fixed-key AES-128 in Matyas-Meyer-Oseas mode, the lane index xored into the input.
 pub struct AesMmo {
-    ciphers: [aes::Aes128; LANES],
+    cipher: aes::Aes128,
 }
+
+/// AES blocks encrypted per call in [`AesMmo::expand_many`]: a multiple of AES-NI's eight-block
+/// pipeline, small enough to stay in L1.
+const AES_BATCH: usize = 64;
 
 impl AesMmo {
-    /// The public fixed key of lane `i`: the first 16 bytes of SHA-256 of a label, so that
-    /// anyone can check the keys are not chosen with a trapdoor ("nothing up my sleeve").
-    fn fixed_key(i: usize) -> [u8; 16] {
+    /// The public fixed key: the first 16 bytes of SHA-256 of a label, so that anyone can check
+    /// it is not chosen with a trapdoor ("nothing up my sleeve").
+    fn fixed_key() -> [u8; 16] {
         use sha2::{Digest, Sha256};
-        let d = Sha256::digest(format!("mpcvit fss ggm prg aes-mmo lane {i}").as_bytes());
+        let d = Sha256::digest(b"mpcvit fss ggm prg aes-mmo");
         let mut k = [0u8; 16];
         k.copy_from_slice(&d[..16]);
         k
+    }
+
+    /// `out[j] = H(inputs[j])` with `H(x) = AES_k(x) ^ x`, in place, in batches.
+    fn mmo_in_place(&self, blocks: &mut [Block]) {
+        use aes::cipher::BlockEncrypt;
+        let mut buf = [aes::Block::default(); AES_BATCH];
+        for chunk in blocks.chunks_mut(AES_BATCH) {
+            let buf = &mut buf[..chunk.len()];
+            for (b, x) in buf.iter_mut().zip(chunk.iter()) {
+                *b = x.to_le_bytes().into();
+            }
+            self.cipher.encrypt_blocks(buf);
+            for (x, b) in chunk.iter_mut().zip(buf.iter()) {
+                *x ^= u128::from_le_bytes((*b).into());
+            }
+        }
     }
 }
 
@@ -67,15 +105,30 @@ impl TreePrg for AesMmo {
     fn new() -> Self {
         use aes::cipher::KeyInit;
         AesMmo {
-            ciphers: std::array::from_fn(|i| aes::Aes128::new(&Self::fixed_key(i).into())),
+            cipher: aes::Aes128::new(&Self::fixed_key().into()),
         }
     }
 
     fn lane(&self, seed: Block, i: usize) -> Block {
+        self.lanes(seed, [i])[0]
+    }
+
+    fn lanes<const N: usize>(&self, seed: Block, which: [usize; N]) -> [Block; N] {
         use aes::cipher::BlockEncrypt;
-        let mut b = seed.to_le_bytes().into();
-        self.ciphers[i].encrypt_block(&mut b);
-        u128::from_le_bytes(b.into()) ^ seed
+        let inputs = which.map(|i| seed ^ i as Block);
+        let mut buf = inputs.map(|x| aes::Block::from(x.to_le_bytes()));
+        self.cipher.encrypt_blocks(&mut buf);
+        std::array::from_fn(|j| inputs[j] ^ u128::from_le_bytes(buf[j].into()))
+    }
+
+    fn expand_many(&self, seeds: &[Block], which: &[usize], out: &mut Vec<Block>) {
+        out.clear();
+        out.extend(
+            seeds
+                .iter()
+                .flat_map(|&s| which.iter().map(move |&i| s ^ i as Block)),
+        );
+        self.mmo_in_place(out);
     }
 }
 
@@ -138,13 +191,32 @@ mod tests {
     #[test]
     fn aes_mmo_lanes() {
         lanes_are_distinct_functions::<AesMmo>();
-        // MMO: the output is the cipher's output xored with the seed (zero seed: the raw
-        // encryption of zero under the lane key).
+        // MMO with the lane as tweak: lane i of seed 0 is AES_k(i) ^ i.
         use aes::cipher::{BlockEncrypt, KeyInit};
-        let c = aes::Aes128::new(&AesMmo::fixed_key(1).into());
-        let mut b = [0u8; 16].into();
+        let c = aes::Aes128::new(&AesMmo::fixed_key().into());
+        let mut b = 1u128.to_le_bytes().into();
         c.encrypt_block(&mut b);
-        assert_eq!(AesMmo::new().lane(0, 1), u128::from_le_bytes(b.into()));
+        assert_eq!(AesMmo::new().lane(0, 1), u128::from_le_bytes(b.into()) ^ 1);
+    }
+
+    fn many_agrees_with_lanes<P: TreePrg>() {
+        let g = P::new();
+        // More seeds than one AES batch, so the chunking is crossed.
+        let seeds: Vec<Block> = (0..100u128)
+            .map(|k| (k * 0x9E37_79B9_7F4A_7C15) << 3)
+            .collect();
+        let mut out = Vec::new();
+        g.expand_many(&seeds, &[3, 0], &mut out);
+        assert_eq!(out.len(), 200);
+        for (k, &s) in seeds.iter().enumerate() {
+            assert_eq!([out[2 * k], out[2 * k + 1]], g.lanes(s, [3, 0]), "seed {k}");
+        }
+    }
+
+    #[test]
+    fn expand_many_agrees_with_lanes() {
+        many_agrees_with_lanes::<AesMmo>();
+        many_agrees_with_lanes::<ChaChaTree>();
     }
 
     #[test]
