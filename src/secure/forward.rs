@@ -11,11 +11,10 @@ use crate::model::attention::{HeadKind, RowFn, XNORM_EPS};
 use crate::model::layers::{patchify, LN_EPS};
 use crate::model::vit::{Arch, TokenMlp};
 use crate::model::{Attention, ViTConfig};
-use crate::mpc::protocols::{
-    gelu, gelu_relu, layer_norm, matmul, matmul_many, relu, scale, share_input,
-};
+use crate::mpc::protocols::trunc::trunc_many;
+use crate::mpc::protocols::{gelu, gelu_relu, layer_norm, matmul, matmul_many, relu, share_input};
 use crate::mpc::{ArithShare, Party};
-use crate::secure::heads::{linformer, scale_attn, xnorm};
+use crate::secure::heads::{linformer, xnorm, ScaleAttnSteps};
 use crate::{Error, Result};
 
 /// Party 0 patchifies its image (a public rearrangement) and shares the patches; party 1 and
@@ -128,17 +127,6 @@ async fn attention(
             }
         }
     }
-    if !scale_heads.is_empty() {
-        p.push_label("scale heads");
-        let (qs, ks, vs) = (
-            heads_of(&q, &scale_heads)?,
-            heads_of(&k, &scale_heads)?,
-            heads_of(&v, &scale_heads)?,
-        );
-        let o = scale_attn(p, &qs, &ks, &vs, scale_qk / n as f64).await?;
-        scatter_rows(&mut out, &scale_heads, &o)?;
-        p.pop_label();
-    }
     if !lin_heads.is_empty() {
         p.push_label("linformer heads");
         let (qs, ks, vs) = (
@@ -162,51 +150,138 @@ async fn attention(
         scatter_rows(&mut out, &xnorm_heads, &o)?;
         p.pop_label();
     }
-    if !map_heads.is_empty() {
-        p.push_label("map heads");
-        let (qs, ks, vs) = (
-            heads_of(&q, &map_heads)?,
-            heads_of(&k, &map_heads)?,
-            heads_of(&v, &map_heads)?,
-        );
-        let s = matmul(p, &qs, &ks.transpose_last2()?).await?;
-        let s = scale(p, &s, scale_qk).await?;
-        // Rows of every head in the group, flattened to (heads * n, n), grouped by variant.
-        let flat = s.reshape(&[map_heads.len() * n, n])?;
-        let mut groups: BTreeMap<&'static str, (Attention, Vec<usize>)> = BTreeMap::new();
-        for (i, &h) in map_heads.iter().enumerate() {
-            let HeadKind::Rows(rows) = &kinds[h] else {
-                unreachable!("map heads are row-wise")
+    scale_and_map_heads(p, kinds, [&q, &k, &v], &scale_heads, &map_heads, &mut out).await?;
+    out.permute(&[1, 0, 2])?.reshape(&[n, heads * dk])
+}
+
+/// The ScaleAttn heads and the row-map heads of one layer (`q, k, v` of shape `(heads, n, dk)`),
+/// written into `out`. When a layer has both, they share rounds: ScaleAttn's first product runs
+/// with the maps' `Q K^T`, the two scalings truncate together and ScaleAttn's second product
+/// runs with the maps' `P V` ([`ScaleAttnSteps`]), so a mixed layer pays the map heads' rounds
+/// only (the paper's head-wise mix, section 4.2, costs no round for its ScaleAttn heads).
+async fn scale_and_map_heads(
+    p: &mut Party,
+    kinds: &[HeadKind],
+    [q, k, v]: [&ArithShare; 3],
+    scale_heads: &[usize],
+    map_heads: &[usize],
+    out: &mut ArithShare,
+) -> Result<()> {
+    if scale_heads.is_empty() && map_heads.is_empty() {
+        return Ok(());
+    }
+    let (n, dk) = (q.shape()[1], q.shape()[2]);
+    let scale_qk = 1.0 / (dk as f64).sqrt();
+    let group = |x: &ArithShare, hs: &[usize]| heads_of(x, hs);
+    p.push_label(match (scale_heads.is_empty(), map_heads.is_empty()) {
+        (false, true) => "scale heads",
+        (true, false) => "map heads",
+        _ => "scale + map heads",
+    });
+    let steps = if scale_heads.is_empty() {
+        None
+    } else {
+        Some(ScaleAttnSteps::new(
+            &group(q, scale_heads)?,
+            &group(k, scale_heads)?,
+            &group(v, scale_heads)?,
+            scale_qk / n as f64,
+        )?)
+    };
+    let maps = if map_heads.is_empty() {
+        None
+    } else {
+        Some((
+            group(q, map_heads)?,
+            group(k, map_heads)?.transpose_last2()?,
+            group(v, map_heads)?,
+        ))
+    };
+    // Round 1: ScaleAttn's first product beside the maps' scores.
+    let mut firsts = Vec::new();
+    if let Some(st) = &steps {
+        firsts.push(st.first());
+    }
+    if let Some((qm, ktm, _)) = &maps {
+        firsts.push((qm, ktm));
+    }
+    let mut products = matmul_many(p, &firsts).await?.into_iter();
+    let mut scaled = Vec::new();
+    if let Some(st) = &steps {
+        scaled.push(st.scaled(p, products.next().expect("one product per group")));
+    }
+    if maps.is_some() {
+        let s = products.next().expect("one product per group");
+        scaled.push(s.mul_int(p.fp().encode(scale_qk)));
+    }
+    let f = p.fp().frac_bits;
+    let mut scaled = trunc_many(p, scaled, f).await?.into_iter();
+    let scale_second = steps
+        .as_ref()
+        .map(|st| st.second(scaled.next().expect("one scaling per group")));
+    let pm = match scaled.next() {
+        Some(s) => Some(map_rows(p, kinds, map_heads, n, &s).await?),
+        None => None,
+    };
+    // Last round: ScaleAttn's second product beside the maps' P V.
+    let mut seconds = Vec::new();
+    if let Some((a, b)) = &scale_second {
+        seconds.push((a, b));
+    }
+    if let (Some(pm), Some((_, _, vm))) = (&pm, &maps) {
+        seconds.push((pm, vm));
+    }
+    let outputs = matmul_many(p, &seconds).await?;
+    // The outputs come in the order the groups were pushed: ScaleAttn first, then the maps.
+    let groups = [(steps.is_some(), scale_heads), (pm.is_some(), map_heads)];
+    let present = groups.iter().filter(|(on, _)| *on).map(|(_, hs)| hs);
+    for (hs, o) in present.zip(&outputs) {
+        scatter_rows(out, hs, o)?;
+    }
+    p.pop_label();
+    Ok(())
+}
+
+/// The row maps of the map heads `map_heads` on their scaled scores `s` (`(heads, n, n)`):
+/// rows of every head flattened to `(heads * n, n)` and grouped by variant, one group per
+/// protocol run, under a label per variant.
+async fn map_rows(
+    p: &mut Party,
+    kinds: &[HeadKind],
+    map_heads: &[usize],
+    n: usize,
+    s: &ArithShare,
+) -> Result<ArithShare> {
+    let flat = s.reshape(&[map_heads.len() * n, n])?;
+    let mut groups: BTreeMap<&'static str, (Attention, Vec<usize>)> = BTreeMap::new();
+    for (i, &h) in map_heads.iter().enumerate() {
+        let HeadKind::Rows(rows) = &kinds[h] else {
+            unreachable!("map heads are row-wise")
+        };
+        for (r, f) in rows.iter().enumerate() {
+            let RowFn::Variant(a) = f else {
+                unreachable!("mixes rejected by attention")
             };
-            for (r, f) in rows.iter().enumerate() {
-                let RowFn::Variant(a) = f else {
-                    unreachable!("mixes rejected above")
-                };
-                groups
-                    .entry(a.name())
-                    .or_insert((*a, Vec::new()))
-                    .1
-                    .push(i * n + r);
-            }
+            groups
+                .entry(a.name())
+                .or_insert((*a, Vec::new()))
+                .1
+                .push(i * n + r);
         }
-        let mut pm = ArithShare::zeros(&[map_heads.len() * n, n]);
-        for (name, (variant, rows)) in groups {
-            p.push_label(name);
-            let sr = if rows.len() == flat.shape()[0] {
-                flat.clone()
-            } else {
-                gather_rows(&flat, &rows)?
-            };
-            let m = attention_map(p, variant, &sr).await?;
-            scatter_rows(&mut pm, &rows, &m)?;
-            p.pop_label();
-        }
-        let pm = pm.reshape(&[map_heads.len(), n, n])?;
-        let o = matmul(p, &pm, &vs).await?;
-        scatter_rows(&mut out, &map_heads, &o)?;
+    }
+    let mut pm = ArithShare::zeros(&[map_heads.len() * n, n]);
+    for (name, (variant, rows)) in groups {
+        p.push_label(name);
+        let sr = if rows.len() == flat.shape()[0] {
+            flat.clone()
+        } else {
+            gather_rows(&flat, &rows)?
+        };
+        let m = attention_map(p, variant, &sr).await?;
+        scatter_rows(&mut pm, &rows, &m)?;
         p.pop_label();
     }
-    out.permute(&[1, 0, 2])?.reshape(&[n, heads * dk])
+    pm.reshape(&[map_heads.len(), n, n])
 }
 
 /// The MLP of one layer on `(n, C)` normalised tokens: GeLU tokens run `GeLU(x W1 + b1) W2 +

@@ -54,21 +54,71 @@ pub async fn scale_attn(
         p,
         "scale_attn",
         async {
-            let (n, d) = dims(q)?;
-            let (_, dv) = dims(v)?;
-            let kt = k.transpose_last2()?;
-            if scale_attn_reassociates(n, d, dv) {
-                let kv = matmul_many_impl(p, &[(&kt, v)]).await?.remove(0);
-                let kv = scale1(p, kv, scale).await?;
-                Ok(matmul_many_impl(p, &[(q, &kv)]).await?.remove(0))
-            } else {
-                let s = matmul_many_impl(p, &[(q, &kt)]).await?.remove(0);
-                let s = scale1(p, s, scale).await?;
-                Ok(matmul_many_impl(p, &[(&s, v)]).await?.remove(0))
-            }
+            let steps = ScaleAttnSteps::new(q, k, v, scale)?;
+            let (a, b) = steps.first();
+            let first = matmul_many_impl(p, &[(a, b)]).await?.remove(0);
+            let scaled = steps.scaled(p, first);
+            let f = p.fp().frac_bits;
+            let scaled = trunc_many_impl(p, vec![scaled], f).await?.remove(0);
+            let (a, b) = steps.second(scaled);
+            Ok(matmul_many_impl(p, &[(&a, &b)]).await?.remove(0))
         }
         .await
     )
+}
+
+/// [`scale_attn`] cut at its rounds, so that a layer's row-map heads can share them: the
+/// private forward runs the first product beside their `Q K^T`, the scaling's truncation beside
+/// theirs and the second product beside their `P V` (two rounds fewer per mixed layer).
+pub(crate) struct ScaleAttnSteps {
+    q: ArithShare,
+    kt: ArithShare,
+    v: ArithShare,
+    scale: f64,
+    reassociates: bool,
+}
+
+impl ScaleAttnSteps {
+    /// The steps for `(h, n, d)` queries and keys and `(h, n, dv)` values.
+    pub(crate) fn new(
+        q: &ArithShare,
+        k: &ArithShare,
+        v: &ArithShare,
+        scale: f64,
+    ) -> Result<ScaleAttnSteps> {
+        let (n, d) = dims(q)?;
+        let (_, dv) = dims(v)?;
+        Ok(ScaleAttnSteps {
+            q: q.clone(),
+            kt: k.transpose_last2()?,
+            v: v.clone(),
+            scale,
+            reassociates: scale_attn_reassociates(n, d, dv),
+        })
+    }
+
+    /// The first product's operands: `K^T, V` when re-associated, else `Q, K^T`.
+    pub(crate) fn first(&self) -> (&ArithShare, &ArithShare) {
+        if self.reassociates {
+            (&self.kt, &self.v)
+        } else {
+            (&self.q, &self.kt)
+        }
+    }
+
+    /// The first product times the fixed-point scale, still to be truncated by `F` bits.
+    pub(crate) fn scaled(&self, p: &Party, first: ArithShare) -> ArithShare {
+        first.mul_int(p.fp().encode(self.scale))
+    }
+
+    /// The second product's operands from the truncated, scaled first product.
+    pub(crate) fn second(&self, scaled: ArithShare) -> (ArithShare, ArithShare) {
+        if self.reassociates {
+            (self.q.clone(), scaled)
+        } else {
+            (scaled, self.v.clone())
+        }
+    }
 }
 
 /// Linformer: `softmax(Q (E K)^T * scale) (F V)` with shared `E, F` of shape `(kl, n)` (one

@@ -368,8 +368,7 @@ mod tests {
             "WAN estimate",
             "layer 0/attention",
             "layer 1/mlp",
-            "layer 0/attention/map heads/rsattn",
-            "layer 0/attention/scale heads",
+            "layer 0/attention/scale + map heads/rsattn",
             "per operation",
         ] {
             assert!(t.contains(needle), "missing {needle} in\n{t}");
