@@ -157,8 +157,9 @@ async fn attention(
 /// The ScaleAttn heads and the row-map heads of one layer (`q, k, v` of shape `(heads, n, dk)`),
 /// written into `out`. When a layer has both, they share rounds: ScaleAttn's first product runs
 /// with the maps' `Q K^T`, the two scalings truncate together and ScaleAttn's second product
-/// runs with the maps' `P V` ([`ScaleAttnSteps`]), so a mixed layer pays the map heads' rounds
-/// only (the paper's head-wise mix, section 4.2, costs no round for its ScaleAttn heads).
+/// runs with the maps' `P V` ([`ScaleAttnSteps`]), so a mixed layer of the paper's head-wise
+/// plans (section 4.2) pays the map heads' rounds only: its ScaleAttn heads add bytes, not
+/// rounds.
 async fn scale_and_map_heads(
     p: &mut Party,
     kinds: &[HeadKind],
@@ -172,7 +173,6 @@ async fn scale_and_map_heads(
     }
     let (n, dk) = (q.shape()[1], q.shape()[2]);
     let scale_qk = 1.0 / (dk as f64).sqrt();
-    let group = |x: &ArithShare, hs: &[usize]| heads_of(x, hs);
     p.push_label(match (scale_heads.is_empty(), map_heads.is_empty()) {
         (false, true) => "scale heads",
         (true, false) => "map heads",
@@ -182,9 +182,9 @@ async fn scale_and_map_heads(
         None
     } else {
         Some(ScaleAttnSteps::new(
-            &group(q, scale_heads)?,
-            &group(k, scale_heads)?,
-            &group(v, scale_heads)?,
+            &heads_of(q, scale_heads)?,
+            &heads_of(k, scale_heads)?,
+            &heads_of(v, scale_heads)?,
             scale_qk / n as f64,
         )?)
     };
@@ -192,9 +192,9 @@ async fn scale_and_map_heads(
         None
     } else {
         Some((
-            group(q, map_heads)?,
-            group(k, map_heads)?.transpose_last2()?,
-            group(v, map_heads)?,
+            heads_of(q, map_heads)?,
+            heads_of(k, map_heads)?.transpose_last2()?,
+            heads_of(v, map_heads)?,
         ))
     };
     // Round 1: ScaleAttn's first product beside the maps' scores.
