@@ -9,10 +9,11 @@
 //!   anyone who lacks `s`, so an adversary making `q` queries to `pi` hits one with probability
 //!   at most `4q / 2^127` and the lanes are uniform and independent up to that (Guo et al.,
 //!   "Efficient and Secure Multiparty Computation from Fixed-Key Block Ciphers", S&P 2020,
-//!   section 7, on MMO hashes under fixed-key AES). One key means every lane of every seed goes
-//!   through the same cipher, so a node's lanes, and a tree level's nodes, are encrypted in one
-//!   call ([`TreePrg::expand_many`]): AES-NI pipelines eight blocks and the bitsliced software
-//!   AES of wasm computes two (32-bit) or four (64-bit) blocks in the time of one. The key
+//!   section 7, on MMO hashes under fixed-key AES; the tree's many seeds are independent, so a
+//!   union bound over them keeps the advantage negligible). One key means every lane of every
+//!   seed goes through the same cipher, so a node's lanes, and a tree level's nodes, are
+//!   encrypted in one call ([`TreePrg::expand_many`]): AES-NI pipelines eight blocks, and the bitsliced
+//!   software AES (wasm32's fixslice32) computes two blocks in the time of one. The key
 //!   schedule runs once per process (hardware AES natively through the `aes` crate's run-time
 //!   detection, a constant-time bitsliced software AES in wasm).
 //! * [`ChaChaTree`]: ChaCha12 (`rand_chacha`, the engine's [`crate::mpc::Prg`]) keyed by the
