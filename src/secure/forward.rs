@@ -182,9 +182,9 @@ async fn scale_and_map_heads(
         None
     } else {
         Some(ScaleAttnSteps::new(
-            &heads_of(q, scale_heads)?,
+            heads_of(q, scale_heads)?,
             &heads_of(k, scale_heads)?,
-            &heads_of(v, scale_heads)?,
+            heads_of(v, scale_heads)?,
             scale_qk / n as f64,
         )?)
     };
@@ -216,9 +216,7 @@ async fn scale_and_map_heads(
     }
     let f = p.fp().frac_bits;
     let mut scaled = trunc_many(p, scaled, f).await?.into_iter();
-    let scale_second = steps
-        .as_ref()
-        .map(|st| st.second(scaled.next().expect("one scaling per group")));
+    let scale_second = steps.map(|st| st.second(scaled.next().expect("one scaling per group")));
     let pm = match scaled.next() {
         Some(s) => Some(map_rows(p, kinds, map_heads, n, &s).await?),
         None => None,
@@ -233,7 +231,10 @@ async fn scale_and_map_heads(
     }
     let outputs = matmul_many(p, &seconds).await?;
     // The outputs come in the order the groups were pushed: ScaleAttn first, then the maps.
-    let groups = [(steps.is_some(), scale_heads), (pm.is_some(), map_heads)];
+    let groups = [
+        (scale_second.is_some(), scale_heads),
+        (pm.is_some(), map_heads),
+    ];
     let present = groups.iter().filter(|(on, _)| *on).map(|(_, hs)| hs);
     for (hs, o) in present.zip(&outputs) {
         scatter_rows(out, hs, o)?;

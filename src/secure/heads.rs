@@ -54,7 +54,7 @@ pub async fn scale_attn(
         p,
         "scale_attn",
         async {
-            let steps = ScaleAttnSteps::new(q, k, v, scale)?;
+            let steps = ScaleAttnSteps::new(q.clone(), k, v.clone(), scale)?;
             let (a, b) = steps.first();
             let first = matmul_many_impl(p, &[(a, b)]).await?.remove(0);
             let scaled = steps.scaled(p, first);
@@ -81,17 +81,17 @@ pub(crate) struct ScaleAttnSteps {
 impl ScaleAttnSteps {
     /// The steps for `(h, n, d)` queries and keys and `(h, n, dv)` values.
     pub(crate) fn new(
-        q: &ArithShare,
+        q: ArithShare,
         k: &ArithShare,
-        v: &ArithShare,
+        v: ArithShare,
         scale: f64,
     ) -> Result<ScaleAttnSteps> {
-        let (n, d) = dims(q)?;
-        let (_, dv) = dims(v)?;
+        let (n, d) = dims(&q)?;
+        let (_, dv) = dims(&v)?;
         Ok(ScaleAttnSteps {
-            q: q.clone(),
+            q,
             kt: k.transpose_last2()?,
-            v: v.clone(),
+            v,
             scale,
             reassociates: scale_attn_reassociates(n, d, dv),
         })
@@ -112,11 +112,11 @@ impl ScaleAttnSteps {
     }
 
     /// The second product's operands from the truncated, scaled first product.
-    pub(crate) fn second(&self, scaled: ArithShare) -> (ArithShare, ArithShare) {
+    pub(crate) fn second(self, scaled: ArithShare) -> (ArithShare, ArithShare) {
         if self.reassociates {
-            (self.q.clone(), scaled)
+            (self.q, scaled)
         } else {
-            (scaled, self.v.clone())
+            (scaled, self.v)
         }
     }
 }

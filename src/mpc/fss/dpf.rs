@@ -280,7 +280,7 @@ pub fn eval<P: TreePrg>(prg: &P, key: &DpfKey, x: u64) -> Result<u64, KeyError> 
 }
 
 /// The `(seed, control bit)` of every leaf, left to right: `2^(n - nu + 1) - 2` PRG calls.
-fn leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<(Block, bool)>, KeyError> {
+fn leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<(Vec<Block>, Vec<bool>), KeyError> {
     let sh = key.shape();
     header_field(
         NAME,
@@ -307,19 +307,15 @@ fn leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<(Block, bool)>, KeyEr
         }
         (seeds, bits) = (next_seeds, next_bits);
     }
-    Ok(seeds.into_iter().zip(bits).collect())
+    Ok((seeds, bits))
 }
 
 /// Every leaf's conversion lane (lane 3) beside its control bit, in one PRG call.
 fn converted_leaves<P: TreePrg>(prg: &P, key: &DpfKey) -> Result<Vec<(Block, bool)>, KeyError> {
-    let leaves = leaves(prg, key)?;
-    let seeds: Vec<Block> = leaves.iter().map(|&(s, _)| s).collect();
+    let (seeds, bits) = leaves(prg, key)?;
     let mut lanes = Vec::with_capacity(seeds.len());
     prg.expand_many(&seeds, &[3], &mut lanes);
-    Ok(lanes
-        .into_iter()
-        .zip(leaves.into_iter().map(|(_, t)| t))
-        .collect())
+    Ok(lanes.into_iter().zip(bits).collect())
 }
 
 /// Party `key.party()`'s shares at every input `0..2^n`, in order (`n` at most
