@@ -30,8 +30,8 @@ use mpcvit::mpc::protocols::softmax::{
 };
 use mpcvit::mpc::transport::{mem_pair, ChannelTransport, Recording, HEADER_LEN};
 use mpcvit::mpc::{
-    local_pair_with, ArithShare, DealerClient, FixedPoint, Party, Prg, Report, SessionConfig,
-    SessionSeeds, Stats, Transport, TruncMode,
+    local_pair_with, ArithShare, DealerClient, FixedPoint, Party, Prg, ProtocolFamily, Report,
+    SessionConfig, SessionSeeds, Stats, Transport, TruncMode,
 };
 use mpcvit::secure::attention::attention_map;
 use mpcvit::secure::heads::{
@@ -200,6 +200,161 @@ fn input_sharing_and_reveal_counts() {
         assert_eq!(c(0), share_input_cost(owner, 5));
         assert_eq!(c(1), reveal_cost(5));
         assert_eq!(c(2), reveal_to_cost(1, 5));
+    }
+}
+
+#[test]
+fn fixed_operand_products_match_plaintext_and_their_formulas() {
+    use mpcvit::mpc::protocols::fixed_matmul::{
+        fix_operands_cost, input_matmul_fixed_cost, matmul_fixed_cost,
+    };
+    let mut g = prg(5);
+    let w1 = uniform(&mut g, &[4, 5], -3.0, 3.0);
+    let w2 = uniform(&mut g, &[4, 3], -3.0, 3.0);
+    let mut x = uniform(&mut g, &[2, 3, 4], -3.0, 3.0);
+    // Edges: zeros, negatives, the largest magnitudes local truncation is documented for.
+    x[[0, 0, 0]] = 0.0;
+    x[[0, 0, 1]] = -90.0;
+    x[[1, 2, 3]] = 90.0;
+    let xin = uniform(&mut g, &[3, 4], 0.0, 1.0);
+    let plain = |a: &ArrayD<f64>, w: &ArrayD<f64>| -> ArrayD<f64> {
+        let (m, k) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
+        let c = w.shape()[1];
+        let b = a.len() / (m * k);
+        let a3 = quant(a).into_shape_with_order((b, m, k)).unwrap();
+        let wq = quant(w);
+        let mut out = ArrayD::zeros(IxDyn(&[b, m, c]));
+        for bi in 0..b {
+            for i in 0..m {
+                for j in 0..c {
+                    out[[bi, i, j]] = (0..k).map(|t| a3[[bi, i, t]] * wq[[t, j]]).sum();
+                }
+            }
+        }
+        let mut shape = a.shape()[..a.ndim() - 1].to_vec();
+        shape.push(c);
+        out.into_shape_with_order(IxDyn(&shape)).unwrap()
+    };
+    for family in [ProtocolFamily::Classic, ProtocolFamily::Fss] {
+        for mode in MODES {
+            let session = SessionConfig {
+                trunc: mode,
+                family,
+                ..cfg(mode)
+            };
+            let (a, b) = mem_pair();
+            let (mut p0, mut p1) = local_pair_with(
+                session,
+                SessionSeeds::insecure_fixed(3),
+                Box::new(a),
+                Box::new(b),
+            )
+            .unwrap();
+            let prog = async |p: &mut Party| {
+                let server = p.id() == 1;
+                let shapes: [&[usize]; 2] = [&[4, 5], &[4, 3]];
+                let ops = pr::fix_operands(
+                    p,
+                    &[
+                        (shapes[0], server.then_some(&w1)),
+                        (shapes[1], server.then_some(&w2)),
+                    ],
+                )
+                .await?;
+                let mut costs = vec![p.meter.report()];
+                p.meter.reset();
+                let z0 =
+                    pr::input_matmul_fixed(p, (!server).then_some(&xin), &[3, 4], &ops[0]).await?;
+                costs.push(p.meter.report());
+                let xs = pr::share_input(p, 0, (!server).then_some(&x), &[2, 3, 4]).await?;
+                p.meter.reset();
+                let z12 = pr::matmul_fixed_many(p, &[(&xs, &ops[0]), (&xs, &ops[1])]).await?;
+                costs.push(p.meter.report());
+                // The same operand again: its mask is reused behind a fresh triple.
+                let z3 = pr::matmul_fixed(p, &xs, &ops[0]).await?;
+                let mut out = Vec::new();
+                for z in [&z0, &z12[0], &z12[1], &z3] {
+                    out.push(pr::reveal(p, z).await?);
+                }
+                Ok::<_, Error>((out, costs))
+            };
+            let (r0, r1) = run_joined(prog(&mut p0), prog(&mut p1)).unwrap();
+            let what = format!("{family:?} {mode:?}");
+            let wants = [
+                plain(&xin, &w1),
+                plain(&x, &w1),
+                plain(&x, &w2),
+                plain(&x, &w1),
+            ];
+            for (i, want) in wants.iter().enumerate() {
+                assert_eq!(r0.0[i].shape(), want.shape(), "{what}: product {i}");
+                assert_eq!(r0.0[i], r1.0[i]);
+                assert!(
+                    max_abs_err(&r0.0[i], want) <= 1.5 * fp().ulp(),
+                    "{what}: product {i} off by {}",
+                    max_abs_err(&r0.0[i], want)
+                );
+            }
+            let cost = |i: usize| as_cost(&Report::joint(&r0.1[i], &r1.1[i]).total());
+            assert_eq!(cost(0), fix_operands_cost(20 + 12), "{what}: set-up");
+            assert_eq!(
+                cost(1),
+                input_matmul_fixed_cost(mode, 1, 3, 4, 5),
+                "{what}: input"
+            );
+            assert_eq!(
+                cost(2),
+                matmul_fixed_cost(mode, &[(2, 3, 4, 5), (2, 3, 4, 3)]),
+                "{what}: products"
+            );
+        }
+    }
+}
+
+#[test]
+fn fixed_operands_reject_bad_shapes_and_missing_inputs() {
+    let w = arr(&[1.0, 2.0]);
+    let w21 = ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![1.0, 2.0]).unwrap();
+    let fix = |shape: &'static [usize], value: &ArrayD<f64>, supply: bool| {
+        let (mut p0, mut p1) = pair_seeded(TruncMode::Local, 2);
+        let prog = async |p: &mut Party| {
+            let v = (p.id() == 1 && supply).then_some(value);
+            pr::fix_operands(p, &[(shape, v)]).await.map(|_| ())
+        };
+        run_joined(prog(&mut p0), prog(&mut p1))
+    };
+    let is_shape = |r: Result<((), ())>, what: &str| match r {
+        Err(Error::ShapeMismatch { op, .. }) => assert_eq!(op, "fix_operands", "{what}"),
+        other => panic!("{what}: expected a shape error, got {other:?}"),
+    };
+    is_shape(fix(&[2], &w, true), "not a matrix");
+    is_shape(
+        fix(&[1, 3], &w21, true),
+        "declared shape differs from the value's",
+    );
+    is_shape(fix(&[2, 1], &w21, false), "the server supplies no weight");
+    fix(&[2, 1], &w21, true).unwrap();
+
+    // A product whose inner dimension is not the operand's rows, and a missing image.
+    for missing_input in [false, true] {
+        let (mut p0, mut p1) = pair_seeded(TruncMode::Local, 2);
+        let prog = async |p: &mut Party| {
+            let ops = pr::fix_operands(p, &[(&[2, 1], (p.id() == 1).then_some(&w21))]).await?;
+            if missing_input {
+                pr::input_matmul_fixed(p, None, &[3, 2], &ops[0])
+                    .await
+                    .map(|_| ())
+            } else {
+                let x = ArithShare::zeros(&[3, 4]);
+                pr::matmul_fixed(p, &x, &ops[0]).await.map(|_| ())
+            }
+        };
+        match run_joined(prog(&mut p0), prog(&mut p1)) {
+            Err(Error::ShapeMismatch { op, .. }) => {
+                assert!(op.ends_with("matmul_fixed"), "{op}")
+            }
+            other => panic!("expected a shape error, got {other:?}"),
+        }
     }
 }
 

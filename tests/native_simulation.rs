@@ -66,9 +66,10 @@ enum Case {
     TwoQuad,
     Sparsemax,
     L2Normalize,
+    FixedMatmul,
 }
 
-const CASES: [Case; 20] = [
+const CASES: [Case; 21] = [
     Case::Mul,
     Case::Square,
     Case::Matmul,
@@ -89,6 +90,7 @@ const CASES: [Case; 20] = [
     Case::TwoQuad,
     Case::Sparsemax,
     Case::L2Normalize,
+    Case::FixedMatmul,
 ];
 
 const SHAPE: [usize; 2] = [8, 16];
@@ -110,6 +112,7 @@ async fn protocol_program(
     x: Option<&ArrayD<f64>>,
     w: Option<&ArrayD<f64>>,
 ) -> Result<()> {
+    let (x_plain, w_plain) = (x, w);
     let x = pr::share_input(p, 0, x, &SHAPE).await?;
     let w = pr::share_input(p, 1, w, &SHAPE).await?;
     let z = pr::mul(p, &x, &w).await?;
@@ -145,6 +148,15 @@ async fn protocol_program(
         Case::TwoQuad => pr::two_quad(p, &z, 5.0, 1e-8).await?,
         Case::Sparsemax => pr::sparsemax(p, &z, 2).await?,
         Case::L2Normalize => pr::l2_normalize(p, &z, 1e-6).await?,
+        Case::FixedMatmul => {
+            // Party 1's matrix fixed for the session and used three times: the masked weight
+            // is opened once, every product behind a fresh triple.
+            let wt = w_plain.map(|w| w.t().to_owned());
+            let ops = pr::fix_operands(p, &[(&[SHAPE[1], SHAPE[0]], wt.as_ref())]).await?;
+            pr::matmul_fixed(p, &z, &ops[0]).await?;
+            pr::matmul_fixed(p, &x, &ops[0]).await?;
+            pr::input_matmul_fixed(p, x_plain, &SHAPE, &ops[0]).await?
+        }
     };
     Ok(())
 }

@@ -12,16 +12,32 @@ use crate::model::layers::{patchify, LN_EPS};
 use crate::model::vit::{Arch, TokenMlp};
 use crate::model::{Attention, ViTConfig};
 use crate::mpc::protocols::trunc::trunc_many;
-use crate::mpc::protocols::{gelu, gelu_relu, layer_norm, matmul, matmul_many, relu, share_input};
+use crate::mpc::protocols::{
+    gelu, gelu_relu, input_matmul_fixed, layer_norm, matmul_fixed, matmul_fixed_many, matmul_many,
+    relu, FixedOperand,
+};
 use crate::mpc::{ArithShare, Party};
 use crate::secure::heads::{linformer, xnorm, ScaleAttnSteps};
 use crate::{Error, Result};
 
-/// Party 0 patchifies its image (a public rearrangement) and shares the patches; party 1 and
-/// the dealer pass `None`. `image` is `channels * size * size` values in `[0, 1]`.
-pub async fn share_image(
+/// `x W + b` on shares, `W` a fixed operand.
+async fn linear(
+    p: &mut Party,
+    x: &ArithShare,
+    w: &FixedOperand,
+    b: &ArithShare,
+) -> Result<ArithShare> {
+    matmul_fixed(p, x, w).await?.add(b)
+}
+
+/// The patch embedding `patches W + b` of party 0's image, in the round that inputs it: party 0
+/// patchifies its image (a public rearrangement) and masks the patches once, for the product
+/// ([`input_matmul_fixed`]); party 1 and the dealer pass `None`. `image` is
+/// `channels * size * size` values in `[0, 1]`.
+async fn embed_image(
     p: &mut Party,
     cfg: &ViTConfig,
+    w: &SharedWeights,
     image: Option<&[f32]>,
 ) -> Result<ArithShare> {
     let shape = [cfg.patches(), cfg.patch_len()];
@@ -36,20 +52,9 @@ pub async fn share_image(
         }
         None => None,
     };
-    p.push_label("input");
-    let r = share_input(p, 0, patches.as_ref(), &shape).await;
-    p.pop_label();
-    r
-}
-
-/// `x W + b` on shares.
-async fn linear(
-    p: &mut Party,
-    x: &ArithShare,
-    w: &ArithShare,
-    b: &ArithShare,
-) -> Result<ArithShare> {
-    matmul(p, x, w).await?.add(b)
+    input_matmul_fixed(p, patches.as_ref(), &shape, &w.patch_w)
+        .await?
+        .add(&w.patch_b)
 }
 
 /// Gathers rows `rows` (axis 0) of `x` into one tensor.
@@ -332,7 +337,7 @@ async fn mlp(
     p.push_label("gelu + linear tokens");
     let xg = gather_rows(x, &gelu_rows)?;
     let r = async {
-        let mut pre = matmul_many(p, &[(&xg, &w.fc1_w), (&xl, wf)]).await?;
+        let mut pre = matmul_fixed_many(p, &[(&xg, &w.fc1_w), (&xl, wf)]).await?;
         let lin_pre = pre.remove(1).add(bf)?;
         let h = pre.remove(0).add(&w.fc1_b)?;
         let (h, lin) = gelu_relu(p, &h, &lin_pre).await?;
@@ -354,7 +359,7 @@ async fn mlp(
 pub enum Stage {
     /// The server's weights are being secret-shared (once per session).
     Weights,
-    /// Patch embedding of the shared image.
+    /// Patch embedding of the client's image (its input round).
     Embed,
     /// Block `layer` (0-based) of `layers` has started.
     Layer {
@@ -367,15 +372,16 @@ pub enum Stage {
     Head,
 }
 
-/// The private forward: shared patches `(patches, patch_len)` to shared logits `(1, classes)`.
+/// The private forward: party 0's image (`None` at party 1 and in the dealer's run) to shared
+/// logits `(1, classes)`.
 pub async fn forward(
     p: &mut Party,
     cfg: &ViTConfig,
     arch: &Arch,
     w: &SharedWeights,
-    patches: &ArithShare,
+    image: Option<&[f32]>,
 ) -> Result<ArithShare> {
-    forward_observed(p, cfg, arch, w, patches, &mut |_| {}).await
+    forward_observed(p, cfg, arch, w, image, &mut |_| {}).await
 }
 
 /// [`forward`], telling `on_stage` as each stage (embedding, every block, the head) starts.
@@ -384,13 +390,14 @@ pub async fn forward_observed(
     cfg: &ViTConfig,
     arch: &Arch,
     w: &SharedWeights,
-    patches: &ArithShare,
+    image: Option<&[f32]>,
     on_stage: &mut dyn FnMut(Stage),
 ) -> Result<ArithShare> {
     on_stage(Stage::Embed);
     p.push_label("embed");
-    let emb = linear(p, patches, &w.patch_w, &w.patch_b).await?;
+    let emb = embed_image(p, cfg, w, image).await;
     p.pop_label();
+    let emb = emb?;
     let cls = w.cls_token.reshape(&[1, cfg.dim])?;
     let mut x = ArithShare::concat(0, &[&cls, &emb])?.add(&w.pos_embed)?;
     for (l, b) in w.blocks.iter().enumerate() {

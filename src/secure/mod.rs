@@ -35,7 +35,7 @@ pub mod report;
 pub mod session;
 pub mod weights;
 
-pub use forward::{forward, forward_observed, share_image, Stage};
+pub use forward::{forward, forward_observed, Stage};
 pub use latency::{measure_cost, plan_cost_measured, unit_latency};
 pub use session::{infer_local, CostSummary, PrivateInference};
 pub use weights::{share_weights, SharedWeights};

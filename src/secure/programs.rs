@@ -8,7 +8,7 @@
 //!
 //! Before the programs start, the dealer gives each party its seed with [`seed_message`].
 
-use super::forward::{forward, forward_observed, share_image, Stage};
+use super::forward::{forward, forward_observed, Stage};
 use super::weights::{share_weights, SharedWeights};
 use crate::model::vit::Arch;
 use crate::model::{Plan, ViT, ViTConfig};
@@ -62,8 +62,7 @@ pub async fn client_observed(
     let arch = Arch::from_plan(cfg, plan);
     on_stage(Stage::Weights);
     let w = share_weights(p, cfg, plan, None).await?;
-    let x = share_image(p, cfg, Some(image)).await?;
-    let logits = forward_observed(p, cfg, &arch, &w, &x, on_stage).await?;
+    let logits = forward_observed(p, cfg, &arch, &w, Some(image), on_stage).await?;
     reveal_logits(p, &logits).await
 }
 
@@ -75,8 +74,7 @@ pub async fn client_infer(
     w: &SharedWeights,
     image: &[f32],
 ) -> Result<Vec<f64>> {
-    let x = share_image(p, cfg, Some(image)).await?;
-    let logits = forward(p, cfg, arch, w, &x).await?;
+    let logits = forward(p, cfg, arch, w, Some(image)).await?;
     reveal_logits(p, &logits).await
 }
 
@@ -108,8 +106,7 @@ pub async fn blind_infer(
     arch: &Arch,
     w: &SharedWeights,
 ) -> Result<()> {
-    let x = share_image(p, cfg, None).await?;
-    let logits = forward(p, cfg, arch, w, &x).await?;
+    let logits = forward(p, cfg, arch, w, None).await?;
     if reveal_to(p, &logits, 0).await?.is_some() {
         return Err(Error::Protocol("only party 0 may learn the logits".into()));
     }

@@ -57,12 +57,12 @@ pub fn format_seconds(s: f64) -> String {
     }
 }
 
-/// Display order of cost parts: `input`, `embed`, `layer 0`, `layer 1`, ... (numerically),
+/// Display order of cost parts: `embed` (the image's input round and the patch embedding),
+/// `layer 0`, `layer 1`, ... (numerically),
 /// `head`, then anything else alphabetically.
 fn part_key(label: &str) -> (u8, usize, String) {
     let first = label.split('/').next().unwrap_or("");
     match first {
-        "input" => (0, 0, label.into()),
         "embed" => (1, 0, label.into()),
         "head" => (3, 0, label.into()),
         "reveal" => (4, 0, label.into()),
@@ -388,7 +388,7 @@ mod tests {
             .into_iter()
             .map(|(l, _)| l)
             .collect();
-        assert_eq!(order.first().map(String::as_str), Some("input"));
+        assert_eq!(order.first().map(String::as_str), Some("embed"));
         assert_eq!(order.last().map(String::as_str), Some("reveal"));
     }
 
@@ -399,15 +399,12 @@ mod tests {
         assert_eq!(format_bytes(2_345_678.0), "2.35 MB");
         assert_eq!(format_seconds(0.0123), "12.3 ms");
         assert_eq!(format_seconds(2.5), "2.500 s");
-        let mut v: Vec<(String, Stats)> = ["head", "layer 10/mlp", "layer 2/mlp", "embed", "input"]
+        let mut v: Vec<(String, Stats)> = ["head", "layer 10/mlp", "layer 2/mlp", "embed"]
             .iter()
             .map(|s| (s.to_string(), Stats::default()))
             .collect();
         sort_parts(&mut v);
         let names: Vec<&str> = v.iter().map(|(l, _)| l.as_str()).collect();
-        assert_eq!(
-            names,
-            ["input", "embed", "layer 2/mlp", "layer 10/mlp", "head"]
-        );
+        assert_eq!(names, ["embed", "layer 2/mlp", "layer 10/mlp", "head"]);
     }
 }

@@ -1,13 +1,21 @@
-//! The model's weights as additive shares. Party 1 (the server) inputs the plaintext; party 0
-//! and the dealer give only shapes. Sharing a weight costs no online round: party 1 adds it to a
-//! dealer zero-sharing (see [`crate::mpc::protocols::share_input`]).
+//! The model's weights for a session. Party 1 (the server) inputs the plaintext; party 0 and the
+//! dealer give only shapes.
+//!
+//! * The matrices every image multiplies by (patch embedding, Q/K/V, output projection, MLP,
+//!   MPCViT+'s fused MLP, classifier) become [`FixedOperand`]s: masked once, in one round of
+//!   the set-up ([`crate::mpc::protocols::fixed_matmul`]), so an image opens only its
+//!   activations.
+//! * Everything else (biases, LayerNorm gains, the class token and position embedding,
+//!   Linformer's projections, which multiply from the left, XNorm's gains) is additively
+//!   shared without an online round: party 1 adds it to a dealer zero-sharing (see
+//!   [`crate::mpc::protocols::share_input`]).
 
 use ndarray::{ArrayD, ArrayViewD};
 
 use crate::io::zero_params;
 use crate::model::layers::fuse_mlp;
 use crate::model::{Params, Plan, ViTConfig};
-use crate::mpc::protocols::share_input;
+use crate::mpc::protocols::{fix_operands, share_input, FixedOperand};
 use crate::mpc::{ArithShare, Party};
 use crate::{Error, Result};
 
@@ -18,12 +26,12 @@ pub struct SharedBlock {
     pub norm1_w: ArithShare,
     /// Shares of the LayerNorm 1 bias `[C]`.
     pub norm1_b: ArithShare,
-    /// Shares of the Q, K, V projection `[C, 3C]` (`attn.qkv.weight`).
-    pub qkv_w: ArithShare,
+    /// The Q, K, V projection `[C, 3C]` (`attn.qkv.weight`).
+    pub qkv_w: FixedOperand,
     /// Shares of the Q, K, V bias `[3C]`.
     pub qkv_b: ArithShare,
-    /// Shares of the attention output projection `[C, C]` (`attn.proj.weight`).
-    pub proj_w: ArithShare,
+    /// The attention output projection `[C, C]` (`attn.proj.weight`).
+    pub proj_w: FixedOperand,
     /// Shares of the output projection bias `[C]`.
     pub proj_b: ArithShare,
     /// Shares of the Linformer key projection `E` `[k, n]` (Linformer heads only).
@@ -36,23 +44,23 @@ pub struct SharedBlock {
     pub norm2_w: ArithShare,
     /// Shares of the LayerNorm 2 bias `[C]`.
     pub norm2_b: ArithShare,
-    /// Shares of the MLP first layer `[C, K]` (`mlp.fc1.weight`).
-    pub fc1_w: ArithShare,
+    /// The MLP first layer `[C, K]` (`mlp.fc1.weight`).
+    pub fc1_w: FixedOperand,
     /// Shares of the MLP first bias `[K]`.
     pub fc1_b: ArithShare,
-    /// Shares of the MLP second layer `[K, C]` (`mlp.fc2.weight`).
-    pub fc2_w: ArithShare,
+    /// The MLP second layer `[K, C]` (`mlp.fc2.weight`).
+    pub fc2_w: FixedOperand,
     /// Shares of the MLP second bias `[C]`.
     pub fc2_b: ArithShare,
     /// MPCViT+ fused `W1 W2` and `b1 W2 + b2` when the block has linearised tokens.
-    pub fused: Option<(ArithShare, ArithShare)>,
+    pub fused: Option<(FixedOperand, ArithShare)>,
 }
 
 /// Every weight of a ViT as shares.
 #[derive(Clone, Debug)]
 pub struct SharedWeights {
-    /// Shares of the patch embedding `[patch*patch*channels, C]` (`patch_embed.weight`).
-    pub patch_w: ArithShare,
+    /// The patch embedding `[patch*patch*channels, C]` (`patch_embed.weight`).
+    pub patch_w: FixedOperand,
     /// Shares of the patch embedding bias `[C]`.
     pub patch_b: ArithShare,
     /// Shares of the class token `[C]`.
@@ -65,8 +73,8 @@ pub struct SharedWeights {
     pub norm_w: ArithShare,
     /// Shares of the final LayerNorm bias `[C]`.
     pub norm_b: ArithShare,
-    /// Shares of the classifier `[C, classes]` (`head.weight`).
-    pub head_w: ArithShare,
+    /// The classifier `[C, classes]` (`head.weight`).
+    pub head_w: FixedOperand,
     /// Shares of the classifier bias `[classes]`.
     pub head_b: ArithShare,
 }
@@ -75,9 +83,10 @@ fn to_f64(t: ArrayViewD<'_, f32>) -> ArrayD<f64> {
     t.mapv(|v| v as f64)
 }
 
-/// Shares the weights of a model with config `cfg` and plan `plan`: party 1 passes
-/// `Some(params)`, party 0 and the dealer `None`. Fused MPCViT+ matrices are computed by the
-/// owner in plaintext and shared like any weight.
+/// Prepares the weights of a model with config `cfg` and plan `plan` for a session: party 1
+/// passes `Some(params)`, party 0 and the dealer `None`. Fused MPCViT+ matrices are computed by
+/// the owner in plaintext and fixed like any weight. One online round (the matrices' masked
+/// values, party 1 -> party 0); the rest moves offline.
 pub async fn share_weights(
     p: &mut Party,
     cfg: &ViTConfig,
@@ -97,55 +106,80 @@ pub async fn share_weights(
         ));
     }
     p.push_label("weights");
-    let mut shared = Vec::new();
-    for (name, t) in source.tensors() {
-        let value = to_f64(t.view());
-        let s = share_input(p, owner, mine.then_some(&value), t.shape())
+    let r = share_all(p, cfg, plan, source, mine).await;
+    p.pop_label();
+    r
+}
+
+async fn share_all(
+    p: &mut Party,
+    cfg: &ViTConfig,
+    plan: &Plan,
+    source: &Params,
+    mine: bool,
+) -> Result<SharedWeights> {
+    let owner = 1;
+    let additive = async |p: &mut Party, name: &str, t: ArrayViewD<'_, f32>| {
+        let value = to_f64(t);
+        share_input(p, owner, mine.then_some(&value), value.shape())
             .await
-            .map_err(|e| Error::Model(format!("sharing {name}: {e}")))?;
-        shared.push(s);
-    }
-    let mut fused = Vec::new();
+            .map_err(|e| Error::Model(format!("sharing {name}: {e}")))
+    };
+    // Matrices in the order they are listed; `fused` marks the blocks with linearised tokens.
+    let mut matrices: Vec<ArrayD<f64>> = vec![to_f64(source.patch_w.view().into_dyn())];
+    let mut fused_biases = Vec::new();
     for (l, b) in source.blocks.iter().enumerate() {
+        for w in [&b.qkv_w, &b.proj_w, &b.fc1_w, &b.fc2_w] {
+            matrices.push(to_f64(w.view().into_dyn()));
+        }
         let needs = (0..cfg.tokens()).any(|t| plan.is_linearised(l, t));
-        fused.push(if needs {
+        fused_biases.push(if needs {
             let (wf, bf) = fuse_mlp(
                 b.fc1_w.view(),
                 b.fc1_b.view(),
                 b.fc2_w.view(),
                 b.fc2_b.view(),
             );
-            let (wf, bf) = (to_f64(wf.view().into_dyn()), to_f64(bf.view().into_dyn()));
-            let ws = share_input(p, owner, mine.then_some(&wf), wf.shape()).await?;
-            let bs = share_input(p, owner, mine.then_some(&bf), bf.shape()).await?;
-            Some((ws, bs))
+            matrices.push(to_f64(wf.view().into_dyn()));
+            Some(additive(p, "the fused MLP bias", bf.view().into_dyn()).await?)
         } else {
             None
         });
     }
-    p.pop_label();
-    let mut it = shared.into_iter();
-    let mut next = || it.next().expect("one share per tensor");
-    let (patch_w, patch_b, cls_token, pos_embed) = (next(), next(), next(), next());
+    matrices.push(to_f64(source.head_w.view().into_dyn()));
+    let requests: Vec<(&[usize], Option<&ArrayD<f64>>)> = matrices
+        .iter()
+        .map(|m| (m.shape(), mine.then_some(m)))
+        .collect();
+    let mut fixed = fix_operands(p, &requests).await?.into_iter();
+    let mut next_fixed = || fixed.next().expect("one operand per matrix");
+
+    let patch_w = next_fixed();
+    let patch_b = additive(p, "patch_embed.bias", source.patch_b.view().into_dyn()).await?;
+    let cls_token = additive(p, "cls_token", source.cls_token.view().into_dyn()).await?;
+    let pos_embed = additive(p, "pos_embed", source.pos_embed.view().into_dyn()).await?;
     let mut blocks = Vec::new();
-    for f in fused {
+    for (b, fused_b) in source.blocks.iter().zip(fused_biases) {
+        let (qkv_w, proj_w, fc1_w, fc2_w) =
+            (next_fixed(), next_fixed(), next_fixed(), next_fixed());
+        let fused = fused_b.map(|bf| (next_fixed(), bf));
         blocks.push(SharedBlock {
-            norm1_w: next(),
-            norm1_b: next(),
-            qkv_w: next(),
-            qkv_b: next(),
-            proj_w: next(),
-            proj_b: next(),
-            linformer_e: next(),
-            linformer_f: next(),
-            xnorm_gamma: next(),
-            norm2_w: next(),
-            norm2_b: next(),
-            fc1_w: next(),
-            fc1_b: next(),
-            fc2_w: next(),
-            fc2_b: next(),
-            fused: f,
+            norm1_w: additive(p, "norm1.weight", b.norm1_w.view().into_dyn()).await?,
+            norm1_b: additive(p, "norm1.bias", b.norm1_b.view().into_dyn()).await?,
+            qkv_w,
+            qkv_b: additive(p, "attn.qkv.bias", b.qkv_b.view().into_dyn()).await?,
+            proj_w,
+            proj_b: additive(p, "attn.proj.bias", b.proj_b.view().into_dyn()).await?,
+            linformer_e: additive(p, "linformer E", b.linformer_e.view().into_dyn()).await?,
+            linformer_f: additive(p, "linformer F", b.linformer_f.view().into_dyn()).await?,
+            xnorm_gamma: additive(p, "xnorm gamma", b.xnorm_gamma.view().into_dyn()).await?,
+            norm2_w: additive(p, "norm2.weight", b.norm2_w.view().into_dyn()).await?,
+            norm2_b: additive(p, "norm2.bias", b.norm2_b.view().into_dyn()).await?,
+            fc1_w,
+            fc1_b: additive(p, "mlp.fc1.bias", b.fc1_b.view().into_dyn()).await?,
+            fc2_w,
+            fc2_b: additive(p, "mlp.fc2.bias", b.fc2_b.view().into_dyn()).await?,
+            fused,
         });
     }
     Ok(SharedWeights {
@@ -154,9 +188,9 @@ pub async fn share_weights(
         cls_token,
         pos_embed,
         blocks,
-        norm_w: next(),
-        norm_b: next(),
-        head_w: next(),
-        head_b: next(),
+        norm_w: additive(p, "norm.weight", source.norm_w.view().into_dyn()).await?,
+        norm_b: additive(p, "norm.bias", source.norm_b.view().into_dyn()).await?,
+        head_w: next_fixed(),
+        head_b: additive(p, "head.bias", source.head_b.view().into_dyn()).await?,
     })
 }

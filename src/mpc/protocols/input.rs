@@ -145,20 +145,25 @@ async fn share_input_ring_impl(
     }
 }
 
+/// Opens additively shared words to both parties in one round: each sends its shares and adds
+/// the peer's (the opening of [`reveal_ring`] and of every Beaver-style masked operand).
+pub(crate) async fn open_words(p: &mut Party, mine: Vec<u64>) -> Result<Vec<u64>> {
+    let got = p.exchange(words_to_bytes(&mine)).await?;
+    let other = bytes_to_words(&got, mine.len())?;
+    Ok(mine
+        .iter()
+        .zip(&other)
+        .map(|(a, b)| a.wrapping_add(*b))
+        .collect())
+}
+
 /// Opens `x` to both parties (ring elements). 1 round, `8n` bytes each way.
 pub async fn reveal_ring(p: &mut Party, x: &ArithShare) -> Result<ArrayD<u64>> {
     metered!(
         p,
         "reveal",
         async {
-            let got = p.exchange(words_to_bytes(&x.to_vec())).await?;
-            let other = bytes_to_words(&got, x.len())?;
-            let v: Vec<u64> = x
-                .data
-                .iter()
-                .zip(&other)
-                .map(|(a, b)| a.wrapping_add(*b))
-                .collect();
+            let v = open_words(p, x.to_vec()).await?;
             Ok(ArrayD::from_shape_vec(x.data.raw_dim(), v).expect("same length"))
         }
         .await

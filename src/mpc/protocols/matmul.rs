@@ -11,8 +11,9 @@
 use super::super::correlation::{CompRing, CompRole, Correlation};
 use super::super::party::{Party, TruncMode};
 use super::super::ring::matmul_acc;
-use super::super::share::{bytes_to_words, words_to_bytes, ArithShare};
+use super::super::share::ArithShare;
 use super::cost::{sym, Cost};
+use super::input::open_words;
 use super::registry;
 use super::trunc::{trunc_cost, trunc_many_impl};
 use crate::mpc::bench::{input, BenchCase, Dims};
@@ -160,13 +161,7 @@ pub(crate) async fn matmul_many_impl(
         mine.extend(x.data.iter().zip(&t[0]).map(|(x, a)| x.wrapping_sub(*a)));
         mine.extend(y.data.iter().zip(&t[1]).map(|(y, b)| y.wrapping_sub(*b)));
     }
-    let got = p.exchange(words_to_bytes(&mine)).await?;
-    let other = bytes_to_words(&got, mine.len())?;
-    let opened: Vec<u64> = mine
-        .iter()
-        .zip(&other)
-        .map(|(a, b)| a.wrapping_add(*b))
-        .collect();
+    let opened = open_words(p, mine).await?;
     let id = p.id();
     let mut at = 0;
     let mut out = Vec::with_capacity(pairs.len());

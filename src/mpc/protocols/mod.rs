@@ -10,6 +10,7 @@
 //! | [`trunc`] | local or exact truncation | [`trunc::TruncPair`] | 0 or 1 |
 //! | [`beaver`] | element-wise products and squares (Beaver) | [`beaver::Triple`], [`beaver::Square`] | 1 + T |
 //! | [`matmul`] | batched matrix products | [`matmul::MatTriple`] | 1 + T |
+//! | [`fixed_matmul`] | products with the server's weights, masked once per session | [`fixed_matmul::FixedMask`], [`fixed_matmul::FixedTriple`] | 1 + T |
 //! | [`msb`] | MSB by a carry circuit; riding rounds | [`msb::AndTriple`], [`msb::OneSidedAnd`] | 7 |
 //! | [`b2a`] | bits to values, bit-times-value, select | [`b2a::BitPair`], [`b2a::BitMul`] | 1 |
 //! | [`relu`] | DReLU, comparisons, ReLU, ReLU6, row max | (of `msb`, `b2a`) | 8; `8 ceil(log2 L)` |
@@ -40,6 +41,7 @@ pub mod b2a;
 pub mod beaver;
 pub mod cost;
 pub mod exp;
+pub mod fixed_matmul;
 pub mod fss;
 pub mod gelu;
 pub mod grid;
@@ -58,6 +60,9 @@ pub mod trunc;
 pub use b2a::{b2a, bit_mul, select};
 pub use beaver::{mul, mul_many, mul_ring_many, square};
 pub use exp::exp;
+pub use fixed_matmul::{
+    fix_operands, input_matmul_fixed, matmul_fixed, matmul_fixed_many, FixedOperand,
+};
 pub use gelu::{gelu, gelu_relu};
 pub use input::{reveal, reveal_ring, reveal_to, share_input, share_input_ring};
 pub use l2_normalize::l2_normalize;

@@ -32,6 +32,12 @@ tags! {
     TRUNC_PAIR = 8;
     /// [`super::input::InputMask`].
     INPUT_MASK = 9;
+    /// [`super::fixed_matmul::FixedMask`].
+    FIXED_MASK = 10;
+    /// [`super::fixed_matmul::FixedTriple`] for a shared left operand.
+    FIXED_TRIPLE = 11;
+    /// [`super::fixed_matmul::FixedTriple`] for party 0's own input.
+    FIXED_INPUT_TRIPLE = 12;
     /// [`super::fss::sign`]: the DCF sign gate.
     SIGN = 0x100;
     /// [`super::fss::relu`]: ReLU from one two-word DCF key.

@@ -14,7 +14,7 @@ use std::future::Future;
 use super::wire::{Control, Join, Kind, ServerHello, SessionKey, MAX_IMAGES, PROTOCOL};
 use crate::model::vit::Arch;
 use crate::mpc::{DealerClient, Party, ProtocolFamily, Report, Seed, Transport};
-use crate::secure::forward::{forward_observed, share_image, Stage};
+use crate::secure::forward::{forward_observed, Stage};
 use crate::secure::programs::{parse_seed_message, reveal_logits};
 use crate::secure::session::PrivateInference;
 use crate::secure::weights::share_weights;
@@ -146,9 +146,8 @@ where
     let w = share_weights(&mut p, cfg, plan, None).await?;
     let mut mine = Vec::with_capacity(images.len());
     for (i, img) in images.iter().enumerate() {
-        let x = share_image(&mut p, cfg, Some(img)).await?;
         let mut stage = |stage| on_progress(Progress { image: i, stage });
-        let logits = forward_observed(&mut p, cfg, &arch, &w, &x, &mut stage).await?;
+        let logits = forward_observed(&mut p, cfg, &arch, &w, Some(img), &mut stage).await?;
         let logits = reveal_logits(&mut p, &logits).await?;
         mine.push((logits, p.meter.report()));
         p.meter.reset();
