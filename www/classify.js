@@ -69,7 +69,7 @@ function progressView(model, net) {
     const steps = depth + 3; // weights, embedding, blocks, head
     const at = { weights: 0, embed: 1, layer: 2 + (stage?.layer ?? 0), head: depth + 2 }[stage?.stage] ?? 0;
     const what = !stage ? (model.remote ? `connecting to ${model.server} and its dealer…` : 'starting the client, server and dealer…')
-      : { weights: 'the server secret-shares its weights', embed: 'patch embedding',
+      : { weights: 'the server masks its weights for the session', embed: 'patch embedding',
         layer: `block ${(stage.layer ?? 0) + 1} of ${stage.layers}`, head: 'classifier head' }[stage.stage];
     const left = expected == null ? '' : elapsed < expected ? ` · about ${Math.ceil(expected - elapsed)} s left`
       : ' · almost done';

@@ -62,8 +62,7 @@ const estimateRow = (key) => {
 
 // Parts of the private forward in the order data flows, with a plain name and what they do.
 const PARTS = [
-  [/^input$/, () => 'sharing the image', 'the client splits its image into two random-looking shares'],
-  [/^embed$/, () => 'patch embedding', 'cutting the image into patches and projecting them'],
+  [/^embed$/, () => 'image in, patch embedding', 'the client masks its image patches once, and that message already computes their projection'],
   [/^layer (\d+)$/, (m) => `block ${Number(m[1]) + 1}`, 'attention, LayerNorms and the MLP of one Transformer block'],
   [/^head$/, () => 'classifier head', 'the final LayerNorm and the linear classifier'],
   [/^$/, () => 'revealing the result', 'the server sends its share of the scores; only the client can add them up'],

@@ -107,8 +107,9 @@ pub fn by_head_group(report: &Report) -> Vec<(String, Stats)> {
     v
 }
 
-/// Per-part cost, in display order: `input`, `embed`, each layer's `attention` and `mlp`,
-/// `head`, `reveal` (the logits opened to the client, outside every label).
+/// Per-part cost, in display order: `embed` (the image's input round and the patch
+/// embedding), each layer's `attention` and `mlp`, `head`, `reveal` (the logits opened to the
+/// client, outside every label).
 pub fn by_layer_part(report: &Report) -> Vec<(String, Stats)> {
     let mut v = inference_rows(report).by_labels(2);
     for (label, _) in v.iter_mut() {
@@ -289,7 +290,7 @@ pub struct InferenceJson {
     pub classes: Vec<ClassScore>,
     /// Summary with per-layer and per-operation stats (weight sharing excluded).
     pub cost: CostSummary,
-    /// `input`, `embed`, `layer L/attention`, `layer L/mlp`, `head`.
+    /// `embed`, `layer L/attention`, `layer L/mlp`, `head`.
     pub by_part: Vec<(String, Stats)>,
     /// `layer L/attention/<group>[/variant]`.
     pub by_head_group: Vec<(String, Stats)>,
