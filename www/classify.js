@@ -7,7 +7,7 @@ import { REQUEST, Cancelled } from './protocol.js';
 import { plainWorker } from './wasm.js';
 import { classifyPrivately } from './private.js';
 import { classifyRemotely, dealerWarning, remoteProblem } from './remote.js';
-import { customProblem, profile } from './network.js';
+import { customProblem, profile, protocols } from './network.js';
 import { renderPlain, renderPrivatePending, renderPrivate, summarise, summariseRemote } from './results.js';
 
 /** An inline hint in the run bar for a user slip (no input, bad network values): not an error. */
@@ -50,17 +50,20 @@ async function plaintext(input, signal) {
   return { reference, pixels: Uint8Array.from(reference.input), label: null };
 }
 
-/** Seconds the run should take under `net`, from the model's measured cost; null if unknown. */
-function expectedSeconds(model, net) {
+/**
+ * Seconds the run should take under `net` with `family`, from the model's measured cost; null
+ * if unknown (also when the manifest's cost was measured with the other protocol family).
+ */
+function expectedSeconds(model, net, family) {
   const c = model.manifest.cost;
-  if (!net || !c?.rounds || c.online_bytes == null) return null;
+  if (!net || !c?.rounds || c.online_bytes == null || (c.protocols ?? 'classic') !== family) return null;
   return c.rounds * (net.rtt_ms / 1000) + c.online_bytes / (net.mbytes_per_s * 1e6) + (c.compute_s ?? 0);
 }
 
 /** A run's progress in the run bar: the client's stage, the elapsed time and the time left. */
-function progressView(model, net) {
+function progressView(model, net, family) {
   const depth = model.manifest.config.depth;
-  const expected = expectedSeconds(model, net);
+  const expected = expectedSeconds(model, net, family);
   for (const key of ['stage', 'layer', 'layers', 'expected']) delete $('layer-progress').dataset[key];
   const t0 = performance.now();
   let stage = null;
@@ -109,11 +112,12 @@ export async function classify() {
     renderPlain(model, reference, label);
     renderPrivatePending('computing privately…');
     const net = profile();
-    setStatus(`computing privately${net ? ` over an imposed ${net.name} network` : ''}…`);
-    const view = progressView(model, net);
+    const family = protocols();
+    setStatus(`computing privately${family === 'fss' ? ' with FSS' : ''}${net ? ` over an imposed ${net.name} network` : ''}…`);
+    const view = progressView(model, net, family);
     track(view);
     const result = await classifyPrivately({
-      manifest: model.manifestText, weights: model.weights, pixels, profile: net, signal: run.signal,
+      manifest: model.manifestText, weights: model.weights, pixels, profile: net, protocols: family, signal: run.signal,
       onProgress: (stage) => { if (state.run === run) view.stage(stage); },
     });
     result.wallSeconds = (performance.now() - view.t0) / 1000;

@@ -1,6 +1,7 @@
 // The network imposed on the client-server channel: none, the library's named profiles (read
-// from the wasm, the one source of their figures) or custom values checked as they are typed.
-// The choice is remembered across visits.
+// from the wasm, the one source of their figures) or custom values checked as they are typed;
+// and the protocol family the three party workers run (classic or FSS). The choices are
+// remembered across visits.
 import { $, remembered } from './util.js';
 import { wasmLibrary } from './wasm.js';
 
@@ -31,6 +32,9 @@ export function profile() {
   return { name: 'custom', rtt_ms: Number($('rtt').value), mbytes_per_s: Number($('bw').value) };
 }
 
+/** The protocol family the in-tab parties run: `'classic'` or `'fss'`. */
+export const protocols = () => $('protocols').value;
+
 function showProblem() {
   const problem = customProblem();
   $('custom-error').textContent = problem;
@@ -40,7 +44,7 @@ function showProblem() {
 }
 
 function save() {
-  remembered.set('network', { key: $('profile').value, rtt: $('rtt').value, bw: $('bw').value });
+  remembered.set('network', { key: $('profile').value, rtt: $('rtt').value, bw: $('bw').value, protocols: protocols() });
 }
 
 /** Fills the profile list from the wasm and restores the last choice; `onChange` on edits. */
@@ -53,6 +57,7 @@ export async function initNetwork(onChange) {
     onChange();
   };
   select.onchange = changed;
+  $('protocols').onchange = changed;
   $('rtt').oninput = changed;
   $('bw').oninput = changed;
   try {
@@ -71,6 +76,7 @@ export async function initNetwork(onChange) {
     $('rtt').value = last.rtt ?? $('rtt').value;
     $('bw').value = last.bw ?? $('bw').value;
   }
+  if (last && [...$('protocols').options].some((o) => o.value === last.protocols)) $('protocols').value = last.protocols;
   $('custom').hidden = select.value !== 'custom';
   showProblem();
 }

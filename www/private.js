@@ -26,13 +26,14 @@ function takeParties() {
 
 /**
  * Classifies `pixels` (the model's input bytes) privately. `manifest` (the public architecture)
- * goes to everyone, `weights` only to the server, `pixels` only to the client. Resolves to
+ * goes to everyone, `weights` only to the server, `pixels` only to the client; all three run the
+ * protocol family `protocols` (`'classic'` or `'fss'`). Resolves to
  * `{client, server, dealer}`: the client's `{prediction, probabilities, logits, cost,
  * measured_s}` and the server's and dealer's own cost views. `signal` (an AbortSignal) stops
  * all three workers at once; so does any party's failure or the timeout. `onProgress` receives
  * the client's stage messages (`{stage, layer?, layers?}`) as the inference advances.
  */
-export async function classifyPrivately({ manifest, weights, pixels, profile, signal, onProgress, timeoutMs = 180000 }) {
+export async function classifyPrivately({ manifest, weights, pixels, profile, protocols = 'classic', signal, onProgress, timeoutMs = 180000 }) {
   const peer = new MessageChannel();
   const dealerClient = new MessageChannel();
   const dealerServer = new MessageChannel();
@@ -42,11 +43,11 @@ export async function classifyPrivately({ manifest, weights, pixels, profile, si
   let ok = false;
   try {
     const runs = [
-      dealer.call(REQUEST.RUN, { role: 'dealer', manifest, toClient: dealerClient.port1, toServer: dealerServer.port1 },
+      dealer.call(REQUEST.RUN, { role: 'dealer', manifest, protocols, toClient: dealerClient.port1, toServer: dealerServer.port1 },
         opts([dealerClient.port1, dealerServer.port1])),
-      server.call(REQUEST.RUN, { role: 'server', manifest, weights: weights.slice(), peer: peer.port2, dealer: dealerServer.port2, profile },
+      server.call(REQUEST.RUN, { role: 'server', manifest, protocols, weights: weights.slice(), peer: peer.port2, dealer: dealerServer.port2, profile },
         opts([peer.port2, dealerServer.port2])),
-      client.call(REQUEST.RUN, { role: 'client', manifest, pixels: Uint8Array.from(pixels), peer: peer.port1, dealer: dealerClient.port2, profile },
+      client.call(REQUEST.RUN, { role: 'client', manifest, protocols, pixels: Uint8Array.from(pixels), peer: peer.port1, dealer: dealerClient.port2, profile },
         { ...opts([peer.port1, dealerClient.port2]), onProgress }),
     ].map((p, i) => p.catch((err) => {
       // Name the party that failed; the others would otherwise wait for it until the timeout.

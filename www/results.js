@@ -88,11 +88,14 @@ export function renderPrivate(model, run, label) {
   const measured = run.remote
     ? ['Measured over the network (connect to answer, weight sharing included)', seconds(c.measured_s)]
     : ['Measured in this tab (client)', seconds(c.measured_s)];
+  const fss = /^fss$/i.test(cost.protocols ?? '');
   const rows = [
+    ['Protocols', fss ? 'FSS (one-round comparisons from dealer keys)' : 'classic (Beaver circuits)'],
     ['Communication rounds', cost.rounds],
     ['Client → server (online)', mb(cost.bytes_client_to_server)],
     ['Server → client (online)', mb(cost.bytes_server_to_client)],
-    ['Dealer → server (offline, ahead of time)', mb(run.remote ? cost.offline_bytes : run.dealer.offline_bytes)],
+    [fss ? 'Dealer → both parties (offline, ahead of time)' : 'Dealer → server (offline, ahead of time)',
+      mb(run.remote ? cost.offline_bytes : run.dealer.offline_bytes)],
     measured,
     [estimateRow('lan'), seconds(cost.lan_s)],
     [estimateRow('wan'), seconds(cost.wan_s)],

@@ -15,7 +15,7 @@ use web_sys::{MessageEvent, MessagePort};
 use super::js_err;
 use crate::io::{load_model, Manifest};
 use crate::model::ViT;
-use crate::mpc::transport::{pumped, Shaped, Sleeper, Transport};
+use crate::mpc::transport::{Shaped, Sleeper, Transport};
 use crate::mpc::{
     Dealer, DealerClient, NetworkProfile, Party, ProtocolFamily, Report, Seed, SessionConfig,
 };
@@ -23,39 +23,55 @@ use crate::secure::programs::{client_observed, dealer, parse_seed_message, seed_
 use crate::secure::session::probabilities;
 use crate::secure::{CostSummary, Stage};
 
-/// A transport over a `MessagePort`: frames leave through `postMessage` (their buffer
-/// transferred, not copied) and arrive from `onmessage`. A message that is not binary is turned
-/// into an empty frame, which the protocol's frame check rejects with a clear error.
+/// A transport over a `MessagePort`: a frame leaves through `postMessage` as it is sent (its
+/// buffer transferred, not copied), and arrives from `onmessage`. Posting at once, not from a
+/// task that waits for this worker's event loop, is what lets the dealer's frames reach the
+/// parties while it is still computing the next ones (a dealer that never yields would
+/// otherwise hold every frame, its seed first, until its whole run had ended). A message that
+/// is not binary is turned into an empty frame, which the protocol's frame check rejects with
+/// a clear error.
+struct PortTransport {
+    port: MessagePort,
+    incoming: futures::channel::mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+impl Transport for PortTransport {
+    fn send(&mut self, frame: Vec<u8>) -> crate::Result<()> {
+        let buf = js_sys::Uint8Array::from(frame.as_slice()).buffer();
+        let transfer = js_sys::Array::of1(&buf);
+        self.port
+            .post_message_with_transferable(&buf, &transfer)
+            .map_err(|_| crate::Error::Protocol("the peer's message port is closed".into()))
+    }
+
+    fn recv(&mut self) -> LocalBoxFuture<'_, crate::Result<Vec<u8>>> {
+        Box::pin(async move {
+            self.incoming
+                .next()
+                .await
+                .ok_or_else(|| crate::Error::Protocol("the peer's message port closed".into()))
+        })
+    }
+}
+
 fn port_transport(port: &MessagePort) -> Box<dyn Transport> {
-    let (transport, pump) = pumped();
-    let incoming = pump.incoming;
+    let (incoming_tx, incoming) = futures::channel::mpsc::unbounded();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let bytes = e
             .data()
             .dyn_into::<js_sys::ArrayBuffer>()
             .map(|b| js_sys::Uint8Array::new(&b).to_vec())
             .unwrap_or_default();
-        let _ = incoming.unbounded_send(bytes);
+        let _ = incoming_tx.unbounded_send(bytes);
     });
     port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the port: the worker ends with the session.
     on_message.forget();
     port.start();
-    let out_port = port.clone();
-    let mut outgoing = pump.outgoing;
-    wasm_bindgen_futures::spawn_local(async move {
-        while let Some(frame) = outgoing.next().await {
-            let buf = js_sys::Uint8Array::from(frame.as_slice()).buffer();
-            let transfer = js_sys::Array::of1(&buf);
-            if out_port
-                .post_message_with_transferable(&buf, &transfer)
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    Box::new(transport)
+    Box::new(PortTransport {
+        port: port.clone(),
+        incoming,
+    })
 }
 
 /// `setTimeout` as the shaping wrapper's clock (works in a page and in a worker).
@@ -104,6 +120,20 @@ fn shaped(t: Box<dyn Transport>, profile: JsValue) -> Result<Box<dyn Transport>,
     Ok(Box::new(Shaped::new(t, profile, Rc::new(TimeoutSleeper))))
 }
 
+/// The session of a page run: the default fixed point and truncation, with the protocol family
+/// the page chose (`"classic"` or `"fss"`; absent: classic). All three workers must be given
+/// the same family: a mismatch shows as a frame error, never as a wrong answer.
+fn session(protocols: Option<String>) -> Result<SessionConfig, JsError> {
+    let family = match protocols.as_deref() {
+        None => ProtocolFamily::default(),
+        Some(name) => ProtocolFamily::from_name(name).map_err(js_err)?,
+    };
+    Ok(SessionConfig {
+        family,
+        ..SessionConfig::default()
+    })
+}
+
 async fn receive_seed(t: &mut Box<dyn Transport>) -> Result<Seed, JsError> {
     let first = t.recv().await.map_err(js_err)?;
     parse_seed_message(&first).map_err(js_err)
@@ -123,7 +153,8 @@ struct ClientResult {
 /// `{prediction, probabilities, logits, cost, measured_s}`; only this party learns them.
 /// `on_progress`, if given, is called as each stage starts with a small control object
 /// `{stage: "weights" | "embed" | "layer" | "head", layer?, layers?}` (public positions in the
-/// public architecture, never a share or a value).
+/// public architecture, never a share or a value). `protocols` is the family (`"classic"`,
+/// `"fss"`; absent: classic); with `fss` the dealer's port also carries party 0's key bundles.
 #[wasm_bindgen]
 pub async fn run_client(
     manifest_json: String,
@@ -132,21 +163,20 @@ pub async fn run_client(
     dealer_port: MessagePort,
     profile: JsValue,
     on_progress: Option<js_sys::Function>,
+    protocols: Option<String>,
 ) -> Result<JsValue, JsError> {
+    let cfg = session(protocols)?;
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
     let image: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
     m.config.check_image(image.len()).map_err(js_err)?;
     let mut from_dealer = port_transport(&dealer_port);
     let seed = receive_seed(&mut from_dealer).await?;
     let t = shaped(port_transport(&peer), profile)?;
-    let mut p = Party::new(
-        0,
-        SessionConfig::default(),
-        t,
-        DealerClient::party0(seed),
-        Seed::from_os().map_err(js_err)?,
-    )
-    .map_err(js_err)?;
+    let corr = match cfg.family {
+        ProtocolFamily::Classic => DealerClient::party0(seed),
+        ProtocolFamily::Fss => DealerClient::party0_remote_keys(seed, from_dealer),
+    };
+    let mut p = Party::new(0, cfg, t, corr, Seed::from_os().map_err(js_err)?).map_err(js_err)?;
     let t0 = crate::mpc::meter::now_s();
     let s = serde_wasm_bindgen::Serializer::json_compatible();
     let mut on_stage = |stage: Stage| {
@@ -174,8 +204,8 @@ pub async fn run_client(
     .map_err(js_err)
 }
 
-/// Party 1 (the server, who owns the weights): serves one inference. Returns its own view of
-/// the cost (it learns no result).
+/// Party 1 (the server, who owns the weights): serves one inference with the protocol family
+/// `protocols` (as [`run_client`]). Returns its own view of the cost (it learns no result).
 #[wasm_bindgen]
 pub async fn run_server(
     weights: Vec<u8>,
@@ -183,7 +213,9 @@ pub async fn run_server(
     peer: MessagePort,
     dealer_port: MessagePort,
     profile: JsValue,
+    protocols: Option<String>,
 ) -> Result<JsValue, JsError> {
+    let cfg = session(protocols)?;
     let (m, params) = load_model(&weights, &manifest_json).map_err(js_err)?;
     let vit = ViT::new(m.config, m.plan, params).map_err(js_err)?;
     let mut from_dealer = port_transport(&dealer_port);
@@ -191,7 +223,7 @@ pub async fn run_server(
     let t = shaped(port_transport(&peer), profile)?;
     let mut p = Party::new(
         1,
-        SessionConfig::default(),
+        cfg,
         t,
         DealerClient::party1_remote(seed, from_dealer),
         Seed::from_os().map_err(js_err)?,
@@ -202,13 +234,16 @@ pub async fn run_server(
 }
 
 /// The dealer: draws both parties' seeds, sends each its own, then runs the server's program
-/// on shapes only and streams party 1's corrections (offline traffic). Returns its cost view.
+/// on shapes only and streams party 1's corrections (offline traffic), and with the `fss`
+/// family both parties' key bundles. Returns its cost view.
 #[wasm_bindgen]
 pub async fn run_dealer(
     manifest_json: String,
     to_client: MessagePort,
     to_server: MessagePort,
+    protocols: Option<String>,
 ) -> Result<JsValue, JsError> {
+    let cfg = session(protocols)?;
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
     let (s0, s1) = (
         Seed::from_os().map_err(js_err)?,
@@ -218,7 +253,11 @@ pub async fn run_dealer(
     let mut s = port_transport(&to_server);
     c.send(seed_message(&s0)).map_err(js_err)?;
     s.send(seed_message(&s1)).map_err(js_err)?;
-    let mut d = Party::dealer(SessionConfig::default(), Dealer::new(s0, s1), s);
+    let dealer_seeds = Dealer::new(s0, s1);
+    let mut d = match cfg.family {
+        ProtocolFamily::Classic => Party::dealer(cfg, dealer_seeds, s),
+        ProtocolFamily::Fss => Party::dealer_to_both(cfg, dealer_seeds, c, s),
+    };
     dealer(&mut d, &m.config, &m.plan).await.map_err(js_err)?;
     report_value(&d.meter.report(), d.config().family)
 }

@@ -267,6 +267,18 @@ fn channel() -> (web_sys::MessagePort, web_sys::MessagePort) {
 
 #[wasm_bindgen_test]
 async fn party_bindings_classify_privately_over_message_ports() {
+    classify_over_ports("classic").await;
+}
+
+#[wasm_bindgen_test]
+async fn party_bindings_classify_privately_with_the_fss_family() {
+    classify_over_ports("fss").await;
+}
+
+/// The three party bindings over `MessageChannel`s with protocol family `protocols`: the
+/// private probabilities match the plaintext ones, each party reports its cost, the client's
+/// progress carries only public positions, and bad inputs are errors.
+async fn classify_over_ports(protocols: &str) {
     let c = cfg();
     let mut rng = ChaCha8Rng::seed_from_u64(8);
     let mut p = Params::init(&c, &mut rng);
@@ -325,15 +337,22 @@ async fn party_bindings_classify_privately_over_message_ports() {
                     .unchecked_ref::<js_sys::Function>()
                     .clone()
             ),
+            Some(protocols.to_string()),
         ),
         run_server(
             weights.clone(),
             manifest.clone(),
             server_peer,
             server_from_dealer,
-            JsValue::NULL
+            JsValue::NULL,
+            Some(protocols.to_string()),
         ),
-        run_dealer(manifest.clone(), dealer_to_client, dealer_to_server),
+        run_dealer(
+            manifest.clone(),
+            dealer_to_client,
+            dealer_to_server,
+            Some(protocols.to_string())
+        ),
     );
     let (client, server, dealer) = (
         client.map_err(JsValue::from).unwrap(),
@@ -351,6 +370,13 @@ async fn party_bindings_classify_privately_over_message_ports() {
     assert!(rounds(&client) > 0.0);
     assert!(field(&server, "rounds").as_f64().unwrap() > 0.0);
     assert!(field(&dealer, "offline_bytes").as_f64().unwrap() > 0.0);
+    let family = field(&field(&client, "cost"), "protocols")
+        .as_string()
+        .unwrap_or_default();
+    assert!(
+        family.eq_ignore_ascii_case(protocols),
+        "the cost names the family that measured it: {family}"
+    );
     assert_eq!(
         *stages.borrow(),
         [
@@ -366,11 +392,37 @@ async fn party_bindings_classify_privately_over_message_ports() {
     // A wrong-sized image fails before any message is sent.
     let (a, _b) = channel();
     let (d, _e) = channel();
-    assert!(
-        run_client(manifest, vec![0u8; 10], a, d, JsValue::NULL, None)
-            .await
-            .is_err()
-    );
+    assert!(run_client(
+        manifest.clone(),
+        vec![0u8; 10],
+        a,
+        d,
+        JsValue::NULL,
+        None,
+        Some(protocols.to_string())
+    )
+    .await
+    .is_err());
+    // So does a family the library does not have.
+    let (a, _b) = channel();
+    let (d, _e) = channel();
+    let err = run_client(
+        manifest,
+        pixels,
+        a,
+        d,
+        JsValue::NULL,
+        None,
+        Some("garbled".into()),
+    )
+    .await
+    .map_err(JsValue::from)
+    .unwrap_err();
+    let msg = js_sys::Reflect::get(&err, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_default();
+    assert!(msg.contains("classic or fss"), "{msg}");
 }
 
 #[wasm_bindgen_test]

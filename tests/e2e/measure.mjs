@@ -14,9 +14,13 @@
 // distillation) for each dataset given (default mnist fashion), and records the time of each
 // phase, the training speed, the test accuracy and the new model's private cost.
 //
+// Each model and profile is measured with each protocol family the page offers (classic and
+// FSS, the page's "Protocols" choice), so the two stand side by side from one run.
+//
 // Run: node tests/e2e/measure.mjs [model ...]   (needs pkg/ and models/)
 //      node tests/e2e/measure.mjs --search [dataset ...]
-// Env: CHROMIUM (default /usr/bin/chromium), REPEATS (default 3), JSON=path to also save rows.
+// Env: CHROMIUM (default /usr/bin/chromium), REPEATS (default 3), PROFILES (default
+// "none lan wan"), PROTOCOLS (default "classic fss"), JSON=path to also save rows.
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { startServer } from '../../scripts/serve.mjs';
@@ -27,7 +31,8 @@ const SEARCH = process.argv.includes('--search');
 const names = process.argv.slice(2).filter((a) => a !== '--search');
 const models = names.length ? names : ['mnist-softmax', 'fashion-softmax', 'fashion-mpcvit-mu0.3'];
 const datasets = names.length ? names : ['mnist', 'fashion'];
-const PROFILES = ['none', 'lan', 'wan'];
+const PROFILES = (process.env.PROFILES || 'none lan wan').split(/[\s,]+/).filter(Boolean);
+const FAMILIES = (process.env.PROTOCOLS || 'classic fss').split(/[\s,]+/).filter(Boolean);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const { server, url } = await startServer({ port: 0 });
@@ -48,7 +53,8 @@ try {
   for (const model of SEARCH ? [] : models) {
     await page.selectOption('#model', model);
     await phase();
-    for (const profile of PROFILES) {
+    for (const [family, profile] of FAMILIES.flatMap((f) => PROFILES.map((p) => [f, p]))) {
+      await page.selectOption('#protocols', family);
       await page.selectOption('#profile', profile);
       const runs = [];
       for (let i = 0; i < REPEATS; i++) {
@@ -61,17 +67,17 @@ try {
           const { result } = window.__mpcvit.last;
           return { measured: result.client.measured_s, wall: result.wallSeconds, cost: result.client.cost };
         });
-        if (r.error) throw new Error(`${model} ${profile}: ${r.error}`);
+        if (r.error) throw new Error(`${model} ${family} ${profile}: ${r.error}`);
         runs.push(r);
       }
       const c = runs[0].cost;
       const estimate = { none: median(runs.map((r) => r.cost.compute_s)), lan: median(runs.map((r) => r.cost.lan_s)), wan: median(runs.map((r) => r.cost.wan_s)) }[profile];
       const row = {
-        model, profile, rounds: c.rounds, online_mb: (c.bytes_client_to_server + c.bytes_server_to_client) / 1e6,
+        model, protocols: family, profile, rounds: c.rounds, online_mb: (c.bytes_client_to_server + c.bytes_server_to_client) / 1e6,
         measured_s: median(runs.map((r) => r.measured)), wall_s: median(runs.map((r) => r.wall)), estimated_s: estimate, repeats: REPEATS,
       };
       rows.push(row);
-      console.log(`${model.padEnd(22)} ${profile.padEnd(5)} measured ${row.measured_s.toFixed(2)} s (page ${row.wall_s.toFixed(2)} s), `
+      console.log(`${model.padEnd(22)} ${family.padEnd(7)} ${profile.padEnd(5)} measured ${row.measured_s.toFixed(2)} s (page ${row.wall_s.toFixed(2)} s), `
         + `estimated ${row.estimated_s.toFixed(2)} s, ${row.rounds} rounds, ${row.online_mb.toFixed(2)} MB`);
     }
   }
@@ -89,10 +95,10 @@ if (SEARCH) {
   if (process.env.JSON) writeFileSync(process.env.JSON, JSON.stringify(rows, null, 2));
   process.exit(0);
 }
-console.log('\n| model | network | measured in the tab (client) | page wall time | estimate | rounds | online MB |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| model | protocols | network | measured in the tab (client) | page wall time | estimate | rounds | online MB |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.model} | ${r.profile} | ${r.measured_s.toFixed(2)} s | ${r.wall_s.toFixed(2)} s | ${r.estimated_s.toFixed(2)} s | ${r.rounds} | ${r.online_mb.toFixed(2)} |`);
+  console.log(`| ${r.model} | ${r.protocols} | ${r.profile} | ${r.measured_s.toFixed(2)} s | ${r.wall_s.toFixed(2)} s | ${r.estimated_s.toFixed(2)} s | ${r.rounds} | ${r.online_mb.toFixed(2)} |`);
 }
 if (process.env.JSON) writeFileSync(process.env.JSON, JSON.stringify(rows, null, 2));
 

@@ -7,7 +7,8 @@
 //     agrees with the plaintext result, both parties exchanged messages, and at least
 //     E2E_MIN_CORRECT of them match their labels;
 //   * a stroke drawn on the canvas gets a plaintext prediction, then a private one;
-//   * an uploaded PNG is classified; a file that is not an image shows an error;
+//   * an uploaded PNG is classified, and again with the FSS protocols chosen (same answer,
+//     fewer rounds); a file that is not an image shows an error;
 //   * a run under the WAN profile can be cancelled;
 //   * the client party's "layer k of L" indicator reaches the last layer;
 //   * the variant explorer measures every attention variant;
@@ -451,6 +452,15 @@ try {
   const up = await results(page);
   check('an uploaded PNG is classified privately, as its label', !upErr && up.priv === upLabel && up.priv === up.plain,
     upErr || `label ${upLabel}, private ${up.priv}, plaintext ${up.plain}`);
+  // The FSS family in the tab: the same answer in fewer rounds, and the cost says which ran.
+  await page.selectOption('#protocols', 'fss');
+  const fssErr = await classifyBy(page, () => page.click('#classify'));
+  const viaFss = await results(page);
+  const fssCost = await page.$eval('#cost', (e) => e.textContent);
+  check('with FSS chosen the upload is classified privately as in plaintext, in fewer rounds',
+    !fssErr && viaFss.priv === up.plain && viaFss.rounds > 0 && viaFss.rounds < up.rounds && /FSS/.test(fssCost),
+    fssErr || `private ${viaFss.priv}, plaintext ${up.plain}, rounds ${viaFss.rounds} vs classic ${up.rounds}`);
+  await page.selectOption('#protocols', 'classic');
   await page.setInputFiles('#upload', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
   await page.waitForFunction(() => !document.getElementById('error').hidden, null, { timeout: 15000 }).catch(() => {});
   const badUpload = await page.$eval('#error', (e) => (e.hidden ? '' : e.textContent));

@@ -13,9 +13,9 @@ serve({
   [REQUEST.RUN]: (m, progress) => {
     switch (m.role) {
       // The client reports which stage (layer k of L) it has reached: control messages only.
-      case 'client': return run_client(m.manifest, m.pixels, m.peer, m.dealer, m.profile ?? null, progress);
-      case 'server': return run_server(m.weights, m.manifest, m.peer, m.dealer, m.profile ?? null);
-      case 'dealer': return run_dealer(m.manifest, m.toClient, m.toServer);
+      case 'client': return run_client(m.manifest, m.pixels, m.peer, m.dealer, m.profile ?? null, progress, m.protocols);
+      case 'server': return run_server(m.weights, m.manifest, m.peer, m.dealer, m.profile ?? null, m.protocols);
+      case 'dealer': return run_dealer(m.manifest, m.toClient, m.toServer, m.protocols);
       default: throw new Error(`unknown role '${m.role}'`);
     }
   },
