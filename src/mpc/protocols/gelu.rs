@@ -10,7 +10,7 @@
 //! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`gelu`] | `[x >= 4] x + [abs x < 4] (x/2 + q(x^2))`, Chebyshev degree 8 in `x^2`, riding on the comparisons | all | abs 5e-4 (1.1e-4) | 8 |
-//! | [`gelu`], FSS family | ReLU minus a table of `relu - gelu` on `[-4, 4)` ([`super::fss::gelu`]) | `abs x < 32760` | abs 5.7e-4 | 2 |
+//! | [`gelu`], FSS family | ReLU minus a table of `relu - gelu` on `[-4, 4)` ([`super::fss::gelu`]) | `abs x < 32760` | abs 1.1e-3 | 2 |
 
 use super::super::party::{Party, ProtocolFamily, TruncMode};
 use super::super::share::{ArithShare, BitShare};

@@ -432,7 +432,7 @@ fn the_classic_protocols_run_on_the_fss_sign_gate() {
     );
     for (y, v) in outs[2].iter().zip(q.iter()) {
         let t = (0.797_884_560_8 * (v + 0.044715 * v * v * v)).tanh();
-        assert!((y - 0.5 * v * (1.0 + t)).abs() < 5.7e-4, "gelu({v}) = {y}");
+        assert!((y - 0.5 * v * (1.0 + t)).abs() < 1.1e-3, "gelu({v}) = {y}");
     }
     // ReLU: one round on a two-word DCF key; max of 8: three levels of one-round ReLU; GeLU:
     // the opening and the signed product.

@@ -256,7 +256,7 @@ fn gelu_f64(x: f64) -> f64 {
 fn gelu_is_within_its_bound_inside_and_outside_the_window() {
     let fp = fss().fixed;
     let ulp = 1.0 / fp.scale();
-    let end = 4.0 - 1.0 / 1024.0;
+    let end = 4.0 - 1.0 / 512.0; // the window's last entry at q = 9
     let mut xs = vec![
         0.0,
         ulp,
@@ -279,7 +279,7 @@ fn gelu_is_within_its_bound_inside_and_outside_the_window() {
         let v = fp.decode(fp.encode(*v));
         let err = (got - gelu_f64(v)).abs();
         worst = worst.max(err);
-        assert!(err <= 5.7e-4, "gelu({v}) = {got}");
+        assert!(err <= 1.1e-3, "gelu({v}) = {got}");
     }
     assert!(worst > 1e-4, "worst {worst}");
     assert_cost("gelu", &costs, gelu::cost(n, 0, fp.frac_bits));
@@ -299,7 +299,7 @@ fn gelu_and_relu_share_the_opening() {
     });
     for j in 0..3 {
         assert!(
-            (y[[0, j]] - gelu_f64(x[[0, j]])).abs() <= 5.7e-4,
+            (y[[0, j]] - gelu_f64(x[[0, j]])).abs() <= 1.1e-3,
             "gelu {}",
             x[[0, j]]
         );
