@@ -357,7 +357,7 @@ async fn mlp(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "stage", rename_all = "lowercase")]
 pub enum Stage {
-    /// The server's weights are being secret-shared (once per session).
+    /// The server's weights are being masked and shared (once per session).
     Weights,
     /// Patch embedding of the client's image (its input round).
     Embed,

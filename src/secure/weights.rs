@@ -56,7 +56,7 @@ pub struct SharedBlock {
     pub fused: Option<(FixedOperand, ArithShare)>,
 }
 
-/// Every weight of a ViT as shares.
+/// Every weight of a ViT for a session: the matrices as fixed operands, the rest as shares.
 #[derive(Clone, Debug)]
 pub struct SharedWeights {
     /// The patch embedding `[patch*patch*channels, C]` (`patch_embed.weight`).
