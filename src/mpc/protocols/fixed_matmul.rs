@@ -269,7 +269,6 @@ fn out_shape(x: &[usize], w: &FixedOperand) -> Vec<usize> {
 
 /// Adds `e F` (party 0 only: the opened operand's public part), `e B` (party 1 only) and
 /// `a F` to `z`, batch by batch: `z` starts as the triple's `C`.
-#[allow(clippy::too_many_arguments)]
 fn accumulate(
     id: usize,
     w: &FixedOperand,
