@@ -64,6 +64,22 @@ fn pair_seeded(mode: TruncMode, seed: u64) -> (Party, Party) {
     .unwrap()
 }
 
+/// Two parties of `family` with truncation `mode` over an in-memory transport.
+fn family_pair(family: ProtocolFamily, mode: TruncMode, seed: u64) -> (Party, Party) {
+    let session = SessionConfig {
+        family,
+        ..cfg(mode)
+    };
+    let (a, b) = mem_pair();
+    local_pair_with(
+        session,
+        SessionSeeds::insecure_fixed(seed),
+        Box::new(a),
+        Box::new(b),
+    )
+    .unwrap()
+}
+
 fn run_op_seeded(mode: TruncMode, seed: u64, inputs: &[(usize, ArrayD<f64>)], op: Op) -> Outcome {
     harness::run(cfg(mode), SessionSeeds::insecure_fixed(seed), inputs, op).unwrap()
 }
@@ -237,19 +253,7 @@ fn fixed_operand_products_match_plaintext_and_their_formulas() {
     };
     for family in [ProtocolFamily::Classic, ProtocolFamily::Fss] {
         for mode in MODES {
-            let session = SessionConfig {
-                trunc: mode,
-                family,
-                ..cfg(mode)
-            };
-            let (a, b) = mem_pair();
-            let (mut p0, mut p1) = local_pair_with(
-                session,
-                SessionSeeds::insecure_fixed(3),
-                Box::new(a),
-                Box::new(b),
-            )
-            .unwrap();
+            let (mut p0, mut p1) = family_pair(family, mode, 3);
             let prog = async |p: &mut Party| {
                 let server = p.id() == 1;
                 let shapes: [&[usize]; 2] = [&[4, 5], &[4, 3]];
@@ -856,6 +860,169 @@ fn layer_norm_accuracy() {
         &o,
         layer_norm_cost(TruncMode::Local, 4, c, false),
     );
+}
+
+/// LayerNorm folded into two fixed maps on a partition of the rows (MPCViT+'s GeLU and
+/// linearised tokens) and into one map on every row, in both families and truncations: the
+/// plaintext `LN(x) W + b`, computed from the folded `W' = diag(g) W`, `b' = beta W + b`, within
+/// the documented bound, and the metered cost exactly the formula (as many rounds as the bare
+/// LayerNorm: the products ride in the squares' round).
+#[test]
+fn layer_norm_folded_into_fixed_products_matches_plaintext_and_its_formula() {
+    use mpcvit::mpc::protocols::layer_norm::{layer_norm_cost_fss, layer_norm_linear_cost};
+    let (rows, c) = (6usize, 16usize);
+    let mut g = prg(12);
+    let mut x = uniform(&mut g, &[rows, c], -3.0, 3.0);
+    // Rows of very different scales: std ~0.1 to ~40.
+    for j in 0..c {
+        x[[1, j]] *= 0.05;
+        x[[4, j]] *= 15.0;
+    }
+    let gamma = uniform(&mut g, &[c], 0.5, 1.5);
+    let beta = uniform(&mut g, &[c], -0.5, 0.5);
+    let fold = |w: &ArrayD<f64>, b: &ArrayD<f64>| {
+        let mut wf = w.clone();
+        for (i, mut row) in wf.outer_iter_mut().enumerate() {
+            row.mapv_inplace(|v| v * gamma[i]);
+        }
+        let bf = ArrayD::from_shape_fn(IxDyn(&[w.shape()[1]]), |j| {
+            (0..c).map(|i| beta[i] * w[[i, j[0]]]).sum::<f64>() + b[j[0]]
+        });
+        (wf, bf)
+    };
+    let (w1, b1) = (
+        uniform(&mut g, &[c, 12], -0.5, 0.5),
+        uniform(&mut g, &[12], -1.0, 1.0),
+    );
+    let (w2, b2) = (
+        uniform(&mut g, &[c, 5], -0.5, 0.5),
+        uniform(&mut g, &[5], -1.0, 1.0),
+    );
+    let ((f1, fb1), (f2, fb2)) = (fold(&w1, &b1), fold(&w2, &b2));
+    let (part_a, part_b): (&[usize], &[usize]) = (&[0, 2, 3, 5], &[4, 1]);
+    let normed = plain_layer_norm(&quant(&x), &quant(&gamma), &quant(&beta));
+    let want = |rows: &[usize], w: &ArrayD<f64>, b: &ArrayD<f64>| {
+        ArrayD::from_shape_fn(IxDyn(&[rows.len(), w.shape()[1]]), |ij| {
+            (0..c)
+                .map(|k| normed[[rows[ij[0]], k]] * w[[k, ij[1]]])
+                .sum::<f64>()
+                + b[ij[1]]
+        })
+    };
+    let col_norm = |w: &ArrayD<f64>| {
+        (0..w.shape()[1])
+            .map(|j| (0..c).map(|i| w[[i, j]].abs()).sum::<f64>())
+            .fold(0.0, f64::max)
+    };
+    let all: Vec<usize> = (0..rows).collect();
+    for family in [ProtocolFamily::Classic, ProtocolFamily::Fss] {
+        for mode in MODES {
+            let (mut p0, mut p1) = family_pair(family, mode, 4);
+            let prog = async |p: &mut Party| {
+                let server = p.id() == 1;
+                let ops = pr::fix_operands(
+                    p,
+                    &[
+                        (&[c, 12], server.then_some(&f1)),
+                        (&[c, 5], server.then_some(&f2)),
+                    ],
+                )
+                .await?;
+                let xs = pr::share_input(p, 0, (!server).then_some(&x), &[rows, c]).await?;
+                let bs1 = pr::share_input(p, 1, server.then_some(&fb1), &[12]).await?;
+                let bs2 = pr::share_input(p, 1, server.then_some(&fb2), &[5]).await?;
+                let map = |rows, w, b| pr::FoldedLinear { rows, w, b };
+                p.meter.reset();
+                let two = [
+                    map(Some(part_a), &ops[0], &bs1),
+                    map(Some(part_b), &ops[1], &bs2),
+                ];
+                let ys = pr::layer_norm_linear(p, &xs, &two, 1e-5).await?;
+                let split = p.meter.report();
+                p.meter.reset();
+                let one = pr::layer_norm_linear(p, &xs, &[map(None, &ops[0], &bs1)], 1e-5).await?;
+                let whole = p.meter.report();
+                let mut out = Vec::new();
+                for y in ys.iter().chain(&one) {
+                    out.push(pr::reveal(p, y).await?);
+                }
+                Ok::<_, Error>((out, [split, whole]))
+            };
+            let (r0, r1) = run_joined(prog(&mut p0), prog(&mut p1)).unwrap();
+            let what = format!("{family:?} {mode:?}");
+            let wants = [
+                want(part_a, &w1, &b1),
+                want(part_b, &w2, &b2),
+                want(&all, &w1, &b1),
+            ];
+            let norms = [col_norm(&f1), col_norm(&f2), col_norm(&f1)];
+            for (i, want) in wants.iter().enumerate() {
+                assert_eq!(r0.0[i], r1.0[i]);
+                let err = max_abs_err(&r0.0[i], want);
+                eprintln!("measured: layer_norm_linear {what} map {i}: abs err {err:.2e}");
+                assert!(err <= 1e-2 * norms[i], "{what}: map {i} off by {err}");
+            }
+            let f = fp().frac_bits;
+            let cost = |i: usize| as_cost(&Report::joint(&r0.1[i], &r1.1[i]).total());
+            // The meter's offline total counts the keys to both parties (`as_cost`).
+            let both = |k: Cost| Cost {
+                offline: k.offline + k.offline_p0,
+                offline_p0: 0,
+                ..k
+            };
+            let split = both(layer_norm_linear_cost(
+                family,
+                mode,
+                c,
+                &[(4, 12), (2, 5)],
+                f,
+            ));
+            assert_eq!(cost(0), split, "{what}: two maps");
+            let whole = both(layer_norm_linear_cost(family, mode, c, &[(rows, 12)], f));
+            assert_eq!(cost(1), whole, "{what}: one map");
+            let bare = match family {
+                ProtocolFamily::Classic => layer_norm_cost(mode, rows, c, true),
+                ProtocolFamily::Fss => layer_norm_cost_fss(mode, rows, c, true, f),
+            };
+            assert_eq!(
+                whole.rounds, bare.rounds,
+                "{what}: the products add no round"
+            );
+        }
+    }
+}
+
+#[test]
+fn layer_norm_linear_rejects_rows_read_twice_or_never() {
+    let (rows, c) = (3usize, 4usize);
+    let w = ArrayD::from_elem(IxDyn(&[c, 2]), 0.5);
+    for parts in [
+        vec![vec![0, 1], vec![1, 2]],
+        vec![vec![0, 2]],
+        vec![vec![0, 1, 3]],
+    ] {
+        let (mut p0, mut p1) = pair_seeded(TruncMode::Local, 2);
+        let prog = async |p: &mut Party| {
+            let ops = pr::fix_operands(p, &[(&[c, 2], (p.id() == 1).then_some(&w))]).await?;
+            let b = ArithShare::zeros(&[2]);
+            let maps: Vec<_> = parts
+                .iter()
+                .map(|r| pr::FoldedLinear {
+                    rows: Some(r),
+                    w: &ops[0],
+                    b: &b,
+                })
+                .collect();
+            let x = ArithShare::zeros(&[rows, c]);
+            pr::layer_norm_linear(p, &x, &maps, 1e-5).await.map(|_| ())
+        };
+        match run_joined(prog(&mut p0), prog(&mut p1)) {
+            Err(Error::ShapeMismatch { op, .. }) => {
+                assert_eq!(op, "layer norm linear", "{parts:?}")
+            }
+            other => panic!("{parts:?}: expected a shape error, got {other:?}"),
+        }
+    }
 }
 
 fn plain_softmax(r: &[f64]) -> Vec<f64> {

@@ -102,6 +102,20 @@ pub fn fuse_mlp(
     (wf, bf)
 }
 
+/// A LayerNorm's gain `g` and bias `beta` folded into the linear map `(w, b)` that reads it:
+/// `W' = diag(g) W` and `b' = beta W + b`, so that `LN(x) W + b = n(x) W' + b'` with `n(x)` the
+/// normalisation without affine parameters. The private forward multiplies by `W'` in the
+/// squares' round ([`crate::mpc::protocols::layer_norm::layer_norm_linear`]).
+pub fn fold_layer_norm(
+    g: ArrayView1<'_, f32>,
+    beta: ArrayView1<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    b: ArrayView1<'_, f32>,
+) -> (Array2<f32>, Array1<f32>) {
+    let folded = &w * &g.insert_axis(Axis(1));
+    (folded, beta.dot(&w) + b)
+}
+
 /// Adds `pos` (n, C) to each of the `B` sequences stored as consecutive `n` rows of `x`.
 pub fn add_per_sequence(x: &mut Array2<f32>, pos: ArrayView2<'_, f32>) {
     let n = pos.nrows();
@@ -144,6 +158,27 @@ mod tests {
         assert_eq!(p.dim(), (4, 4));
         assert_eq!(p.row(0).to_vec(), vec![0.0, 1.0, 4.0, 5.0]);
         assert_eq!(p.row(3).to_vec(), vec![10.0, 11.0, 14.0, 15.0]);
+    }
+
+    #[test]
+    fn a_folded_layer_norm_computes_the_same_map() {
+        let x = ndarray::arr2(&[[1.0f32, -2.0, 3.5, 6.0], [0.5, 0.25, -1.0, 2.0]]);
+        let g = ndarray::arr1(&[1.0f32, 2.0, 0.5, -1.5]);
+        let beta = ndarray::arr1(&[0.1f32, -0.2, 0.3, 0.0]);
+        let w = ndarray::arr2(&[
+            [1.0f32, 0.5, -1.0],
+            [2.0, 0.0, 1.0],
+            [-0.5, 1.5, 0.25],
+            [0.0, 1.0, 2.0],
+        ]);
+        let b = ndarray::arr1(&[0.5f32, -1.0, 0.0]);
+        let want = layer_norm(x.view(), g.view(), beta.view()).0.dot(&w) + &b;
+        let (wf, bf) = fold_layer_norm(g.view(), beta.view(), w.view(), b.view());
+        let ones = Array1::ones(4);
+        let zeros = Array1::zeros(4);
+        let got = layer_norm(x.view(), ones.view(), zeros.view()).0.dot(&wf) + &bf;
+        let err = (&got - &want).mapv(f32::abs).fold(0f32, |a, &v| a.max(v));
+        assert!(err < 1e-5, "{got} vs {want}");
     }
 
     #[test]

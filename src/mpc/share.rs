@@ -224,6 +224,19 @@ impl ArithShare {
         Ok(ArithShare::new(v.as_standard_layout().to_owned()))
     }
 
+    /// The rows `rows` of axis 0, in that order (a row may repeat).
+    pub fn select_rows(&self, rows: &[usize]) -> Result<Self> {
+        let n = self.shape().first().copied().unwrap_or(0);
+        if let Some(&r) = rows.iter().find(|&&r| r >= n) {
+            return Err(Error::shape(
+                "select rows",
+                format!("rows below {n} of {:?}", self.shape()),
+                format!("row {r}"),
+            ));
+        }
+        Ok(ArithShare::new(self.data.select(Axis(0), rows)))
+    }
+
     /// Concatenation along `axis`.
     pub fn concat(axis: usize, parts: &[&ArithShare]) -> Result<Self> {
         let views: Vec<_> = parts.iter().map(|p| p.data.view()).collect();

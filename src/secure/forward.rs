@@ -13,8 +13,8 @@ use crate::model::vit::{Arch, TokenMlp};
 use crate::model::{Attention, ViTConfig};
 use crate::mpc::protocols::trunc::trunc_many;
 use crate::mpc::protocols::{
-    gelu, gelu_relu, input_matmul_fixed, layer_norm, matmul_fixed, matmul_fixed_many, matmul_many,
-    relu, FixedOperand,
+    gelu, gelu_relu, input_matmul_fixed, layer_norm_linear, matmul_fixed, matmul_many, relu,
+    FixedOperand, FoldedLinear,
 };
 use crate::mpc::{ArithShare, Party};
 use crate::secure::heads::{linformer, xnorm, ScaleAttnSteps};
@@ -28,6 +28,19 @@ async fn linear(
     b: &ArithShare,
 ) -> Result<ArithShare> {
     matmul_fixed(p, x, w).await?.add(b)
+}
+
+/// `LN(x) W + b` with the norm's gain and bias folded into `w` and `b` by the weights' set-up
+/// ([`crate::secure::weights`]): the product rides in the norm's squares' round.
+async fn norm_linear(
+    p: &mut Party,
+    x: &ArithShare,
+    w: &FixedOperand,
+    b: &ArithShare,
+) -> Result<ArithShare> {
+    let map = FoldedLinear { rows: None, w, b };
+    let mut out = layer_norm_linear(p, x, &[map], LN_EPS as f64).await?;
+    Ok(out.remove(0))
 }
 
 /// The patch embedding `patches W + b` of party 0's image, in the round that inputs it: party 0
@@ -57,16 +70,6 @@ async fn embed_image(
         .add(&w.patch_b)
 }
 
-/// Gathers rows `rows` (axis 0) of `x` into one tensor.
-fn gather_rows(x: &ArithShare, rows: &[usize]) -> Result<ArithShare> {
-    let parts: Vec<ArithShare> = rows
-        .iter()
-        .map(|&r| x.slice_axis(0, r, r + 1))
-        .collect::<Result<_>>()?;
-    let refs: Vec<&ArithShare> = parts.iter().collect();
-    ArithShare::concat(0, &refs)
-}
-
 /// Writes the rows of `src` back to positions `rows` of `dst` (axis 0).
 fn scatter_rows(dst: &mut ArithShare, rows: &[usize], src: &ArithShare) -> Result<()> {
     for (i, &r) in rows.iter().enumerate() {
@@ -87,7 +90,7 @@ fn split_heads(qkv: &ArithShare, n: usize, heads: usize, dk: usize) -> Result<[A
 
 /// Heads `hs` of a `(heads, n, d)` tensor.
 fn heads_of(x: &ArithShare, hs: &[usize]) -> Result<ArithShare> {
-    gather_rows(x, hs)
+    x.select_rows(hs)
 }
 
 /// Multi-head attention of one layer: `(n, C)` normalised tokens to the concatenated head
@@ -150,7 +153,7 @@ async fn attention(
             heads_of(&k, &xnorm_heads)?,
             heads_of(&v, &xnorm_heads)?,
         );
-        let gamma = gather_rows(&w.xnorm_gamma, &xnorm_heads)?;
+        let gamma = w.xnorm_gamma.select_rows(&xnorm_heads)?;
         let o = xnorm(p, &qs, &ks, &vs, &gamma, XNORM_EPS as f64).await?;
         scatter_rows(&mut out, &xnorm_heads, &o)?;
         p.pop_label();
@@ -281,7 +284,7 @@ async fn map_rows(
         let sr = if rows.len() == flat.shape()[0] {
             flat.clone()
         } else {
-            gather_rows(&flat, &rows)?
+            flat.select_rows(&rows)?
         };
         let m = attention_map(p, variant, &sr).await?;
         scatter_rows(&mut pm, &rows, &m)?;
@@ -290,9 +293,10 @@ async fn map_rows(
     pm.reshape(&[map_heads.len(), n, n])
 }
 
-/// The MLP of one layer on `(n, C)` normalised tokens: GeLU tokens run `GeLU(x W1 + b1) W2 +
-/// b2`, linearised tokens `ReLU(x W_f + b_f)` (MPCViT+, section 4.5). When a layer has both,
-/// they share rounds: `x W1` and `x W_f` are one batched product, and the ReLU rides in GeLU's
+/// LayerNorm 2 and the MLP of one layer on `(n, C)` tokens: GeLU tokens run `GeLU(LN(x) W1 +
+/// b1) W2 + b2`, linearised tokens `ReLU(LN(x) W_f + b_f)` (MPCViT+, section 4.5), the norm
+/// folded into `W1` and `W_f` ([`layer_norm_linear`]). When a layer has both, they share
+/// rounds: `x W1` and `x W_f` ride in the norm's rounds together, and the ReLU rides in GeLU's
 /// comparison and first bit-product rounds ([`gelu_relu`]), so linearising tokens saves bytes
 /// and compute without adding rounds.
 async fn mlp(
@@ -314,7 +318,7 @@ async fn mlp(
     }
     if lin_rows.is_empty() {
         p.push_label("gelu tokens");
-        let h = linear(p, x, &w.fc1_w, &w.fc1_b).await?;
+        let h = norm_linear(p, x, &w.fc1_w, &w.fc1_b).await?;
         let h = gelu(p, &h).await?;
         let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await;
         p.pop_label();
@@ -324,29 +328,37 @@ async fn mlp(
         .fused
         .as_ref()
         .ok_or_else(|| Error::Config("linearised tokens without fused weights".into()))?;
-    let xl = gather_rows(x, &lin_rows)?;
-    let mut out = ArithShare::zeros(x.shape());
     if gelu_rows.is_empty() {
         p.push_label("linear tokens");
-        let pre = linear(p, &xl, wf, bf).await?;
+        let pre = norm_linear(p, x, wf, bf).await?;
         let y = relu(p, &pre).await;
         p.pop_label();
-        scatter_rows(&mut out, &lin_rows, &y?)?;
-        return Ok(out);
+        return y;
     }
     p.push_label("gelu + linear tokens");
-    let xg = gather_rows(x, &gelu_rows)?;
+    let maps = [
+        FoldedLinear {
+            rows: Some(&gelu_rows),
+            w: &w.fc1_w,
+            b: &w.fc1_b,
+        },
+        FoldedLinear {
+            rows: Some(&lin_rows),
+            w: wf,
+            b: bf,
+        },
+    ];
     let r = async {
-        let mut pre = matmul_fixed_many(p, &[(&xg, &w.fc1_w), (&xl, wf)]).await?;
-        let lin_pre = pre.remove(1).add(bf)?;
-        let h = pre.remove(0).add(&w.fc1_b)?;
-        let (h, lin) = gelu_relu(p, &h, &lin_pre).await?;
+        let mut pre = layer_norm_linear(p, x, &maps, LN_EPS as f64).await?;
+        let lin_pre = pre.remove(1);
+        let (h, lin) = gelu_relu(p, &pre.remove(0), &lin_pre).await?;
         let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await?;
         Ok::<_, Error>((y, lin))
     }
     .await;
     p.pop_label();
     let (y, lin) = r?;
+    let mut out = ArithShare::zeros(x.shape());
     scatter_rows(&mut out, &gelu_rows, &y)?;
     scatter_rows(&mut out, &lin_rows, &lin)?;
     Ok(out)
@@ -407,15 +419,13 @@ pub async fn forward_observed(
         });
         p.push_label(format!("layer {l}"));
         p.push_label("attention");
-        let h = layer_norm(p, &x, Some(&b.norm1_w), Some(&b.norm1_b), LN_EPS as f64).await?;
-        let qkv = linear(p, &h, &b.qkv_w, &b.qkv_b).await?;
+        let qkv = norm_linear(p, &x, &b.qkv_w, &b.qkv_b).await?;
         let a = attention(p, cfg, &arch.heads[l], b, &qkv).await?;
         let a = linear(p, &a, &b.proj_w, &b.proj_b).await?;
         x = x.add(&a)?;
         p.pop_label();
         p.push_label("mlp");
-        let h = layer_norm(p, &x, Some(&b.norm2_w), Some(&b.norm2_b), LN_EPS as f64).await?;
-        let m = mlp(p, &arch.mlp[l], b, &h).await?;
+        let m = mlp(p, &arch.mlp[l], b, &x).await?;
         x = x.add(&m)?;
         p.pop_label();
         p.pop_label();
@@ -423,8 +433,7 @@ pub async fn forward_observed(
     on_stage(Stage::Head);
     p.push_label("head");
     let cls = x.slice_axis(0, 0, 1)?;
-    let cls = layer_norm(p, &cls, Some(&w.norm_w), Some(&w.norm_b), LN_EPS as f64).await?;
-    let logits = linear(p, &cls, &w.head_w, &w.head_b).await?;
+    let logits = norm_linear(p, &cls, &w.head_w, &w.head_b).await?;
     p.pop_label();
     Ok(logits)
 }

@@ -5,15 +5,20 @@
 //!   MPCViT+'s fused MLP, classifier) become [`FixedOperand`]s: masked once, in one round of
 //!   the set-up ([`crate::mpc::protocols::fixed_matmul`]), so an image opens only its
 //!   activations.
-//! * Everything else (biases, LayerNorm gains, the class token and position embedding,
+//! * Each LayerNorm's gain and bias are folded by party 1 into the map that reads the norm
+//!   (Q/K/V after LayerNorm 1, the MLP's first layer and MPCViT+'s fused MLP after LayerNorm 2,
+//!   the classifier after the final norm: [`crate::model::layers::fold_layer_norm`]), so the
+//!   private forward multiplies in the norm's squares' round
+//!   ([`crate::mpc::protocols::layer_norm_linear`]) and no gain or norm bias is shared.
+//! * Everything else (biases, the class token and position embedding,
 //!   Linformer's projections, which multiply from the left, XNorm's gains) is additively
 //!   shared without an online round: party 1 adds it to a dealer zero-sharing (see
 //!   [`crate::mpc::protocols::share_input`]).
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{ArrayD, ArrayView1, ArrayView2, ArrayViewD};
 
 use crate::io::zero_params;
-use crate::model::layers::fuse_mlp;
+use crate::model::layers::{fold_layer_norm, fuse_mlp};
 use crate::model::{Params, Plan, ViTConfig};
 use crate::mpc::protocols::{fix_operands, share_input, FixedOperand};
 use crate::mpc::{ArithShare, Party};
@@ -22,13 +27,9 @@ use crate::{Error, Result};
 /// One block's shares.
 #[derive(Clone, Debug)]
 pub struct SharedBlock {
-    /// Shares of the LayerNorm 1 gain `[C]` (`norm1.weight`).
-    pub norm1_w: ArithShare,
-    /// Shares of the LayerNorm 1 bias `[C]`.
-    pub norm1_b: ArithShare,
-    /// The Q, K, V projection `[C, 3C]` (`attn.qkv.weight`).
+    /// The Q, K, V projection `[C, 3C]` (`attn.qkv.weight`) with LayerNorm 1's gain folded in.
     pub qkv_w: FixedOperand,
-    /// Shares of the Q, K, V bias `[3C]`.
+    /// Shares of the Q, K, V bias `[3C]` with LayerNorm 1's bias folded in.
     pub qkv_b: ArithShare,
     /// The attention output projection `[C, C]` (`attn.proj.weight`).
     pub proj_w: FixedOperand,
@@ -40,19 +41,16 @@ pub struct SharedBlock {
     pub linformer_f: ArithShare,
     /// Shares of the XNorm gain per head `[heads]` (XNorm heads only).
     pub xnorm_gamma: ArithShare,
-    /// Shares of the LayerNorm 2 gain `[C]`.
-    pub norm2_w: ArithShare,
-    /// Shares of the LayerNorm 2 bias `[C]`.
-    pub norm2_b: ArithShare,
-    /// The MLP first layer `[C, K]` (`mlp.fc1.weight`).
+    /// The MLP first layer `[C, K]` (`mlp.fc1.weight`) with LayerNorm 2's gain folded in.
     pub fc1_w: FixedOperand,
-    /// Shares of the MLP first bias `[K]`.
+    /// Shares of the MLP first bias `[K]` with LayerNorm 2's bias folded in.
     pub fc1_b: ArithShare,
     /// The MLP second layer `[K, C]` (`mlp.fc2.weight`).
     pub fc2_w: FixedOperand,
     /// Shares of the MLP second bias `[C]`.
     pub fc2_b: ArithShare,
-    /// MPCViT+ fused `W1 W2` and `b1 W2 + b2` when the block has linearised tokens.
+    /// MPCViT+ fused `W1 W2` and `b1 W2 + b2` when the block has linearised tokens, with
+    /// LayerNorm 2 folded in.
     pub fused: Option<(FixedOperand, ArithShare)>,
 }
 
@@ -69,13 +67,9 @@ pub struct SharedWeights {
     pub pos_embed: ArithShare,
     /// Shares of the transformer blocks, in order.
     pub blocks: Vec<SharedBlock>,
-    /// Shares of the final LayerNorm gain `[C]` (`norm.weight`).
-    pub norm_w: ArithShare,
-    /// Shares of the final LayerNorm bias `[C]`.
-    pub norm_b: ArithShare,
-    /// The classifier `[C, classes]` (`head.weight`).
+    /// The classifier `[C, classes]` (`head.weight`) with the final LayerNorm's gain folded in.
     pub head_w: FixedOperand,
-    /// Shares of the classifier bias `[classes]`.
+    /// Shares of the classifier bias `[classes]` with the final LayerNorm's bias folded in.
     pub head_b: ArithShare,
 }
 
@@ -125,28 +119,47 @@ async fn share_all(
             .await
             .map_err(|e| Error::Model(format!("sharing {name}: {e}")))
     };
+    // Each norm folded into the maps that read it, by the owner in plaintext (zero shapes at
+    // party 0 and the dealer).
+    let fold = |g, beta, (w, b): (ArrayView2<'_, f32>, ArrayView1<'_, f32>)| {
+        fold_layer_norm(g, beta, w, b)
+    };
     // Matrices in the order they are listed; `fused` marks the blocks with linearised tokens.
     let mut matrices: Vec<ArrayD<f64>> = vec![to_f64(source.patch_w.view().into_dyn())];
-    let mut fused_biases = Vec::new();
+    let mut folded_biases = Vec::new();
     for (l, b) in source.blocks.iter().enumerate() {
-        for w in [&b.qkv_w, &b.proj_w, &b.fc1_w, &b.fc2_w] {
-            matrices.push(to_f64(w.view().into_dyn()));
+        let (n1, n1b, n2, n2b) = (
+            b.norm1_w.view(),
+            b.norm1_b.view(),
+            b.norm2_w.view(),
+            b.norm2_b.view(),
+        );
+        let qkv = fold(n1, n1b, (b.qkv_w.view(), b.qkv_b.view()));
+        let fc1 = fold(n2, n2b, (b.fc1_w.view(), b.fc1_b.view()));
+        for w in [qkv.0.view(), b.proj_w.view(), fc1.0.view(), b.fc2_w.view()] {
+            matrices.push(to_f64(w.into_dyn()));
         }
         let needs = (0..cfg.tokens()).any(|t| plan.is_linearised(l, t));
-        fused_biases.push(if needs {
+        let fused = needs.then(|| {
             let (wf, bf) = fuse_mlp(
                 b.fc1_w.view(),
                 b.fc1_b.view(),
                 b.fc2_w.view(),
                 b.fc2_b.view(),
             );
-            matrices.push(to_f64(wf.view().into_dyn()));
-            Some(additive(p, "the fused MLP bias", bf.view().into_dyn()).await?)
-        } else {
-            None
+            fold(n2, n2b, (wf.view(), bf.view()))
         });
+        if let Some((wf, _)) = &fused {
+            matrices.push(to_f64(wf.view().into_dyn()));
+        }
+        folded_biases.push((qkv.1, fc1.1, fused.map(|f| f.1)));
     }
-    matrices.push(to_f64(source.head_w.view().into_dyn()));
+    let head = fold(
+        source.norm_w.view(),
+        source.norm_b.view(),
+        (source.head_w.view(), source.head_b.view()),
+    );
+    matrices.push(to_f64(head.0.view().into_dyn()));
     let requests: Vec<(&[usize], Option<&ArrayD<f64>>)> = matrices
         .iter()
         .map(|m| (m.shape(), mine.then_some(m)))
@@ -159,24 +172,26 @@ async fn share_all(
     let cls_token = additive(p, "cls_token", source.cls_token.view().into_dyn()).await?;
     let pos_embed = additive(p, "pos_embed", source.pos_embed.view().into_dyn()).await?;
     let mut blocks = Vec::new();
-    for (b, fused_b) in source.blocks.iter().zip(fused_biases) {
+    for (b, (qkv_b, fc1_b, fused_b)) in source.blocks.iter().zip(folded_biases) {
         let (qkv_w, proj_w, fc1_w, fc2_w) =
             (next_fixed(), next_fixed(), next_fixed(), next_fixed());
-        let fused = fused_b.map(|bf| (next_fixed(), bf));
+        let fused = match fused_b {
+            Some(bf) => {
+                let bf = additive(p, "the fused MLP bias", bf.view().into_dyn()).await?;
+                Some((next_fixed(), bf))
+            }
+            None => None,
+        };
         blocks.push(SharedBlock {
-            norm1_w: additive(p, "norm1.weight", b.norm1_w.view().into_dyn()).await?,
-            norm1_b: additive(p, "norm1.bias", b.norm1_b.view().into_dyn()).await?,
             qkv_w,
-            qkv_b: additive(p, "attn.qkv.bias", b.qkv_b.view().into_dyn()).await?,
+            qkv_b: additive(p, "attn.qkv.bias", qkv_b.view().into_dyn()).await?,
             proj_w,
             proj_b: additive(p, "attn.proj.bias", b.proj_b.view().into_dyn()).await?,
             linformer_e: additive(p, "linformer E", b.linformer_e.view().into_dyn()).await?,
             linformer_f: additive(p, "linformer F", b.linformer_f.view().into_dyn()).await?,
             xnorm_gamma: additive(p, "xnorm gamma", b.xnorm_gamma.view().into_dyn()).await?,
-            norm2_w: additive(p, "norm2.weight", b.norm2_w.view().into_dyn()).await?,
-            norm2_b: additive(p, "norm2.bias", b.norm2_b.view().into_dyn()).await?,
             fc1_w,
-            fc1_b: additive(p, "mlp.fc1.bias", b.fc1_b.view().into_dyn()).await?,
+            fc1_b: additive(p, "mlp.fc1.bias", fc1_b.view().into_dyn()).await?,
             fc2_w,
             fc2_b: additive(p, "mlp.fc2.bias", b.fc2_b.view().into_dyn()).await?,
             fused,
@@ -188,9 +203,7 @@ async fn share_all(
         cls_token,
         pos_embed,
         blocks,
-        norm_w: additive(p, "norm.weight", source.norm_w.view().into_dyn()).await?,
-        norm_b: additive(p, "norm.bias", source.norm_b.view().into_dyn()).await?,
         head_w: next_fixed(),
-        head_b: additive(p, "head.bias", source.head_b.view().into_dyn()).await?,
+        head_b: additive(p, "head.bias", head.1.view().into_dyn()).await?,
     })
 }

@@ -40,7 +40,6 @@ use super::super::party::{Party, TruncMode};
 use super::super::ring::matmul_acc;
 use super::super::share::{bytes_to_words, words_to_bytes, ArithShare};
 use super::cost::{sym, Cost};
-use super::input::open_words;
 use super::registry;
 use super::trunc::{trunc_cost, trunc_many_impl};
 use crate::{Error, Result};
@@ -309,12 +308,39 @@ async fn matmul_fixed_many_impl(
     p: &mut Party,
     pairs: &[(&ArithShare, &FixedOperand)],
 ) -> Result<Vec<ArithShare>> {
-    let mut dims = Vec::with_capacity(pairs.len());
+    let (pending, payload) = fixed_open(p, pairs).await?;
+    let got = p.exchange(payload).await?;
+    let out = fixed_close(p.id(), pending, &got)?;
+    let f = p.fp().frac_bits;
+    trunc_many_impl(p, out, f).await
+}
+
+/// One product of a [`fixed_open`]: its operand, output shape, `(batch, m)` and triple.
+struct PendingFixed<'a> {
+    w: &'a FixedOperand,
+    shape: Vec<usize>,
+    batch: usize,
+    m: usize,
+    triple: Vec<Vec<u64>>,
+}
+
+/// The products of a [`fixed_open`] between the opening and the peer's answer.
+pub(crate) struct FixedPending<'a> {
+    products: Vec<PendingFixed<'a>>,
+    mine: Vec<u64>,
+}
+
+/// First half of [`matmul_fixed_many`]: fetches a fresh [`FixedTriple`] per product and returns
+/// this party's `x - a` as the round's payload, so that a caller can send it in the same message
+/// as another protocol's opening (LayerNorm's squares: [`super::layer_norm::layer_norm_linear`]).
+pub(crate) async fn fixed_open<'a>(
+    p: &mut Party,
+    pairs: &[(&ArithShare, &'a FixedOperand)],
+) -> Result<(FixedPending<'a>, Vec<u8>)> {
+    let mut products = Vec::with_capacity(pairs.len());
+    let mut mine = Vec::new();
     for &(x, w) in pairs {
-        dims.push(left_dims("matmul_fixed", x.shape(), w)?);
-    }
-    let mut triples = Vec::with_capacity(pairs.len());
-    for (&(_, w), &(b, m, k)) in pairs.iter().zip(&dims) {
+        let (b, m, k) = left_dims("matmul_fixed", x.shape(), w)?;
         let req = FixedTriple {
             bx: b,
             m,
@@ -323,25 +349,51 @@ async fn matmul_fixed_many_impl(
             a_role: CompRole::Free,
             mask: &w.mask,
         };
-        triples.push(p.corr(&req).await?);
-    }
-    let mut mine = Vec::new();
-    for (&(x, _), t) in pairs.iter().zip(&triples) {
+        let t = p.corr(&req).await?;
         mine.extend(x.data.iter().zip(&t[0]).map(|(x, a)| x.wrapping_sub(*a)));
+        products.push(PendingFixed {
+            w,
+            shape: out_shape(x.shape(), w),
+            batch: b,
+            m,
+            triple: t,
+        });
     }
-    let opened = open_words(p, mine).await?;
-    let id = p.id();
+    let payload = words_to_bytes(&mine);
+    Ok((FixedPending { products, mine }, payload))
+}
+
+/// Second half of [`matmul_fixed_many`], from the peer's `x - a`: the products at scale `2F`
+/// (untruncated).
+pub(crate) fn fixed_close(
+    id: usize,
+    pending: FixedPending<'_>,
+    got: &[u8],
+) -> Result<Vec<ArithShare>> {
+    let FixedPending { products, mine } = pending;
+    let other = bytes_to_words(got, mine.len())?;
     let mut at = 0;
-    let mut out = Vec::with_capacity(pairs.len());
-    for ((&(x, w), mut t), &(b, m, _)) in pairs.iter().zip(triples).zip(&dims) {
-        let e = &opened[at..at + x.len()];
-        at += x.len();
+    let mut out = Vec::with_capacity(products.len());
+    for PendingFixed {
+        w,
+        shape,
+        batch,
+        m,
+        triple: mut t,
+    } in products
+    {
+        let n = t[0].len();
+        let e: Vec<u64> = mine[at..at + n]
+            .iter()
+            .zip(&other[at..at + n])
+            .map(|(a, b)| a.wrapping_add(*b))
+            .collect();
+        at += n;
         let mut z = t.remove(1);
-        accumulate(id, w, e, Some(&t[0]), &mut z, b, m);
-        out.push(ArithShare::from_vec(&out_shape(x.shape(), w), z)?);
+        accumulate(id, w, &e, Some(&t[0]), &mut z, batch, m);
+        out.push(ArithShare::from_vec(&shape, z)?);
     }
-    let f = p.fp().frac_bits;
-    trunc_many_impl(p, out, f).await
+    Ok(out)
 }
 
 /// Party 0's private input `x` (shape `shape`, `(.., m, k)`) times a fixed operand, in the one

@@ -18,7 +18,7 @@
 //! | [`grid`] | the comparison grid and per-cell cubic | (of `msb`, `b2a`) | 8 + 2 |
 //! | [`reciprocal`] | reciprocal, division, inverse square root | (of `grid`) | 10 / 11 |
 //! | [`gelu`] | GeLU, GeLU with ReLU tokens | (of `msb`, `beaver`) | 8 |
-//! | [`layer_norm`] | LayerNorm | (of `beaver`, `reciprocal`) | 12 |
+//! | [`layer_norm`] | LayerNorm; LayerNorm folded into the fixed products that read it | (of `beaver`, `fixed_matmul`, `reciprocal`) | 12 |
 //! | [`softmax`] | Softmax, ReLU-Softmax, 2Quad, Sparsemax | (of the above) | see the file |
 //! | [`l2_normalize`] | L2 row normalisation (XNorm) | (of `beaver`, `reciprocal`) | 12 |
 //! | [`fss`] | the FSS family: one-round comparisons, two-round ReLU | DCF keys | 1; 2 |
@@ -66,7 +66,7 @@ pub use fixed_matmul::{
 pub use gelu::{gelu, gelu_relu};
 pub use input::{reveal, reveal_ring, reveal_to, share_input, share_input_ring};
 pub use l2_normalize::l2_normalize;
-pub use layer_norm::layer_norm;
+pub use layer_norm::{layer_norm, layer_norm_linear, FoldedLinear};
 pub use linear::{add_const, add_public, mul_public, scale};
 pub use matmul::{matmul, matmul_many};
 pub use msb::msb;

@@ -7,7 +7,6 @@
 //! level (formulas in the `_cost` functions). `L` is the row length.
 //!
 //! | function | method | domain | bound (measured) | rounds |
-//! | function | method | domain | bound (measured) | rounds |
 //! |---|---|---|---|---|
 //! | [`reciprocal`] | grid cell (6 per octave), per-cell cubic | `[4^-7, 4^10)` | rel 4e-4 on `[0.01, 4]` (1.6e-4); abs 1.5e-4 on `[1, 1e4]` (4.9e-5) | 10 |
 //! | [`divide`] `q / s` | exact `4^-J` normalisation, per-cell cubic on `[1, 4)` | `s` in `[4^-7, 4^10)` | abs 2e-4 for quotients in `[0, 1]` (1.2e-4) | 11 |
@@ -15,14 +14,14 @@
 
 use super::super::party::{Party, TruncMode};
 use super::super::share::ArithShare;
-use super::beaver::{mul1, mul_cost};
+use super::beaver::{mul1, mul_batch_cost, mul_cost, mul_many_impl, MulOperand};
 use super::cost::Cost;
 use super::grid::{
     cubic, cubic_cost, fine_const, fine_cubic, fine_stage, fine_stage_cost, DIV_GRID, RECIP_GRID,
     RSQRT_GRID,
 };
 use crate::mpc::bench::{input, BenchCase, Dims};
-use crate::Result;
+use crate::{Error, Result};
 
 /// `1 / x` for positive `x` (see the module table): [`fine_stage`] locates `x`'s cell in
 /// [`RECIP_GRID`] and normalises it, `x' = x 4^-J`, and a per-cell cubic in `x'` with the
@@ -87,12 +86,58 @@ pub(crate) async fn scaled_rsqrt_mul(
     num: &ArithShare,
     x: &ArithShare,
 ) -> Result<ArithShare> {
+    let rows = x.len();
+    if rows == 0 || !num.len().is_multiple_of(rows) {
+        return Err(Error::shape(
+            "scaled rsqrt",
+            format!("a multiple of {rows} numerators, one row per value"),
+            format!("{:?}", num.shape()),
+        ));
+    }
+    let flat = num.reshape(&[rows, num.len() / rows])?;
+    scaled_rsqrt_mul_groups(p, &[&flat], x)
+        .await?
+        .remove(0)
+        .reshape(num.shape())
+}
+
+/// [`scaled_rsqrt_mul`] for groups of rows of different lengths in the same 11 rounds: `x`
+/// holds one value per row of the groups' rows taken in order (group 0's first), each group a
+/// `(rows, len)` matrix (LayerNorm folded into two maps of different widths,
+/// [`super::layer_norm::layer_norm_linear`]).
+pub(crate) async fn scaled_rsqrt_mul_groups(
+    p: &mut Party,
+    groups: &[&ArithShare],
+    x: &ArithShare,
+) -> Result<Vec<ArithShare>> {
+    let rows: Vec<usize> = groups.iter().map(|g| g.shape()[0]).collect();
+    if groups.iter().any(|g| g.data.ndim() != 2) || rows.iter().sum::<usize>() != x.len() {
+        return Err(Error::ShapeMismatch {
+            op: "scaled rsqrt",
+            expected: format!("(rows, len) groups with {} rows in all", x.len()),
+            got: format!("{:?}", groups.iter().map(|g| g.shape()).collect::<Vec<_>>()),
+        });
+    }
+    let column = [x.len(), 1];
     let fine = fine_stage(p, x, RSQRT_GRID).await?;
-    let s2 = fine_const(p, &fine, |j, _| 2f64.powi(-j))?.reshape(x.shape())?;
+    let s2 = fine_const(p, &fine, |j, _| 2f64.powi(-j))?.reshape(&column)?;
     let (m, c) = fine_cubic(p, &fine, |v| 1.0 / v.sqrt(), |_| 1.0)?;
     let t = fine.xn.sub(&m)?;
-    let (y, mut ns) = cubic(p, &t, &c, &[(num, &s2)]).await?;
-    mul1(p, &ns.remove(0), &y.reshape(x.shape())?).await
+    let slices = |v: &ArithShare| -> Result<Vec<ArithShare>> {
+        let mut at = 0;
+        let mut out = Vec::with_capacity(rows.len());
+        for &r in &rows {
+            out.push(v.slice_axis(0, at, at + r)?);
+            at += r;
+        }
+        Ok(out)
+    };
+    let s2 = slices(&s2)?;
+    let extra: Vec<(&ArithShare, &ArithShare)> = groups.iter().copied().zip(&s2).collect();
+    let (y, ns) = cubic(p, &t, &c, &extra).await?;
+    let y = slices(&y.reshape(&column)?)?;
+    let pairs: Vec<(&ArithShare, &ArithShare)> = ns.iter().zip(&y).collect();
+    mul_many_impl(p, &pairs, true).await
 }
 
 /// Reciprocal on `n` elements.
@@ -117,6 +162,15 @@ pub(crate) fn scaled_rsqrt_mul_cost(mode: TruncMode, n: usize, rows: usize) -> C
     fine_stage_cost(mode, rows, RSQRT_GRID)
         + cubic_cost(mode, rows, &[(n, Some(rows))])
         + mul_cost(mode, n, rows)
+}
+
+/// [`scaled_rsqrt_mul_groups`] on groups of `(rows, len)`.
+pub(crate) fn scaled_rsqrt_mul_groups_cost(mode: TruncMode, groups: &[(usize, usize)]) -> Cost {
+    let rows = groups.iter().map(|g| g.0).sum();
+    let ops: Vec<MulOperand> = groups.iter().map(|&(r, l)| (r * l, Some(r))).collect();
+    fine_stage_cost(mode, rows, RSQRT_GRID)
+        + cubic_cost(mode, rows, &ops)
+        + mul_batch_cost(mode, &ops)
 }
 
 /// Rows of the cost table ([`crate::mpc::bench`]).

@@ -42,15 +42,14 @@
 
 use super::super::super::fss::deal::KeyRequest;
 use super::super::super::fss::dpf::DpfKey;
-use super::super::super::fss::{EnginePrg, TreePrg};
+use super::super::super::fss::{EnginePrg, KeyError, TreePrg};
 use super::super::super::party::{Party, TruncMode};
 use super::super::super::share::ArithShare;
 use super::super::cost::Cost;
 use super::super::registry as tags;
 use super::super::trunc::{trunc1, trunc_cost, trunc_exact1};
 use super::gate::{
-    deal_elements, low_mask, masked_payload, open_masked, opening_cost, parse_elements, split,
-    unmask, word_at,
+    deal_elements, low_mask, masked_payload, open_masked, opening_cost, split, unmask, word_at,
 };
 use super::lut;
 use super::relu::ElementKey as ReluElement;
@@ -138,12 +137,11 @@ fn table(w: Widths) -> Vec<u64> {
         .collect()
 }
 
-/// The bundle on `rows` rows of `len` entries.
-#[derive(Clone, Copy, Debug)]
+/// The bundle on rows of `lens[r]` entries each (one value `v` per row).
+#[derive(Clone, Debug)]
 pub(crate) struct RangeKeys {
     pub power: Power,
-    pub rows: usize,
-    pub len: usize,
+    pub lens: Vec<usize>,
     pub frac_bits: u32,
 }
 
@@ -160,29 +158,37 @@ struct RowMaterial {
 }
 
 impl RangeKeys {
-    fn row_len(&self, w: Widths) -> usize {
-        ReluElement::len(w.bits) + 8 + w.lut_len() + 2 * RowKey::bytes_len(self.len)
+    fn row_len(w: Widths, len: usize) -> usize {
+        ReluElement::len(w.bits) + 8 + w.lut_len() + 2 * RowKey::bytes_len(len)
     }
 
     fn parse(&self, bytes: &[u8], party: usize, w: Widths) -> Result<Vec<RowMaterial>> {
+        let expected = self.bundle_len(party);
+        if bytes.len() != expected {
+            return Err(KeyError::Length {
+                kind: "fss range-reduced bundle",
+                expected,
+                got: bytes.len(),
+            }
+            .into());
+        }
         let a = ReluElement::len(w.bits);
         let b = a + 8 + w.lut_len();
-        let c = b + RowKey::bytes_len(self.len);
-        parse_elements(
-            "fss range-reduced bundle",
-            bytes,
-            self.rows,
-            self.row_len(w),
-            |k| {
-                Ok(RowMaterial {
-                    relu: ReluElement::parse(&k[..a], party, w.bits)?,
-                    z_mask: word_at(k, a),
-                    dpf: lut::parse(&k[a + 8..b], party, TABLE_BITS)?,
-                    scale_mul: RowKey::parse(&k[b..c], self.len),
-                    table_mul: RowKey::parse(&k[c..], self.len),
-                })
-            },
-        )
+        let mut at = 0;
+        let mut rows = Vec::with_capacity(self.lens.len());
+        for &len in &self.lens {
+            let k = &bytes[at..at + Self::row_len(w, len)];
+            at += k.len();
+            let c = b + RowKey::bytes_len(len);
+            rows.push(RowMaterial {
+                relu: ReluElement::parse(&k[..a], party, w.bits)?,
+                z_mask: word_at(k, a),
+                dpf: lut::parse(&k[a + 8..b], party, TABLE_BITS)?,
+                scale_mul: RowKey::parse(&k[b..c], len),
+                table_mul: RowKey::parse(&k[c..], len),
+            });
+        }
+        Ok(rows)
     }
 }
 
@@ -195,19 +201,22 @@ impl KeyRequest for RangeKeys {
     }
 
     fn bundle_len(&self, _party: usize) -> usize {
-        self.rows * self.row_len(Widths::new(self.power, self.frac_bits))
+        let w = Widths::new(self.power, self.frac_bits);
+        self.lens.iter().map(|&len| Self::row_len(w, len)).sum()
     }
 
     fn deal(&self, rng: &mut Prg) -> Result<[Vec<u8>; 2]> {
         let w = Widths::new(self.power, self.frac_bits);
-        deal_elements(self.rows, w.bits, rng, |g, mask, rng| {
+        let mut lens = self.lens.iter();
+        deal_elements(self.lens.len(), w.bits, rng, |g, mask, rng| {
+            let len = *lens.next().expect("one length per element");
             let [e0, e1] = ReluElement::deal(g, mask, w.bits, rng)?;
             let z_mask = rng.next_u64();
             let rho = (z_mask >> w.shift()) & low_mask(TABLE_BITS);
             let ([l0, l1], sigma) = lut::deal(g, TABLE_BITS, rho, rng)?;
             let zs = split(z_mask, rng);
-            let [a0, a1] = deal_row(1, self.len, rng);
-            let [b0, b1] = deal_row(sigma, self.len, rng);
+            let [a0, a1] = deal_row(1, len, rng);
+            let [b0, b1] = deal_row(sigma, len, rng);
             Ok([
                 [e0, zs[0].to_le_bytes().to_vec(), l0, a0, b0].concat(),
                 [e1, zs[1].to_le_bytes().to_vec(), l1, a1, b1].concat(),
@@ -225,19 +234,43 @@ pub(crate) async fn power_mul(
     v: &ArithShare,
     power: Power,
 ) -> Result<ArithShare> {
-    let len = d.shape().last().copied().unwrap_or(0);
-    if len == 0 || v.len() * len != d.len() {
+    power_mul_groups(p, &[d], v, power)
+        .await
+        .map(|mut out| out.remove(0))
+}
+
+/// [`power_mul`] on groups of rows of different lengths in the same rounds: `v` holds one value
+/// per row of the groups' rows taken in order (group 0's rows first), as LayerNorm folded into
+/// two maps of different widths needs ([`super::super::layer_norm::layer_norm_linear`]).
+pub(crate) async fn power_mul_groups(
+    p: &mut Party,
+    groups: &[&ArithShare],
+    v: &ArithShare,
+    power: Power,
+) -> Result<Vec<ArithShare>> {
+    let mut lens = Vec::with_capacity(v.len());
+    for d in groups {
+        let len = d.shape().last().copied().unwrap_or(0);
+        if len == 0 {
+            return Err(Error::shape(
+                "fss range-reduced division",
+                "non-empty rows",
+                format!("{:?}", d.shape()),
+            ));
+        }
+        lens.extend(std::iter::repeat_n(len, d.len() / len));
+    }
+    if lens.len() != v.len() {
         return Err(Error::ShapeMismatch {
             op: "fss range-reduced division",
-            expected: "one value per non-empty row".into(),
-            got: format!("{:?} against {:?}", v.shape(), d.shape()),
+            expected: format!("one value per row ({} rows)", lens.len()),
+            got: format!("{:?}", v.shape()),
         });
     }
     let w = Widths::new(power, p.fp().frac_bits);
     let req = RangeKeys {
         power,
-        rows: v.len(),
-        len,
+        lens,
         frac_bits: w.frac_bits,
     };
     let bytes = p.keys(&req).await?;
@@ -258,12 +291,14 @@ pub(crate) async fn power_mul(
         table_muls.push(row.table_mul);
         dpfs.push(row.dpf);
     }
-    let (pending, product) = signed_mul::open(&d.to_vec(), &c, scale_muls)?;
+    let d: Vec<u64> = groups.iter().flat_map(|d| d.data.iter().copied()).collect();
+    let shape = [d.len()];
+    let (pending, product) = signed_mul::open(&d, &c, scale_muls)?;
     let cut = payload.len();
     payload.extend(product);
     let got = p.exchange(payload.clone()).await?;
     let z_hat = unmask(&payload[..cut], &got[..cut], w.z_bytes());
-    let dc = ArithShare::from_vec(d.shape(), signed_mul::close(pending, &got[cut..])?)?;
+    let dc = ArithShare::from_vec(&shape, signed_mul::close(pending, &got[cut..])?)?;
     let dc = match power {
         Power::InvSqrt => trunc1(p, dc, w.frac_bits).await?,
         Power::Inv => dc,
@@ -277,14 +312,18 @@ pub(crate) async fn power_mul(
             lut::lookup(&g, k, j_hat, &table)
         })
         .collect::<Result<Vec<u64>>>()?;
-    let y = ArithShare::from_vec(
-        d.shape(),
-        signed_mul(p, &dc.to_vec(), &t, table_muls).await?,
-    )?;
-    match power {
-        Power::InvSqrt => trunc1(p, y, w.frac_bits).await,
-        Power::Inv => trunc_exact1(p, y, 2 * (w.intervals - 1)).await,
+    let y = ArithShare::from_vec(&shape, signed_mul(p, &dc.to_vec(), &t, table_muls).await?)?;
+    let y = match power {
+        Power::InvSqrt => trunc1(p, y, w.frac_bits).await?,
+        Power::Inv => trunc_exact1(p, y, 2 * (w.intervals - 1)).await?,
+    };
+    let mut at = 0;
+    let mut out = Vec::with_capacity(groups.len());
+    for d in groups {
+        out.push(y.slice_axis(0, at, at + d.len())?.reshape(d.shape())?);
+        at += d.len();
     }
+    Ok(out)
 }
 
 /// A row's shares of `z = m 4^(I-1)` and of its factor `c` from its opened `v^` (the range
@@ -311,22 +350,38 @@ fn reduce(g: &EnginePrg, key: &ReluElement, v_hat: u64, w: Widths, one: u64) -> 
 /// Cost of [`power_mul`] on `rows` rows of `len` (rsqrt's truncations per the session's
 /// `mode`; the division's is exact).
 pub(crate) fn cost(power: Power, mode: TruncMode, rows: usize, len: usize, frac_bits: u32) -> Cost {
+    cost_groups(power, mode, &[(rows, len)], frac_bits)
+}
+
+/// Cost of [`power_mul_groups`] on groups of `(rows, len)`.
+pub(crate) fn cost_groups(
+    power: Power,
+    mode: TruncMode,
+    groups: &[(usize, usize)],
+    frac_bits: u32,
+) -> Cost {
     let w = Widths::new(power, frac_bits);
+    let lens = groups
+        .iter()
+        .flat_map(|&(rows, len)| std::iter::repeat_n(len, rows))
+        .collect();
     let keys = RangeKeys {
         power,
-        rows,
-        len,
+        lens,
         frac_bits,
     }
     .bundle_len(0);
+    let rows: usize = groups.iter().map(|g| g.0).sum();
+    let n: usize = groups.iter().map(|&(r, l)| r * l).sum();
     let z = opening_cost(rows * w.z_bytes(), 0);
+    let product = signed_mul::cost_elements(rows, n);
     let both = Cost {
         rounds: 1,
-        ..z + signed_mul::cost(rows, len)
+        ..z + product
     };
     let truncs = match power {
-        Power::InvSqrt => trunc_cost(mode, rows * len) * 2,
-        Power::Inv => trunc_cost(TruncMode::Exact, rows * len),
+        Power::InvSqrt => trunc_cost(mode, n) * 2,
+        Power::Inv => trunc_cost(TruncMode::Exact, n),
     };
-    opening_cost(8 * rows, keys) + both + signed_mul::cost(rows, len) + truncs
+    opening_cost(8 * rows, keys) + both + product + truncs
 }

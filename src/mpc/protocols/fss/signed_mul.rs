@@ -86,8 +86,9 @@ pub(crate) fn deal_row(sigma: u64, len: usize, rng: &mut Prg) -> [Vec<u8>; 2] {
     out
 }
 
-/// Shares of the ring products `x_i v` for rows of equal length, from shares of `x` (row-major,
-/// `rows.len() * len` elements), of the signed factors `v'_r = sigma_r v_r` (one per row) and
+/// Shares of the ring products `x_i v` for rows each as long as its material (rows may differ:
+/// LayerNorm folded into two maps of different widths), from shares of `x` (row after row), of
+/// the signed factors `v'_r = sigma_r v_r` (one per row) and
 /// each row's material. One round.
 pub(crate) async fn signed_mul(
     p: &mut Party,
@@ -110,32 +111,26 @@ pub(crate) struct Pending {
 /// The party's openings `eps_i = x_i - a_i`, `delta_r = v'_r - b_r` of [`signed_mul`], to send
 /// (alone or with other bytes of the same round, [`super::range_reduced`]).
 pub(crate) fn open(x: &[u64], v_signed: &[u64], rows: Vec<RowKey>) -> Result<(Pending, Vec<u8>)> {
-    let len = rows.first().map_or(0, |r| r.elems.len());
-    if v_signed.len() != rows.len() || x.len() != rows.len() * len {
+    let n: usize = rows.iter().map(|r| r.elems.len()).sum();
+    if v_signed.len() != rows.len() || x.len() != n {
         return Err(Error::ShapeMismatch {
             op: "fss signed product",
-            expected: format!("{} rows of {len} elements and one factor each", rows.len()),
+            expected: format!(
+                "{} rows of {n} elements in all and one factor each",
+                rows.len()
+            ),
             got: format!("{} elements and {} factors", x.len(), v_signed.len()),
         });
     }
     let mut mine = Vec::with_capacity(8 * (x.len() + rows.len()));
-    for (r, row) in rows.iter().enumerate() {
-        for (xi, e) in x[r * len..(r + 1) * len].iter().zip(&row.elems) {
-            mine.extend_from_slice(&xi.wrapping_sub(e[0]).to_le_bytes());
-        }
+    for (xi, e) in x.iter().zip(rows.iter().flat_map(|r| &r.elems)) {
+        mine.extend_from_slice(&xi.wrapping_sub(e[0]).to_le_bytes());
     }
     for (v, row) in v_signed.iter().zip(&rows) {
         mine.extend_from_slice(&v.wrapping_sub(row.b).to_le_bytes());
     }
     let payload = mine.clone();
-    Ok((
-        Pending {
-            rows,
-            n: x.len(),
-            mine,
-        },
-        payload,
-    ))
+    Ok((Pending { rows, n, mine }, payload))
 }
 
 /// The products from the peer's openings (`got`, as long as this party's).
@@ -149,12 +144,11 @@ pub(crate) fn close(pending: Pending, got: &[u8]) -> Result<Vec<u64>> {
         )));
     }
     let opened = |i: usize| word_at(&mine, 8 * i).wrapping_add(word_at(got, 8 * i));
-    let len = rows.first().map_or(0, |r| r.elems.len());
     let mut out = Vec::with_capacity(n);
     for (r, row) in rows.iter().enumerate() {
         let delta = opened(n + r);
-        for (i, e) in row.elems.iter().enumerate() {
-            let eps = opened(r * len + i);
+        for e in &row.elems {
+            let eps = opened(out.len());
             out.push(
                 row.sigma
                     .wrapping_mul(eps.wrapping_mul(delta))
@@ -170,7 +164,12 @@ pub(crate) fn close(pending: Pending, got: &[u8]) -> Result<Vec<u64>> {
 /// Online cost of [`signed_mul`] on `rows` rows of `len` elements (its offline bytes are in
 /// the calling gate's bundle).
 pub(crate) fn cost(rows: usize, len: usize) -> Cost {
-    let each = 8 * (rows * len + rows) as u64;
+    cost_elements(rows, rows * len)
+}
+
+/// Online cost of [`signed_mul`] on `rows` rows of `n` elements in all (of any lengths).
+pub(crate) fn cost_elements(rows: usize, n: usize) -> Cost {
+    let each = 8 * (n + rows) as u64;
     Cost {
         rounds: 1,
         p0_to_p1: each,
