@@ -9,6 +9,7 @@
 //                             dataset subsets the page's trainer worker learns from)
 //   /pkg/...     -> pkg/      (built by scripts/build-wasm.sh)
 //   /models/...  -> models/   (shipped weights and manifests)
+//   /ood/...     -> ood/      (the out-of-domain sets the Search live scores a retrained model on)
 //
 // Anything else is 404; no special headers are needed (the page uses no SharedArrayBuffer).
 // Every file carries validators (a weak ETag from its size and modification time, and
@@ -26,7 +27,7 @@ import { extname, join, normalize, resolve, sep, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const FOLDERS = ['www', 'pkg', 'models'];
+const FOLDERS = ['www', 'pkg', 'models', 'ood'];
 
 export const MIME = {
   '.html': 'text/html; charset=utf-8',

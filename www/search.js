@@ -42,6 +42,20 @@ async function dataset(name, split) {
   return data.get(key);
 }
 
+const oodData = new Map(); // 'mnist-fonts' -> Uint8Array
+/** The out-of-domain sets for models of `ds` (`ood/<name>.bin` in the repository, issue #13:
+ *  fonts, canvas drawings, photographed uploads), fetched once: [{name, bytes}]. */
+async function oodSets(ds) {
+  const names = (await wasmLibrary()).ood_sets(ds);
+  return Promise.all(names.map(async (name) => {
+    if (!oodData.has(name)) {
+      const r = await fetchOk(`../ood/${name}.bin`, 'out-of-domain set');
+      oodData.set(name, new Uint8Array(await r.arrayBuffer()));
+    }
+    return { name, bytes: oodData.get(name) };
+  }));
+}
+
 /** Settings of one training run as the Rust `TrainConfig` JSON: the library's defaults for
  *  the dataset, with the tab's batch size and shift, these epochs and a fresh seed. */
 async function trainSettings(ds, epochs) {
@@ -184,7 +198,7 @@ async function binarise() {
   }
 }
 
-function retrainRequest(s, b, epochs, [train, test, teacher], name) {
+function retrainRequest(s, b, epochs, [train, test, teacher, ood], name) {
   const record = {
     search: JSON.stringify({
       granularity: s.granularity, lambda: s.lambda, epochs: s.epochs, train_images: s.size, mu: b.mu,
@@ -194,7 +208,7 @@ function retrainRequest(s, b, epochs, [train, test, teacher], name) {
   return Promise.all([trainSettings(s.dataset, epochs), wasmLibrary()]).then(([settings, lib]) => ({
     train: train.slice(), size: s.size, test: test.slice(), config: JSON.stringify(s.config),
     plan: JSON.stringify(b.plan), settings, teacher: { weights: teacher.weights.slice(), manifest: teacher.manifestText },
-    distill: JSON.stringify(lib.distill_defaults()), record, name,
+    distill: JSON.stringify(lib.distill_defaults()), record, name, ood: ood.map((set) => set.bytes.slice()),
   }));
 }
 
@@ -207,7 +221,9 @@ async function retrain() {
   liveUnder('s-retrain-live');
   try {
     if (!(epochs >= 1 && epochs <= 50)) throw new Error('the epochs must be between 1 and 50');
-    const inputs = await Promise.all([dataset(s.dataset, 'train'), dataset(s.dataset, 'test'), page.loadModel(s.teacher)]);
+    const inputs = await Promise.all([
+      dataset(s.dataset, 'train'), dataset(s.dataset, 'test'), page.loadModel(s.teacher), oodSets(s.dataset),
+    ]);
     const name = uniqueName(`${s.dataset}-tab-${s.granularity}-mu${b.mu}${b.per_layer ? '-per-layer' : ''}`);
     state.points = [];
     state.title = 'retraining (loss: CE + KL + feature distance)';
@@ -237,10 +253,13 @@ async function retrain() {
 function trained(name, ds, r) {
   const manifest = JSON.parse(r.manifest);
   const weights = new Uint8Array(r.weights);
-  state.trained = { name, manifest, accuracy: r.accuracy };
+  state.trained = { name, manifest, accuracy: r.accuracy, ood: r.ood };
   page.addModel({ name, dataset: ds, manifestText: r.manifest, manifest, weights });
   offerDownloads(name, weights, r.manifest);
+  const ood = (r.ood ?? []).map((o) => `${o.set} ${(100 * o.accuracy).toFixed(1)}%`
+    + (o.unreadable ? ` (${o.unreadable} unreadable)` : '')).join(', ');
   $('s-result').textContent = `${name}: ${(100 * r.accuracy).toFixed(1)}% on ${manifest.metrics.test_images} test images; `
+    + (ood ? `out of domain (what people draw and upload): ${ood}; ` : '')
     + `private inference: ${manifest.cost.rounds} rounds, ${mb(manifest.cost.online_bytes)}, ${seconds(manifest.cost.wan_s)} `
     + 'estimated on a WAN. It is now in the model list above.';
   status('');

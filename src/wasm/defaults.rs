@@ -53,3 +53,14 @@ pub fn train_defaults(dataset: &str) -> Result<JsValue, JsError> {
 pub fn distill_defaults() -> Result<JsValue, JsError> {
     to_js(&DistillConfig::default())
 }
+
+/// The out-of-domain sets for models of `dataset` (`crate::data::ood::SETS`): the names the
+/// page fetches as `ood/<name>.bin` to report a trained model's accuracy on them.
+#[wasm_bindgen]
+pub fn ood_sets(dataset: &str) -> Vec<String> {
+    crate::data::ood::SETS
+        .iter()
+        .filter(|(_, base)| *base == dataset)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}

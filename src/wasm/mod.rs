@@ -17,7 +17,7 @@ pub use bench::{bench_fss, bench_plaintext, bench_protocols};
 pub use classifier::Classifier;
 pub use compare::variant_costs;
 pub use data::dataset_subset;
-pub use defaults::{distill_defaults, network_profiles, train_defaults};
+pub use defaults::{distill_defaults, network_profiles, ood_sets, train_defaults};
 pub use party::{run_client, run_dealer, run_server};
 pub use remote::{classify_remote, remote_hello};
 pub use search::SearchHandle;

@@ -15,7 +15,7 @@ use crate::model::{Plan, ViT, ViTConfig};
 use crate::mpc::SessionConfig;
 use crate::secure::measure_cost;
 use crate::train::distill::{kd_loss, DistillConfig};
-use crate::train::{evaluate, TrainConfig, Trainer};
+use crate::train::{evaluate, evaluate_ood, TrainConfig, Trainer};
 
 /// A model being trained on a dataset held in wasm memory.
 #[wasm_bindgen]
@@ -115,6 +115,27 @@ impl TrainerHandle {
         self.metrics.test_accuracy = Some(e.accuracy);
         self.metrics.test_images = Some(e.images);
         Ok(e.accuracy)
+    }
+
+    /// Accuracy of the current model on an out-of-domain set (binary form, [`crate::data::ood`]),
+    /// prepared as an upload would be: `{set, accuracy, images, unreadable}`. The exported
+    /// manifest's `metrics.ood` records it by set name.
+    pub fn evaluate_ood(&mut self, set: &[u8]) -> Result<JsValue, JsError> {
+        let data = Dataset::from_bytes(set).map_err(js_err)?;
+        let model = self.trainer.model().map_err(js_err)?;
+        let score = evaluate_ood(&model, &data, None).map_err(js_err)?;
+        let all = self
+            .metrics
+            .extra
+            .entry("ood")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(all) = all {
+            all.insert(
+                score.set.clone(),
+                serde_json::to_value(&score).map_err(js_err)?,
+            );
+        }
+        to_js(&score)
     }
 
     /// Adds `value` (JSON) under `key` to the exported manifest's training record (the page

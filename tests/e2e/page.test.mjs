@@ -228,6 +228,7 @@ async function retrainLive(page, shipped, t0) {
       weights: w.name, weightBytes: w.bytes.length, manifestFile: m.name,
       manifestName: manifest.name, accuracy: manifest.metrics?.test_accuracy, rounds: manifest.cost?.rounds,
       teacher: manifest.training?.teacher, visible: !document.getElementById('s-downloads').hidden,
+      ood: s?.ood, manifestOod: manifest.metrics?.ood, result: document.getElementById('s-result').textContent,
     };
   });
   check('retraining with KD gives a model in the list, with safetensors + manifest downloads',
@@ -236,6 +237,12 @@ async function retrainLive(page, shipped, t0) {
       && trained.rounds > 0 && trained.teacher === 'mnist-softmax',
     err || `${JSON.stringify(trained)}, whole flow ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (err) return;
+  const oodNames = (trained.ood ?? []).map((o) => o.set).join(',');
+  check('the retrained model is scored on the out-of-domain sets, in the page and its manifest',
+    oodNames === 'mnist-fonts,mnist-drawn,mnist-upload'
+      && trained.ood.every((o) => o.accuracy >= 0 && o.accuracy <= 1 && o.images >= 500
+        && trained.manifestOod?.[o.set]?.accuracy === o.accuracy && trained.result.includes(o.set)),
+    `${JSON.stringify(trained.ood)}; ${trained.result}`);
   const listed = await page.waitForFunction((name) => [...document.querySelectorAll('#family td:first-child span')]
     .some((span) => span.title === name), trained.name, { timeout: 30000 }).then(() => true, () => false);
   const pareto = await page.evaluate(() => ({
@@ -442,6 +449,30 @@ try {
   const drawn = await results(page);
   check('the drawing is classified privately, same as plaintext', !drawErr && drawn.priv === drawn.plain,
     drawErr || `private ${drawn.priv}, plaintext ${drawn.plain}`);
+  // Several digits drawn with the mouse, as a person would (issue #13): each one is read as
+  // the digit drawn, in plaintext and privately.
+  const ring = (cx, cy, rx, ry, n) => Array.from({ length: n + 1 }, (_, i) => {
+    const a = (2 * Math.PI * i) / n - Math.PI / 2;
+    return [cx + rx * Math.cos(a), cy + ry * Math.sin(a)];
+  });
+  const digits = [
+    [0, [ring(0.5, 0.5, 0.2, 0.3, 20)]],
+    [1, [[[0.47, 0.18], [0.52, 0.5], [0.53, 0.84]]]],
+    [2, [[[0.3, 0.3], [0.38, 0.18], [0.55, 0.15], [0.68, 0.25], [0.66, 0.42], [0.3, 0.82], [0.72, 0.82]]]],
+    [3, [[[0.3, 0.2], [0.6, 0.16], [0.7, 0.3], [0.48, 0.47], [0.7, 0.62], [0.65, 0.8], [0.3, 0.84]]]],
+    [4, [[[0.55, 0.16], [0.27, 0.6], [0.75, 0.6]], [[0.6, 0.35], [0.6, 0.86]]]],
+    [7, [[[0.27, 0.2], [0.72, 0.2], [0.45, 0.86]]]],
+  ];
+  const misread = [];
+  for (const [digit, strokes] of digits) {
+    await page.click('#clear');
+    for (const stroke of strokes) await drawStroke(page, stroke);
+    const e = await classifyBy(page, () => page.click('#classify'));
+    const r = await results(page);
+    if (e || r.plain !== digit || r.priv !== digit) misread.push(`${digit}: ${e || `plaintext ${r.plain}, private ${r.priv}`}`);
+  }
+  check(`digits drawn with the mouse (${digits.map((d) => d[0]).join(' ')}) are read as drawn, privately and in plaintext`,
+    misread.length === 0, misread.join('; '));
   await page.screenshot({ path: `${ARTIFACTS}/page.png`, fullPage: true });
 
   // Upload: a sample test image as a 28x28 PNG file, then a file that is not an image.

@@ -11,9 +11,11 @@
 //                 penalty, latency?}; reply: the last progress
 //   'binarise' {mu, perLayer} -> {mu, per_layer, plan, rsattn_units, units, cost}
 //   'retrain'  {train, size, test: Uint8Array, config, plan, settings (JSON), teacher: {weights,
-//              manifest}, distill (JSON), record: {key: JSON string}, name}
+//              manifest}, distill (JSON), record: {key: JSON string}, name, ood: [Uint8Array]
+//              (out-of-domain sets)}
 //              -> progress {step, total, epoch, loss, accuracy, lr, images_per_sec};
-//                 reply: {accuracy, weights: Uint8Array, manifest: string} (or {stopped: true})
+//                 reply: {accuracy, ood: [{set, accuracy, images, unreadable}], weights:
+//                 Uint8Array, manifest: string} (or {stopped: true})
 //   'stop'     ends the running search or retraining after its current slice.
 import init, { SearchHandle, TrainerHandle, dataset_subset } from '../../pkg/mpcvit.js';
 import { serve, REQUEST } from '../protocol.js';
@@ -62,8 +64,9 @@ serve({
       const { stopped } = await runSlices(t, progress);
       if (stopped) return { stopped: true };
       const accuracy = t.evaluate(m.test);
+      const ood = (m.ood ?? []).map((set) => t.evaluate_ood(set));
       const { weights, manifest } = t.export(m.name);
-      return { accuracy, weights, manifest };
+      return { accuracy, ood, weights, manifest };
     } finally {
       t.free();
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use mpcvit::data::{self, ood, Split};
 use mpcvit::io;
 use mpcvit::model::ViT;
-use mpcvit::train::evaluate;
+use mpcvit::train::{evaluate, evaluate_ood};
 use mpcvit::{Error, Result};
 
 /// Arguments of `mpcvit eval`.
@@ -97,17 +97,13 @@ fn run_ood(args: &EvalArgs, names: &[String]) -> Result<()> {
         }
         let mut cells = Vec::new();
         for set in &sets {
-            let (mut prepared, rejected) = ood::prepare(set, vit.config.image_size)?;
-            if let Some(n) = args.limit {
-                prepared = prepared.take(n);
-            }
-            let e = evaluate(&vit, &prepared, 256)?;
-            let note = if rejected > 0 {
-                format!(" ({rejected} unreadable)")
+            let score = evaluate_ood(&vit, set, args.limit)?;
+            let note = if score.unreadable > 0 {
+                format!(" ({} unreadable)", score.unreadable)
             } else {
                 String::new()
             };
-            cells.push(format!("{:.2}{note}", 100.0 * e.accuracy));
+            cells.push(format!("{:.2}{note}", 100.0 * score.accuracy));
         }
         println!("| {} | {} |", manifest.name, cells.join(" | "));
     }
