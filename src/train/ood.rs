@@ -26,12 +26,15 @@ pub struct OodScore {
 
 /// `vit`'s accuracy on `set`, on its first `limit` images when given.
 pub fn evaluate_ood(vit: &ViT, set: &Dataset, limit: Option<usize>) -> Result<OodScore> {
-    let (mut prepared, mut unreadable) = ood::prepare(set, vit.config.image_size)?;
-    if let Some(n) = limit {
-        prepared = prepared.take(n);
-        // The rejected images are counted over the whole set; recount over the first `n`.
-        unreadable = ood::prepare(&set.take(n), vit.config.image_size)?.1;
-    }
+    let first;
+    let set = match limit {
+        Some(n) => {
+            first = set.take(n);
+            &first
+        }
+        None => set,
+    };
+    let (prepared, unreadable) = ood::prepare(set, vit.config.image_size)?;
     let e = evaluate(vit, &prepared, 256)?;
     Ok(OodScore {
         set: set.name.clone(),
