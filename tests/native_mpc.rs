@@ -1340,15 +1340,16 @@ fn meter_labels_and_profiles() {
     let x = arr(&[1.0, -2.0, 3.0, -4.0]);
     let o = run_op(TruncMode::Local, &[(0, x)], |p, xs| {
         Box::pin(async move {
-            p.push_label("layer 0");
-            p.push_label("head 1");
-            let r = pr::relu(p, &xs[0]).await?;
-            p.pop_label();
-            p.pop_label();
-            p.push_label("layer 1");
-            let s = pr::square(p, &r).await?;
-            p.pop_label();
-            Ok(s)
+            let r = {
+                let mut layer = p.scoped("layer 0");
+                let mut head = layer.scoped("head 1");
+                pr::relu(&mut head, &xs[0]).await?
+            };
+            // A protocol that fails inside a scope still leaves its label: the square below
+            // is attributed to "layer 1", not to "failed/layer 1".
+            let wrong = pr::mul(&mut p.scoped("failed"), &r, &r.slice_axis(0, 0, 3)?).await;
+            assert!(matches!(wrong, Err(mpcvit::Error::ShapeMismatch { .. })));
+            pr::square(&mut p.scoped("layer 1"), &r).await
         })
     });
     let r = &o.joint;
@@ -1361,15 +1362,17 @@ fn meter_labels_and_profiles() {
         as_cost(&r.with_label_prefix("layer 1")),
         square_cost(TruncMode::Local, 4)
     );
+    // The refused product is a call that cost nothing, under its own label.
+    assert_eq!(as_cost(&r.with_label_prefix("failed")), Default::default());
     let by_op = r.by_op();
     assert_eq!(
         by_op.iter().map(|(o, _)| o.as_str()).collect::<Vec<_>>(),
-        vec!["relu", "square"]
+        vec!["mul", "relu", "square"]
     );
-    assert_eq!(by_op[0].1.calls, 1);
+    assert_eq!(by_op[1].1.calls, 1);
     let leaf: Vec<String> = r.by_leaf_op().into_iter().map(|(o, _)| o).collect();
-    assert_eq!(leaf, vec!["relu".to_string(), "square".to_string()]);
-    assert_eq!(r.by_labels(1).len(), 2);
+    assert_eq!(leaf, ["mul", "relu", "square"].map(String::from));
+    assert_eq!(r.by_labels(1).len(), 3);
     let t = r.total();
     let wan = mpcvit::mpc::NetworkProfile::wan();
     let est = t.estimate(&wan);

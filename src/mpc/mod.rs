@@ -64,7 +64,8 @@ pub mod websocket;
 pub use dealer::{Dealer, DealerClient};
 pub use meter::{Meter, NetworkProfile, Report, Stats};
 pub use party::{
-    local_pair, local_pair_with, Party, ProtocolFamily, SessionConfig, SessionSeeds, TruncMode,
+    local_pair, local_pair_with, LabelScope, Party, ProtocolFamily, SessionConfig, SessionSeeds,
+    TruncMode,
 };
 pub use prg::{Prg, Seed};
 pub use ring::FixedPoint;

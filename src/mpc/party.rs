@@ -151,7 +151,7 @@ pub struct Party {
     transport: Option<Box<dyn Transport>>,
     corr: DealerClient,
     local: Option<Prg>,
-    /// The cost meter (labels: [`Party::push_label`]).
+    /// The cost meter (labels: [`Party::scoped`]).
     pub meter: Meter,
     send_seq: u64,
     recv_seq: u64,
@@ -246,14 +246,12 @@ impl Party {
         self.cfg.fixed
     }
 
-    /// Enters a caller context for the meter (`"layer 3"`, `"head 1"`).
-    pub fn push_label(&mut self, label: impl Into<String>) {
+    /// Enters a caller context for the meter (`"layer 3"`, `"head 1"`) until the returned scope
+    /// is dropped: every cost metered through the scope is attributed under `label`, and the
+    /// label is left on every path out of the scope, `?` and early returns included.
+    pub fn scoped(&mut self, label: impl Into<String>) -> LabelScope<'_> {
         self.meter.push_label(label);
-    }
-
-    /// Leaves the innermost caller context.
-    pub fn pop_label(&mut self) {
-        self.meter.pop_label();
+        LabelScope { party: self }
     }
 
     /// `n` words from the private PRG (the dealer's run has none and never needs one).
@@ -360,6 +358,31 @@ pub fn local_pair_with(
         seeds.local1,
     )?;
     Ok((p0, p1))
+}
+
+/// A party inside a meter label (see [`Party::scoped`]); dereferences to the party and leaves the
+/// label when dropped.
+pub struct LabelScope<'a> {
+    party: &'a mut Party,
+}
+
+impl std::ops::Deref for LabelScope<'_> {
+    type Target = Party;
+    fn deref(&self) -> &Party {
+        self.party
+    }
+}
+
+impl std::ops::DerefMut for LabelScope<'_> {
+    fn deref_mut(&mut self) -> &mut Party {
+        self.party
+    }
+}
+
+impl Drop for LabelScope<'_> {
+    fn drop(&mut self) {
+        self.party.meter.pop_label();
+    }
 }
 
 #[cfg(test)]

@@ -136,27 +136,34 @@ async fn attention(
         }
     }
     if !lin_heads.is_empty() {
-        p.push_label("linformer heads");
+        let mut p = p.scoped("linformer heads");
         let (qs, ks, vs) = (
             heads_of(&q, &lin_heads)?,
             heads_of(&k, &lin_heads)?,
             heads_of(&v, &lin_heads)?,
         );
-        let o = linformer(p, &qs, &ks, &vs, &w.linformer_e, &w.linformer_f, scale_qk).await?;
+        let o = linformer(
+            &mut p,
+            &qs,
+            &ks,
+            &vs,
+            &w.linformer_e,
+            &w.linformer_f,
+            scale_qk,
+        )
+        .await?;
         scatter_rows(&mut out, &lin_heads, &o)?;
-        p.pop_label();
     }
     if !xnorm_heads.is_empty() {
-        p.push_label("xnorm heads");
+        let mut p = p.scoped("xnorm heads");
         let (qs, ks, vs) = (
             heads_of(&q, &xnorm_heads)?,
             heads_of(&k, &xnorm_heads)?,
             heads_of(&v, &xnorm_heads)?,
         );
         let gamma = w.xnorm_gamma.select_rows(&xnorm_heads)?;
-        let o = xnorm(p, &qs, &ks, &vs, &gamma, XNORM_EPS as f64).await?;
+        let o = xnorm(&mut p, &qs, &ks, &vs, &gamma, XNORM_EPS as f64).await?;
         scatter_rows(&mut out, &xnorm_heads, &o)?;
-        p.pop_label();
     }
     scale_and_map_heads(p, kinds, [&q, &k, &v], &scale_heads, &map_heads, &mut out).await?;
     out.permute(&[1, 0, 2])?.reshape(&[n, heads * dk])
@@ -181,7 +188,7 @@ async fn scale_and_map_heads(
     }
     let (n, dk) = (q.shape()[1], q.shape()[2]);
     let scale_qk = 1.0 / (dk as f64).sqrt();
-    p.push_label(match (scale_heads.is_empty(), map_heads.is_empty()) {
+    let p = &mut *p.scoped(match (scale_heads.is_empty(), map_heads.is_empty()) {
         (false, true) => "scale heads",
         (true, false) => "map heads",
         _ => "scale + map heads",
@@ -247,7 +254,6 @@ async fn scale_and_map_heads(
     for (hs, o) in present.zip(&outputs) {
         scatter_rows(out, hs, o)?;
     }
-    p.pop_label();
     Ok(())
 }
 
@@ -280,15 +286,14 @@ async fn map_rows(
     }
     let mut pm = ArithShare::zeros(&[map_heads.len() * n, n]);
     for (name, (variant, rows)) in groups {
-        p.push_label(name);
+        let mut p = p.scoped(name);
         let sr = if rows.len() == flat.shape()[0] {
             flat.clone()
         } else {
             flat.select_rows(&rows)?
         };
-        let m = attention_map(p, variant, &sr).await?;
+        let m = attention_map(&mut p, variant, &sr).await?;
         scatter_rows(&mut pm, &rows, &m)?;
-        p.pop_label();
     }
     pm.reshape(&[map_heads.len(), n, n])
 }
@@ -317,25 +322,21 @@ async fn mlp(
         ));
     }
     if lin_rows.is_empty() {
-        p.push_label("gelu tokens");
+        let p = &mut *p.scoped("gelu tokens");
         let h = norm_linear(p, x, &w.fc1_w, &w.fc1_b).await?;
         let h = gelu(p, &h).await?;
-        let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await;
-        p.pop_label();
-        return y;
+        return linear(p, &h, &w.fc2_w, &w.fc2_b).await;
     }
     let (wf, bf) = w
         .fused
         .as_ref()
         .ok_or_else(|| Error::Config("linearised tokens without fused weights".into()))?;
     if gelu_rows.is_empty() {
-        p.push_label("linear tokens");
+        let p = &mut *p.scoped("linear tokens");
         let pre = norm_linear(p, x, wf, bf).await?;
-        let y = relu(p, &pre).await;
-        p.pop_label();
-        return y;
+        return relu(p, &pre).await;
     }
-    p.push_label("gelu + linear tokens");
+    let p = &mut *p.scoped("gelu + linear tokens");
     let maps = [
         FoldedLinear {
             rows: Some(&gelu_rows),
@@ -348,16 +349,10 @@ async fn mlp(
             b: bf,
         },
     ];
-    let r = async {
-        let mut pre = layer_norm_linear(p, x, &maps, LN_EPS as f64).await?;
-        let lin_pre = pre.remove(1);
-        let (h, lin) = gelu_relu(p, &pre.remove(0), &lin_pre).await?;
-        let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await?;
-        Ok::<_, Error>((y, lin))
-    }
-    .await;
-    p.pop_label();
-    let (y, lin) = r?;
+    let mut pre = layer_norm_linear(p, x, &maps, LN_EPS as f64).await?;
+    let lin_pre = pre.remove(1);
+    let (h, lin) = gelu_relu(p, &pre.remove(0), &lin_pre).await?;
+    let y = linear(p, &h, &w.fc2_w, &w.fc2_b).await?;
     let mut out = ArithShare::zeros(x.shape());
     scatter_rows(&mut out, &gelu_rows, &y)?;
     scatter_rows(&mut out, &lin_rows, &lin)?;
@@ -406,10 +401,7 @@ pub async fn forward_observed(
     on_stage: &mut dyn FnMut(Stage),
 ) -> Result<ArithShare> {
     on_stage(Stage::Embed);
-    p.push_label("embed");
-    let emb = embed_image(p, cfg, w, image).await;
-    p.pop_label();
-    let emb = emb?;
+    let emb = embed_image(&mut p.scoped("embed"), cfg, w, image).await?;
     let cls = w.cls_token.reshape(&[1, cfg.dim])?;
     let mut x = ArithShare::concat(0, &[&cls, &emb])?.add(&w.pos_embed)?;
     for (l, b) in w.blocks.iter().enumerate() {
@@ -417,23 +409,18 @@ pub async fn forward_observed(
             layer: l,
             layers: w.blocks.len(),
         });
-        p.push_label(format!("layer {l}"));
-        p.push_label("attention");
-        let qkv = norm_linear(p, &x, &b.qkv_w, &b.qkv_b).await?;
-        let a = attention(p, cfg, &arch.heads[l], b, &qkv).await?;
-        let a = linear(p, &a, &b.proj_w, &b.proj_b).await?;
-        x = x.add(&a)?;
-        p.pop_label();
-        p.push_label("mlp");
-        let m = mlp(p, &arch.mlp[l], b, &x).await?;
+        let mut layer = p.scoped(format!("layer {l}"));
+        {
+            let p = &mut *layer.scoped("attention");
+            let qkv = norm_linear(p, &x, &b.qkv_w, &b.qkv_b).await?;
+            let a = attention(p, cfg, &arch.heads[l], b, &qkv).await?;
+            let a = linear(p, &a, &b.proj_w, &b.proj_b).await?;
+            x = x.add(&a)?;
+        }
+        let m = mlp(&mut layer.scoped("mlp"), &arch.mlp[l], b, &x).await?;
         x = x.add(&m)?;
-        p.pop_label();
-        p.pop_label();
     }
     on_stage(Stage::Head);
-    p.push_label("head");
     let cls = x.slice_axis(0, 0, 1)?;
-    let logits = norm_linear(p, &cls, &w.head_w, &w.head_b).await?;
-    p.pop_label();
-    Ok(logits)
+    norm_linear(&mut p.scoped("head"), &cls, &w.head_w, &w.head_b).await
 }

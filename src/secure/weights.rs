@@ -99,10 +99,7 @@ pub async fn share_weights(
             "party 1 must provide the model weights".into(),
         ));
     }
-    p.push_label("weights");
-    let r = share_all(p, cfg, plan, source, mine).await;
-    p.pop_label();
-    r
+    share_all(&mut p.scoped("weights"), cfg, plan, source, mine).await
 }
 
 async fn share_all(
