@@ -20,6 +20,17 @@ pub enum Error {
         /// The shape (or size) it was given.
         got: String,
     },
+    /// A model tensor (weights, gradients, moments) whose shape is not the one its config
+    /// needs.
+    #[error("tensor `{tensor}` has shape {got:?}, expected {expected:?}")]
+    TensorShape {
+        /// The tensor's file name (`blocks.0.attn.qkv.weight`).
+        tensor: String,
+        /// The shape the config needs.
+        expected: Vec<usize>,
+        /// The shape it has.
+        got: Vec<usize>,
+    },
     /// An ndarray shape error (a buffer that does not fill the shape it is viewed as).
     #[error("tensor shape: {0}")]
     Ndarray(#[from] ndarray::ShapeError),

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
-use super::weights::{from_safetensors, to_safetensors, zero_params};
+use super::weights::{from_safetensors, to_safetensors};
+use crate::model::vit::check_param_shapes;
 use crate::model::Params;
 use crate::{Error, Result};
 
@@ -86,24 +87,8 @@ pub fn model_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 /// two paths.
 pub fn save_model(dir: &Path, manifest: &Manifest, params: &Params) -> Result<(PathBuf, PathBuf)> {
     let json = manifest.to_json()?;
-    let template = zero_params(&manifest.config)?;
-    let mut shapes = Vec::new();
-    template.for_each(|n, t| shapes.push((n.to_string(), t.shape().to_vec())));
-    let mut actual = Vec::new();
-    params.for_each(|n, t| actual.push((n.to_string(), t.shape().to_vec())));
-    if shapes.len() != actual.len() {
-        return Err(Error::Model(format!(
-            "{} tensors, the config needs {} (depth {})",
-            actual.len(),
-            shapes.len(),
-            manifest.config.depth
-        )));
-    }
-    if let Some(((n, want), (_, got))) = shapes.iter().zip(&actual).find(|(a, b)| a != b) {
-        return Err(Error::Model(format!(
-            "tensor `{n}` has shape {got:?}, the config needs {want:?}"
-        )));
-    }
+    manifest.config.validate()?;
+    check_param_shapes(&manifest.config, params)?;
     let bytes = to_safetensors(
         params,
         &[("name", &manifest.name), ("dataset", &manifest.dataset)],

@@ -84,11 +84,11 @@ pub fn from_safetensors(bytes: &[u8], cfg: &ViTConfig) -> Result<Params> {
                 )));
             }
             if view.shape() != t.shape() {
-                return Err(Error::Model(format!(
-                    "tensor `{name}` has shape {:?}, expected {:?}",
-                    view.shape(),
-                    t.shape()
-                )));
+                return Err(Error::TensorShape {
+                    tensor: name.to_string(),
+                    expected: t.shape().to_vec(),
+                    got: view.shape().to_vec(),
+                });
             }
             let data = view.data();
             if data.len() != t.len() * 4 {
@@ -183,11 +183,17 @@ mod tests {
             "{err}"
         );
         let wider = ViTConfig { classes: 4, ..cfg };
-        let err = from_safetensors(&bytes, &wider).unwrap_err().to_string();
-        assert!(
-            err.contains("`head.weight` has shape [8, 3], expected [8, 4]"),
-            "{err}"
-        );
+        match from_safetensors(&bytes, &wider) {
+            Err(Error::TensorShape {
+                tensor,
+                expected,
+                got,
+            }) => {
+                assert_eq!(tensor, "head.weight");
+                assert_eq!((expected, got), (vec![8, 4], vec![8, 3]));
+            }
+            other => panic!("expected Error::TensorShape, got {other:?}"),
+        }
     }
 
     #[test]

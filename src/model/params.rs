@@ -16,69 +16,160 @@
 //! | `blocks.{i}.mlp.fc2.weight`, `.mlp.fc2.bias` | `[K, C]`, `[C]` |
 //! | `norm.weight`, `norm.bias` | `[C]` |
 //! | `head.weight`, `head.bias` | `[C, classes]`, `[classes]` |
+//!
+//! One type, generic over the element, holds the weights (`Params<f32>`, the default), their
+//! gradients and AdamW's moments; [`Params::map`] derives one from another. Each struct's
+//! fields, their file names and their order are written once, in [`param_struct!`], which
+//! generates the named views (shared and mutable) and the map from that one list, so no code
+//! depends on an order written twice. The secure side does not hold a `Params<Share>`: it shares
+//! the folded inference map built from these tensors (`secure::weights`), not the tensors.
 
 use ndarray::{Array1, Array2, ArrayViewD, ArrayViewMutD};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
 use super::ViTConfig;
+use crate::{Error, Result};
 
-/// Parameters of one transformer block.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BlockParams {
-    /// LayerNorm 1 gain `[C]` (`norm1.weight`).
-    pub norm1_w: Array1<f32>,
-    /// LayerNorm 1 bias `[C]`.
-    pub norm1_b: Array1<f32>,
-    /// Q, K, V projection `[C, 3C]` (`attn.qkv.weight`).
-    pub qkv_w: Array2<f32>,
-    /// Q, K, V bias `[3C]`.
-    pub qkv_b: Array1<f32>,
-    /// Attention output projection `[C, C]` (`attn.proj.weight`).
-    pub proj_w: Array2<f32>,
-    /// Output projection bias `[C]`.
-    pub proj_b: Array1<f32>,
-    /// Linformer key projection `E` `[k, n]` (Linformer heads only).
-    pub linformer_e: Array2<f32>,
-    /// Linformer value projection `F` `[k, n]` (Linformer heads only).
-    pub linformer_f: Array2<f32>,
-    /// XNorm gain per head `[heads]` (XNorm heads only).
-    pub xnorm_gamma: Array1<f32>,
-    /// LayerNorm 2 gain `[C]`.
-    pub norm2_w: Array1<f32>,
-    /// LayerNorm 2 bias `[C]`.
-    pub norm2_b: Array1<f32>,
-    /// MLP first layer `[C, K]` (`mlp.fc1.weight`).
-    pub fc1_w: Array2<f32>,
-    /// MLP first bias `[K]`.
-    pub fc1_b: Array1<f32>,
-    /// MLP second layer `[K, C]` (`mlp.fc2.weight`).
-    pub fc2_w: Array2<f32>,
-    /// MLP second bias `[C]`.
-    pub fc2_b: Array1<f32>,
+/// Declares a parameter struct generic over its element `T` (default `f32`) from one list of
+/// `field: Array1 | Array2 = "file name"` entries, optionally followed by `[blocks]`, a
+/// `Vec<BlockParams>` field and more entries (the order of the weight file's table above),
+/// and generates from that list:
+/// * `tensors` / `tensors_mut`: every tensor with its file name, in list order;
+/// * `map`: the same structure with `f` applied to every element.
+macro_rules! param_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* $field:ident : $arr:ident = $file:literal, )*
+            $( [blocks]
+               $(#[$bmeta:meta])* $blocks:ident : Vec<$block:ident>,
+               $( $(#[$ameta:meta])* $afield:ident : $aarr:ident = $afile:literal, )*
+            )?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $name<T = f32> {
+            $( $(#[$fmeta])* pub $field: $arr<T>, )*
+            $(
+                $(#[$bmeta])* pub $blocks: Vec<$block<T>>,
+                $( $(#[$ameta])* pub $afield: $aarr<T>, )*
+            )?
+        }
+
+        impl<T> $name<T> {
+            /// Every tensor with its file name, in file order.
+            pub fn tensors(&self) -> Vec<(String, ArrayViewD<'_, T>)> {
+                #[allow(unused_mut)]
+                let mut out = vec![$( ($file.to_string(), self.$field.view().into_dyn()), )*];
+                $(
+                    for (i, b) in self.$blocks.iter().enumerate() {
+                        out.extend(
+                            b.tensors()
+                                .into_iter()
+                                .map(|(name, t)| (format!("blocks.{i}.{name}"), t)),
+                        );
+                    }
+                    out.extend([$( ($afile.to_string(), self.$afield.view().into_dyn()), )*]);
+                )?
+                out
+            }
+
+            /// Every tensor mutably with its file name, in the order of `tensors`.
+            pub fn tensors_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, T>)> {
+                #[allow(unused_mut)]
+                let mut out =
+                    vec![$( ($file.to_string(), self.$field.view_mut().into_dyn()), )*];
+                $(
+                    for (i, b) in self.$blocks.iter_mut().enumerate() {
+                        out.extend(
+                            b.tensors_mut()
+                                .into_iter()
+                                .map(|(name, t)| (format!("blocks.{i}.{name}"), t)),
+                        );
+                    }
+                    out.extend(
+                        [$( ($afile.to_string(), self.$afield.view_mut().into_dyn()), )*],
+                    );
+                )?
+                out
+            }
+
+            /// The same tensors with `f` applied to every element (gradients and moments are
+            /// `map`s of the weights; so is a cast to another element type).
+            pub fn map<U>(&self, mut f: impl FnMut(&T) -> U) -> $name<U> {
+                $name {
+                    $( $field: self.$field.map(&mut f), )*
+                    $(
+                        $blocks: self.$blocks.iter().map(|b| b.map(&mut f)).collect(),
+                        $( $afield: self.$afield.map(&mut f), )*
+                    )?
+                }
+            }
+        }
+    };
 }
 
-/// All parameters of a ViT. The same type holds gradients and optimiser moments.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Params {
-    /// Patch embedding `[patch*patch*channels, C]` (`patch_embed.weight`).
-    pub patch_w: Array2<f32>,
-    /// Patch embedding bias `[C]`.
-    pub patch_b: Array1<f32>,
-    /// The class token `[C]`.
-    pub cls_token: Array1<f32>,
-    /// Learned position embedding `[n, C]`.
-    pub pos_embed: Array2<f32>,
-    /// The transformer blocks, in order.
-    pub blocks: Vec<BlockParams>,
-    /// Final LayerNorm gain `[C]` (`norm.weight`).
-    pub norm_w: Array1<f32>,
-    /// Final LayerNorm bias `[C]`.
-    pub norm_b: Array1<f32>,
-    /// Classifier `[C, classes]` (`head.weight`).
-    pub head_w: Array2<f32>,
-    /// Classifier bias `[classes]`.
-    pub head_b: Array1<f32>,
+param_struct! {
+    /// Parameters of one transformer block.
+    pub struct BlockParams {
+        /// LayerNorm 1 gain `[C]`.
+        norm1_w: Array1 = "norm1.weight",
+        /// LayerNorm 1 bias `[C]`.
+        norm1_b: Array1 = "norm1.bias",
+        /// Q, K, V projection `[C, 3C]`.
+        qkv_w: Array2 = "attn.qkv.weight",
+        /// Q, K, V bias `[3C]`.
+        qkv_b: Array1 = "attn.qkv.bias",
+        /// Attention output projection `[C, C]`.
+        proj_w: Array2 = "attn.proj.weight",
+        /// Output projection bias `[C]`.
+        proj_b: Array1 = "attn.proj.bias",
+        /// Linformer key projection `E` `[k, n]` (Linformer heads only).
+        linformer_e: Array2 = "attn.linformer_e",
+        /// Linformer value projection `F` `[k, n]` (Linformer heads only).
+        linformer_f: Array2 = "attn.linformer_f",
+        /// XNorm gain per head `[heads]` (XNorm heads only).
+        xnorm_gamma: Array1 = "attn.xnorm_gamma",
+        /// LayerNorm 2 gain `[C]`.
+        norm2_w: Array1 = "norm2.weight",
+        /// LayerNorm 2 bias `[C]`.
+        norm2_b: Array1 = "norm2.bias",
+        /// MLP first layer `[C, K]`.
+        fc1_w: Array2 = "mlp.fc1.weight",
+        /// MLP first bias `[K]`.
+        fc1_b: Array1 = "mlp.fc1.bias",
+        /// MLP second layer `[K, C]`.
+        fc2_w: Array2 = "mlp.fc2.weight",
+        /// MLP second bias `[C]`.
+        fc2_b: Array1 = "mlp.fc2.bias",
+    }
+}
+
+param_struct! {
+    /// All parameters of a ViT; with `T = f32` the weights, their gradients or AdamW's moments.
+    pub struct Params {
+        /// Patch embedding `[patch*patch*channels, C]`.
+        patch_w: Array2 = "patch_embed.weight",
+        /// Patch embedding bias `[C]`.
+        patch_b: Array1 = "patch_embed.bias",
+        /// The class token `[C]`.
+        cls_token: Array1 = "cls_token",
+        /// Learned position embedding `[n, C]`.
+        pos_embed: Array2 = "pos_embed",
+        [blocks]
+        /// The transformer blocks, in order.
+        blocks: Vec<BlockParams>,
+        /// Final LayerNorm gain `[C]`.
+        norm_w: Array1 = "norm.weight",
+        /// Final LayerNorm bias `[C]`.
+        norm_b: Array1 = "norm.bias",
+        /// Classifier `[C, classes]`.
+        head_w: Array2 = "head.weight",
+        /// Classifier bias `[classes]`.
+        head_b: Array1 = "head.bias",
+    }
 }
 
 fn normal2(rng: &mut impl Rng, rows: usize, cols: usize, std: f32) -> Array2<f32> {
@@ -94,6 +185,7 @@ fn normal1(rng: &mut impl Rng, len: usize, std: f32) -> Array1<f32> {
 impl Params {
     /// Fresh parameters: truncated-free normal(0, 0.02) weights as in ViT, zero biases, unit
     /// LayerNorm gains, XNorm gains of 1, Linformer projections averaging neighbouring tokens.
+    /// This is the one source of the tensors' shapes for a config.
     pub fn init(cfg: &ViTConfig, rng: &mut impl Rng) -> Self {
         let (c, n, k, hid) = (cfg.dim, cfg.tokens(), cfg.linformer_k, cfg.hidden());
         let std = 0.02;
@@ -128,89 +220,18 @@ impl Params {
             head_b: Array1::zeros(cfg.classes),
         }
     }
+}
 
-    /// A tensor of zeros shaped like every parameter (for gradients and moments).
-    pub fn zeros_like(&self) -> Self {
-        let mut z = self.clone();
-        z.for_each_mut(|_, mut t| t.fill(0.0));
-        z
-    }
-
-    /// Every tensor with its file name, in a fixed order.
-    pub fn tensors(&self) -> Vec<(String, ArrayViewD<'_, f32>)> {
-        let mut out = vec![
-            (
-                "patch_embed.weight".to_string(),
-                self.patch_w.view().into_dyn(),
-            ),
-            (
-                "patch_embed.bias".to_string(),
-                self.patch_b.view().into_dyn(),
-            ),
-            ("cls_token".to_string(), self.cls_token.view().into_dyn()),
-            ("pos_embed".to_string(), self.pos_embed.view().into_dyn()),
-        ];
-        for (i, b) in self.blocks.iter().enumerate() {
-            out.extend(
-                b.named()
-                    .into_iter()
-                    .map(|(name, t)| (format!("blocks.{i}.{name}"), t)),
-            );
-        }
-        out.extend([
-            ("norm.weight".to_string(), self.norm_w.view().into_dyn()),
-            ("norm.bias".to_string(), self.norm_b.view().into_dyn()),
-            ("head.weight".to_string(), self.head_w.view().into_dyn()),
-            ("head.bias".to_string(), self.head_b.view().into_dyn()),
-        ]);
-        out
-    }
-
-    /// Every tensor mutably with its file name, in the order of [`Params::tensors`].
-    pub fn tensors_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f32>)> {
-        let mut out = vec![
-            (
-                "patch_embed.weight".to_string(),
-                self.patch_w.view_mut().into_dyn(),
-            ),
-            (
-                "patch_embed.bias".to_string(),
-                self.patch_b.view_mut().into_dyn(),
-            ),
-            (
-                "cls_token".to_string(),
-                self.cls_token.view_mut().into_dyn(),
-            ),
-            (
-                "pos_embed".to_string(),
-                self.pos_embed.view_mut().into_dyn(),
-            ),
-        ];
-        for (i, b) in self.blocks.iter_mut().enumerate() {
-            out.extend(
-                b.named_mut()
-                    .into_iter()
-                    .map(|(name, t)| (format!("blocks.{i}.{name}"), t)),
-            );
-        }
-        out.extend([
-            ("norm.weight".to_string(), self.norm_w.view_mut().into_dyn()),
-            ("norm.bias".to_string(), self.norm_b.view_mut().into_dyn()),
-            ("head.weight".to_string(), self.head_w.view_mut().into_dyn()),
-            ("head.bias".to_string(), self.head_b.view_mut().into_dyn()),
-        ]);
-        out
-    }
-
+impl<T> Params<T> {
     /// Visits every tensor with its file name, in the order of [`Params::tensors`].
-    pub fn for_each(&self, mut f: impl FnMut(&str, ArrayViewD<'_, f32>)) {
+    pub fn for_each(&self, mut f: impl FnMut(&str, ArrayViewD<'_, T>)) {
         for (name, t) in self.tensors() {
             f(&name, t);
         }
     }
 
     /// Visits every tensor mutably with its file name, in the order of [`Params::tensors`].
-    pub fn for_each_mut(&mut self, mut f: impl FnMut(&str, ArrayViewMutD<'_, f32>)) {
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&str, ArrayViewMutD<'_, T>)) {
         for (name, t) in self.tensors_mut() {
             f(&name, t);
         }
@@ -218,51 +239,48 @@ impl Params {
 
     /// Total number of scalars.
     pub fn count(&self) -> usize {
-        let mut n = 0;
-        self.for_each(|_, t| n += t.len());
-        n
+        self.tensors().iter().map(|(_, t)| t.len()).sum()
+    }
+
+    /// Every tensor's file name and shape, in the order of [`Params::tensors`].
+    pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let views = self.tensors();
+        views
+            .into_iter()
+            .map(|(name, t)| (name, t.shape().to_vec()))
+            .collect()
+    }
+
+    /// Checks that these tensors have exactly the names and shapes of `want` (for instance
+    /// [`Params::init`] of a config), naming the first that differs.
+    pub fn check_shapes<U>(&self, want: &Params<U>) -> Result<()> {
+        if self.blocks.len() != want.blocks.len() {
+            return Err(Error::shape(
+                "model blocks",
+                want.blocks.len(),
+                self.blocks.len(),
+            ));
+        }
+        let first_difference = want
+            .shapes()
+            .into_iter()
+            .zip(self.shapes())
+            .find(|(w, g)| w != g);
+        match first_difference {
+            None => Ok(()),
+            Some(((tensor, expected), (_, got))) => Err(Error::TensorShape {
+                tensor,
+                expected,
+                got,
+            }),
+        }
     }
 }
 
-impl BlockParams {
-    fn named(&self) -> [(&'static str, ArrayViewD<'_, f32>); 15] {
-        [
-            ("norm1.weight", self.norm1_w.view().into_dyn()),
-            ("norm1.bias", self.norm1_b.view().into_dyn()),
-            ("attn.qkv.weight", self.qkv_w.view().into_dyn()),
-            ("attn.qkv.bias", self.qkv_b.view().into_dyn()),
-            ("attn.proj.weight", self.proj_w.view().into_dyn()),
-            ("attn.proj.bias", self.proj_b.view().into_dyn()),
-            ("attn.linformer_e", self.linformer_e.view().into_dyn()),
-            ("attn.linformer_f", self.linformer_f.view().into_dyn()),
-            ("attn.xnorm_gamma", self.xnorm_gamma.view().into_dyn()),
-            ("norm2.weight", self.norm2_w.view().into_dyn()),
-            ("norm2.bias", self.norm2_b.view().into_dyn()),
-            ("mlp.fc1.weight", self.fc1_w.view().into_dyn()),
-            ("mlp.fc1.bias", self.fc1_b.view().into_dyn()),
-            ("mlp.fc2.weight", self.fc2_w.view().into_dyn()),
-            ("mlp.fc2.bias", self.fc2_b.view().into_dyn()),
-        ]
-    }
-
-    fn named_mut(&mut self) -> [(&'static str, ArrayViewMutD<'_, f32>); 15] {
-        [
-            ("norm1.weight", self.norm1_w.view_mut().into_dyn()),
-            ("norm1.bias", self.norm1_b.view_mut().into_dyn()),
-            ("attn.qkv.weight", self.qkv_w.view_mut().into_dyn()),
-            ("attn.qkv.bias", self.qkv_b.view_mut().into_dyn()),
-            ("attn.proj.weight", self.proj_w.view_mut().into_dyn()),
-            ("attn.proj.bias", self.proj_b.view_mut().into_dyn()),
-            ("attn.linformer_e", self.linformer_e.view_mut().into_dyn()),
-            ("attn.linformer_f", self.linformer_f.view_mut().into_dyn()),
-            ("attn.xnorm_gamma", self.xnorm_gamma.view_mut().into_dyn()),
-            ("norm2.weight", self.norm2_w.view_mut().into_dyn()),
-            ("norm2.bias", self.norm2_b.view_mut().into_dyn()),
-            ("mlp.fc1.weight", self.fc1_w.view_mut().into_dyn()),
-            ("mlp.fc1.bias", self.fc1_b.view_mut().into_dyn()),
-            ("mlp.fc2.weight", self.fc2_w.view_mut().into_dyn()),
-            ("mlp.fc2.bias", self.fc2_b.view_mut().into_dyn()),
-        ]
+impl<T: Clone + Default> Params<T> {
+    /// The same shapes filled with `T::default()` (zero for numbers: gradients and moments).
+    pub fn zeros_like(&self) -> Self {
+        self.map(|_| T::default())
     }
 }
 
@@ -287,5 +305,55 @@ mod tests {
         assert_eq!(sorted.len(), names.len());
         assert_eq!(names.len(), 4 + 15 * cfg.depth + 4);
         assert!(p.count() > 100_000);
+        // The file table's order: embedding, blocks, final norm and head.
+        assert_eq!(names[0], "patch_embed.weight");
+        assert_eq!(names[4], "blocks.0.norm1.weight");
+        assert_eq!(names[names.len() - 1], "head.bias");
+    }
+
+    #[test]
+    fn map_keeps_names_and_shapes_and_changes_the_elements() {
+        let cfg = ViTConfig::tiny();
+        let p = Params::init(&cfg, &mut ChaCha8Rng::seed_from_u64(2));
+        let doubled: Params<f64> = p.map(|&v| 2.0 * v as f64);
+        assert_eq!(doubled.shapes(), p.shapes());
+        for ((_, a), (_, b)) in p.tensors().into_iter().zip(doubled.tensors()) {
+            assert!(a.iter().zip(b.iter()).all(|(&x, &y)| y == 2.0 * x as f64));
+        }
+        let zeros = p.zeros_like();
+        assert_eq!(zeros.shapes(), p.shapes());
+        assert!(zeros
+            .tensors()
+            .iter()
+            .all(|(_, t)| t.iter().all(|&v| v == 0.0)));
+    }
+
+    #[test]
+    fn check_shapes_names_the_first_tensor_that_differs() {
+        let cfg = ViTConfig::tiny();
+        let want = Params::init(&cfg, &mut ChaCha8Rng::seed_from_u64(3));
+        assert!(want.zeros_like().check_shapes(&want).is_ok());
+        let mut bad = want.clone();
+        bad.blocks[0].fc1_b = Array1::zeros(bad.blocks[0].fc1_b.len() + 1);
+        match bad.check_shapes(&want) {
+            Err(Error::TensorShape {
+                tensor,
+                expected,
+                got,
+            }) => {
+                assert_eq!(tensor, "blocks.0.mlp.fc1.bias");
+                assert_eq!(got, vec![expected[0] + 1]);
+            }
+            other => panic!("expected a tensor shape error, got {other:?}"),
+        }
+        let mut shallow = want.clone();
+        shallow.blocks.pop();
+        assert!(matches!(
+            shallow.check_shapes(&want),
+            Err(Error::ShapeMismatch {
+                op: "model blocks",
+                ..
+            })
+        ));
     }
 }

@@ -273,40 +273,8 @@ impl ViT {
 
 /// Checks every tensor's shape against the config, naming the first that differs.
 pub fn check_param_shapes(cfg: &ViTConfig, params: &Params) -> Result<()> {
-    let mut rng = rand_chacha::ChaCha8Rng::from_seed_u64(0);
-    let want = Params::init(cfg, &mut rng);
-    let mut shapes = Vec::new();
-    want.for_each(|name, t| shapes.push((name.to_string(), t.shape().to_vec())));
-    if params.blocks.len() != cfg.depth {
-        return Err(Error::Model(format!(
-            "{} blocks, config says {}",
-            params.blocks.len(),
-            cfg.depth
-        )));
-    }
-    let mut i = 0;
-    let mut err = None;
-    params.for_each(|name, t| {
-        if err.is_none() && (shapes[i].0 != name || shapes[i].1 != t.shape()) {
-            err = Some(Error::Model(format!(
-                "tensor {name}: shape {:?}, expected {:?}",
-                t.shape(),
-                shapes[i].1
-            )));
-        }
-        i += 1;
-    });
-    err.map_or(Ok(()), Err)
-}
-
-trait FromSeedU64 {
-    fn from_seed_u64(seed: u64) -> Self;
-}
-
-impl FromSeedU64 for rand_chacha::ChaCha8Rng {
-    fn from_seed_u64(seed: u64) -> Self {
-        rand::SeedableRng::seed_from_u64(seed)
-    }
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    params.check_shapes(&Params::init(cfg, &mut rng))
 }
 
 #[cfg(test)]

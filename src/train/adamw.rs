@@ -41,18 +41,8 @@ impl AdamW {
     /// Restores the moments and step count of a checkpoint; the shapes must be this
     /// optimiser's.
     pub fn restore(&mut self, m: &Params, v: &Params, t: u32) -> crate::Result<()> {
-        for (name, moment) in [("first", m), ("second", v)] {
-            let mut want = Vec::new();
-            self.m
-                .for_each(|n, x| want.push((n.to_string(), x.shape().to_vec())));
-            let mut got = Vec::new();
-            moment.for_each(|n, x| got.push((n.to_string(), x.shape().to_vec())));
-            if want != got {
-                return Err(crate::Error::Model(format!(
-                    "the checkpoint's {name} moments do not match the model's tensors"
-                )));
-            }
-        }
+        m.check_shapes(&self.m)?;
+        v.check_shapes(&self.v)?;
         self.m = m.clone();
         self.v = v.clone();
         self.t = t;
