@@ -9,6 +9,34 @@ pub enum Error {
     /// A model configuration or attention plan that cannot describe a ViT.
     #[error("invalid config: {0}")]
     Config(String),
+    /// A setting outside the values it accepts: a config size, a training hyper-parameter, an
+    /// augmentation strength, a protocol parameter, a party id.
+    #[error("{setting} is {value}, expected {expected}")]
+    OutOfRange {
+        /// The setting, as the user names it (`dim`, `augmentation 'rotate'`, `--mu`).
+        setting: String,
+        /// The value given.
+        value: String,
+        /// What it accepts (`at most 1024`, `0 to 180`, `0 or 1`).
+        expected: String,
+    },
+    /// A network address, URL, listener or TLS set-up that cannot be used.
+    #[error("network endpoint: {0}")]
+    Endpoint(String),
+    /// A training or search checkpoint that does not fit the run resuming it.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The operating system gave no randomness (`getrandom` failed).
+    #[error("no OS randomness: {0}")]
+    Randomness(String),
+    /// A valid request this path cannot serve (a relaxed plan run privately, a colour model for
+    /// a greyscale drawing, ...): what, and what to do instead.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// A command line or call that is incomplete or contradictory (which option is missing or
+    /// conflicts).
+    #[error("{0}")]
+    Usage(String),
     /// A tensor, image or buffer whose shape or size does not fit an operation (candle's
     /// `ShapeMismatch`): which operation, what it expected and what it got.
     #[error("{op}: expected {expected}, got {got}")]
@@ -90,6 +118,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// An [`Error::OutOfRange`] for `setting`.
+    pub fn out_of_range(
+        setting: impl std::fmt::Display,
+        value: impl std::fmt::Display,
+        expected: impl std::fmt::Display,
+    ) -> Self {
+        Error::OutOfRange {
+            setting: setting.to_string(),
+            value: value.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
     /// A [`Error::ShapeMismatch`] for operation `op`.
     pub fn shape(
         op: &'static str,

@@ -167,7 +167,7 @@ impl Party {
         local_seed: Seed,
     ) -> Result<Party> {
         if id > 1 {
-            return Err(Error::Config(format!("party id must be 0 or 1, got {id}")));
+            return Err(Error::out_of_range("party id", id, "0 or 1"));
         }
         Ok(Party {
             id,

@@ -31,8 +31,7 @@ impl Seed {
     /// A fresh seed from the operating system's CSPRNG.
     pub fn from_os() -> Result<Seed> {
         let mut s = [0u8; 32];
-        getrandom::fill(&mut s)
-            .map_err(|e| Error::Protocol(format!("no OS randomness available: {e}")))?;
+        getrandom::fill(&mut s).map_err(|e| Error::Randomness(e.to_string()))?;
         Ok(Seed(s))
     }
 

@@ -36,9 +36,11 @@ impl FixedPoint {
     /// A configuration with `frac_bits` fractional bits (1..=30: products need `2F < 62`).
     pub fn new(frac_bits: u32) -> Result<Self> {
         if !(1..=30).contains(&frac_bits) {
-            return Err(Error::Config(format!(
-                "fixed point needs 1..=30 fractional bits, got {frac_bits}"
-            )));
+            return Err(Error::out_of_range(
+                "fixed-point fractional bits",
+                frac_bits,
+                "1 to 30",
+            ));
         }
         Ok(FixedPoint { frac_bits })
     }

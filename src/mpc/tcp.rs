@@ -77,7 +77,11 @@ impl TcpTransport {
     /// Wraps a connected stream.
     pub fn with_limits(stream: TcpStream, limits: TcpLimits) -> Result<Self> {
         if limits.max_frame > MAX_FRAME || limits.read_ahead == 0 || limits.write_queue == 0 {
-            return Err(Error::Config(format!("invalid TCP limits {limits:?}")));
+            return Err(Error::out_of_range(
+                "TCP limits",
+                format!("{limits:?}"),
+                format!("positive limits, frames of at most {MAX_FRAME} bytes"),
+            ));
         }
         stream.set_nodelay(true)?;
         let mut reader = stream.try_clone()?;

@@ -67,9 +67,11 @@ impl WsTransport {
         timeout: Duration,
     ) -> Result<WsTransport> {
         if limits.read_ahead == 0 || limits.write_queue == 0 || limits.max_frame == 0 {
-            return Err(Error::Config(format!(
-                "invalid WebSocket limits {limits:?}"
-            )));
+            return Err(Error::out_of_range(
+                "WebSocket limits",
+                format!("{limits:?}"),
+                "every limit positive",
+            ));
         }
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
@@ -208,13 +210,13 @@ async fn connect_stream(
                     .await
                     .map(|(ws, _)| Socket::Plain(ws))
                     .map_err(ws_err("upgrade")),
-                    (true, None) => Err(Error::Config(format!(
+                    (true, None) => Err(Error::Endpoint(format!(
                         "{url}: a wss:// URL needs a TLS configuration"
                     ))),
                     (true, Some(tls)) => {
                         let name = rustls::pki_types::ServerName::try_from(target.host.clone())
                             .map_err(|e| {
-                                Error::Config(format!("{url}: bad TLS server name: {e}"))
+                                Error::Endpoint(format!("{url}: bad TLS server name: {e}"))
                             })?;
                         let tls = tokio_rustls::TlsConnector::from(tls)
                             .connect(name, stream)
@@ -339,7 +341,7 @@ pub struct WsUrl {
 impl WsUrl {
     /// Parses `ws://host[:port][/path]` or `wss://…`.
     pub fn parse(url: &str) -> Result<WsUrl> {
-        let bad = |why: &str| Error::Config(format!("'{url}' is not a WebSocket URL: {why}"));
+        let bad = |why: &str| Error::Endpoint(format!("'{url}' is not a WebSocket URL: {why}"));
         let uri: tokio_tungstenite::tungstenite::http::Uri =
             url.parse().map_err(|e| bad(&format!("{e}")))?;
         let secure = match uri.scheme_str() {
@@ -363,10 +365,10 @@ impl WsUrl {
         use std::net::ToSocketAddrs;
         let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
             .to_socket_addrs()
-            .map_err(|e| Error::Config(format!("cannot resolve '{}': {e}", self.host)))?
+            .map_err(|e| Error::Endpoint(format!("cannot resolve '{}': {e}", self.host)))?
             .collect();
         if addrs.is_empty() {
-            return Err(Error::Config(format!(
+            return Err(Error::Endpoint(format!(
                 "'{}' resolves to no address",
                 self.host
             )));
@@ -493,7 +495,7 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port), ("::1", 9000));
         for bad in ["http://x:1", "127.0.0.1:80", "ws://", ""] {
             assert!(
-                matches!(WsUrl::parse(bad), Err(Error::Config(_))),
+                matches!(WsUrl::parse(bad), Err(Error::Endpoint(_))),
                 "{bad} parsed"
             );
         }

@@ -50,7 +50,7 @@ pub async fn attention_map(
             metered!(p, "square_attn", scale_by(p, q, inv_n).await)
         }
         Attention::ScaleAttn => metered!(p, "scale_attn", scale_by(p, s.clone(), inv_n).await),
-        Attention::Linformer | Attention::XNorm => Err(Error::Config(format!(
+        Attention::Linformer | Attention::XNorm => Err(Error::Unsupported(format!(
             "{} attention is not a row map",
             variant.name()
         ))),

@@ -119,7 +119,7 @@ async fn attention(
             HeadKind::XNorm => xnorm_heads.push(h),
             HeadKind::Rows(rows) => {
                 if rows.iter().any(|r| matches!(r, RowFn::Mix(_))) {
-                    return Err(Error::Config(
+                    return Err(Error::Unsupported(
                         "a searched (relaxed) head cannot run privately: binarise the plan first"
                             .into(),
                     ));
@@ -317,7 +317,7 @@ async fn mlp(
         .filter(|&t| modes[t] == TokenMlp::Linear)
         .collect();
     if gelu_rows.len() + lin_rows.len() != modes.len() {
-        return Err(Error::Config(
+        return Err(Error::Unsupported(
             "a searched (relaxed) GeLU cannot run privately: binarise the plan first".into(),
         ));
     }
@@ -330,7 +330,7 @@ async fn mlp(
     let (wf, bf) = w
         .fused
         .as_ref()
-        .ok_or_else(|| Error::Config("linearised tokens without fused weights".into()))?;
+        .ok_or_else(|| Error::Unsupported("linearised tokens without fused weights".into()))?;
     if gelu_rows.is_empty() {
         let p = &mut *p.scoped("linear tokens");
         let pre = norm_linear(p, x, wf, bf).await?;

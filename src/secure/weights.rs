@@ -95,7 +95,7 @@ pub async fn share_weights(
     let source = params.unwrap_or(&shapes);
     let mine = p.id() == owner && !p.is_dealer();
     if mine && params.is_none() {
-        return Err(Error::Config(
+        return Err(Error::Usage(
             "party 1 must provide the model weights".into(),
         ));
     }

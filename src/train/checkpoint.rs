@@ -41,7 +41,7 @@ impl RngState {
         let pos: u128 = self
             .word_pos
             .parse()
-            .map_err(|_| Error::Config(format!("bad PRG position '{}'", self.word_pos)))?;
+            .map_err(|_| Error::Checkpoint(format!("bad PRG position '{}'", self.word_pos)))?;
         let mut rng = ChaCha8Rng::from_seed(self.seed);
         rng.set_stream(self.stream);
         rng.set_word_pos(pos);

@@ -37,11 +37,14 @@ impl DistillConfig {
             .iter()
             .all(|w| w.is_finite() && *w >= 0.0);
         if !weights_ok || !self.temperature.is_finite() || self.temperature <= 0.0 {
-            return Err(Error::Config(format!(
-                "distillation weights must be >= 0 and the temperature > 0 (chi {}, beta {}, \
-                 gamma {}, temperature {})",
-                self.chi, self.beta, self.gamma, self.temperature
-            )));
+            return Err(Error::out_of_range(
+                "distillation (chi, beta, gamma, temperature)",
+                format!(
+                    "({}, {}, {}, {})",
+                    self.chi, self.beta, self.gamma, self.temperature
+                ),
+                "weights >= 0 and the temperature > 0",
+            ));
         }
         Ok(())
     }
@@ -164,18 +167,21 @@ pub fn kd_loss<'t>(
     if (t.image_size, t.channels, t.classes)
         != (student.image_size, student.channels, student.classes)
     {
-        return Err(Error::Config(
-            "teacher and student differ in input size or classes".into(),
+        return Err(Error::shape(
+            "distillation: the student's (image size, channels, classes)",
+            format!("the teacher's {:?}", (t.image_size, t.channels, t.classes)),
+            format!(
+                "{:?}",
+                (student.image_size, student.channels, student.classes)
+            ),
         ));
     }
     if cfg.gamma != 0.0 && (t.tokens(), t.dim) != (student.tokens(), student.dim) {
-        return Err(Error::Config(format!(
-            "feature distillation needs equal tokens x width: teacher {} x {}, student {} x {}",
-            t.tokens(),
-            t.dim,
-            student.tokens(),
-            student.dim
-        )));
+        return Err(Error::shape(
+            "feature distillation: the student's tokens x width",
+            format!("the teacher's {} x {}", t.tokens(), t.dim),
+            format!("{} x {}", student.tokens(), student.dim),
+        ));
     }
     Ok(move |batch: &Batch<'_>| {
         let (t_logits, t_trace) = forward_trace(
@@ -226,7 +232,7 @@ mod tests {
             },
         ] {
             let e = bad.validate().unwrap_err();
-            assert!(matches!(e, Error::Config(_)), "{e}");
+            assert!(matches!(e, Error::OutOfRange { .. }), "{e}");
             assert!(e.to_string().contains("temperature > 0"), "{e}");
         }
     }

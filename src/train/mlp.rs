@@ -46,7 +46,7 @@ impl Mlp {
     fn init(inputs: usize, hidden: usize, classes: usize, rng: &mut impl Rng) -> Result<Self> {
         let he = |fan_in: usize| {
             Normal::new(0.0f32, (2.0 / fan_in as f32).sqrt())
-                .map_err(|e| Error::Config(e.to_string()))
+                .map_err(|e| Error::out_of_range("initial weight std", e, "finite"))
         };
         let (n1, n2) = (he(inputs)?, he(hidden)?);
         Ok(Mlp {
@@ -79,8 +79,16 @@ impl Mlp {
     /// Trains a perceptron on `data` with `cfg`.
     pub fn train(data: &Dataset, cfg: &MlpConfig) -> Result<Self> {
         if data.is_empty() || cfg.epochs == 0 || cfg.batch_size == 0 || cfg.hidden == 0 {
-            return Err(Error::Config(
-                "the reference needs data, epochs, a batch size and hidden units".into(),
+            return Err(Error::out_of_range(
+                "reference (images, epochs, batch size, hidden units)",
+                format!(
+                    "({}, {}, {}, {})",
+                    data.len(),
+                    cfg.epochs,
+                    cfg.batch_size,
+                    cfg.hidden
+                ),
+                "each positive",
             ));
         }
         cfg.augment.validate()?;

@@ -169,8 +169,10 @@ impl Search {
     /// Wraps a trainer whose plan is ignored: every head becomes a searched mix.
     pub fn new(trainer: Trainer, config: SearchConfig) -> Result<Self> {
         if !(config.lambda >= 0.0 && config.alpha_lr > 0.0) {
-            return Err(Error::Config(
-                "lambda must be non-negative and alpha_lr positive".into(),
+            return Err(Error::out_of_range(
+                "search (lambda, alpha_lr)",
+                format!("({}, {})", config.lambda, config.alpha_lr),
+                "lambda >= 0 and alpha_lr > 0",
             ));
         }
         let cfg = &trainer.config;
@@ -290,10 +292,10 @@ impl Search {
     /// Continues the search of `ck` (same settings and search space).
     pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
         let s = ck.state.search.as_ref().ok_or_else(|| {
-            Error::Config("the checkpoint is of a training run, not of a search".into())
+            Error::Checkpoint("the checkpoint is of a training run, not of a search".into())
         })?;
         if s.config != self.config {
-            return Err(Error::Config(format!(
+            return Err(Error::Checkpoint(format!(
                 "the checkpoint's search settings ({}) differ from these ({})",
                 serde_json::to_string(&s.config)?,
                 serde_json::to_string(&self.config)?
@@ -304,7 +306,7 @@ impl Search {
             || s.alpha_adam.m.len() != self.alphas.len()
             || s.beta_adam.m.len() != self.beta_opt.m.len()
         {
-            return Err(Error::Config(
+            return Err(Error::Checkpoint(
                 "the checkpoint's search space (granularity, GeLU search) differs from this one"
                     .into(),
             ));

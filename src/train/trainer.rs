@@ -56,13 +56,17 @@ impl TrainConfig {
     /// Rejects settings that cannot train.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 || self.batch_size == 0 {
-            return Err(Error::Config(
-                "epochs and batch_size must be positive".into(),
+            return Err(Error::out_of_range(
+                "epochs, batch_size",
+                format!("{}, {}", self.epochs, self.batch_size),
+                "both positive",
             ));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) || self.min_lr < 0.0 || self.weight_decay < 0.0 {
-            return Err(Error::Config(
-                "learning rates must be positive and weight decay non-negative".into(),
+            return Err(Error::out_of_range(
+                "lr, min_lr, weight_decay",
+                format!("{}, {}, {}", self.lr, self.min_lr, self.weight_decay),
+                "lr > 0, min_lr >= 0, weight_decay >= 0",
             ));
         }
         self.augment.validate()
@@ -72,7 +76,7 @@ impl TrainConfig {
 /// A seed from the operating system's CSPRNG.
 pub fn os_seed() -> Result<u64> {
     let mut b = [0u8; 8];
-    getrandom::fill(&mut b).map_err(|e| Error::Config(format!("no OS randomness: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| Error::Randomness(e.to_string()))?;
     Ok(u64::from_le_bytes(b))
 }
 
@@ -302,7 +306,7 @@ impl Trainer {
     /// the next data order is drawn from the saved PRG.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
         if self.cursor != 0 || !self.step.is_multiple_of(self.steps_per_epoch) {
-            return Err(Error::Config(format!(
+            return Err(Error::Checkpoint(format!(
                 "a checkpoint is taken at the end of an epoch, not at step {}",
                 self.step
             )));
@@ -330,21 +334,21 @@ impl Trainer {
     pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
         let st = &ck.state;
         if st.format != super::checkpoint::FORMAT {
-            return Err(Error::Config(format!(
+            return Err(Error::Checkpoint(format!(
                 "checkpoint format '{}', expected '{}'",
                 st.format,
                 super::checkpoint::FORMAT
             )));
         }
         if st.train != self.train {
-            return Err(Error::Config(format!(
+            return Err(Error::Checkpoint(format!(
                 "the checkpoint was made with different training settings ({}), not these ({})",
                 serde_json::to_string(&st.train)?,
                 serde_json::to_string(&self.train)?
             )));
         }
         if st.steps > self.total_steps() || !st.steps.is_multiple_of(self.steps_per_epoch) {
-            return Err(Error::Config(format!(
+            return Err(Error::Checkpoint(format!(
                 "the checkpoint is at step {}, which is not the end of an epoch of this run \
                  ({} steps per epoch; was the training set the same?)",
                 st.steps, self.steps_per_epoch

@@ -77,7 +77,7 @@ impl Input {
                 height,
             } => {
                 if cfg.channels != 1 {
-                    return Err(Error::Config(format!(
+                    return Err(Error::Unsupported(format!(
                         "drawn and uploaded images need a greyscale model; the server's expects \
                          {} channels",
                         cfg.channels
@@ -110,7 +110,7 @@ fn same_service(a: &str, b: &str) -> crate::Result<bool> {
     let parse = |u: &str| {
         web_sys::Url::new(u.trim())
             .map(|u| (u.protocol(), u.hostname().to_lowercase(), u.port()))
-            .map_err(|_| Error::Config(format!("'{u}' is not a URL")))
+            .map_err(|_| Error::Endpoint(format!("'{u}' is not a URL")))
     };
     Ok(parse(a)? == parse(b)?)
 }

@@ -46,12 +46,12 @@ impl BrowserSocket {
     pub(crate) async fn connect(url: &str, what: &str) -> Result<BrowserSocket> {
         let peer = format!("the {what} at {url}");
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(Error::Config(format!(
+            return Err(Error::Endpoint(format!(
                 "{url}: the {what}'s address must start with ws:// or wss://"
             )));
         }
         let ws = WebSocket::new(url)
-            .map_err(|e| Error::Config(format!("cannot open {peer}: {}", js_text(&e))))?;
+            .map_err(|e| Error::Endpoint(format!("cannot open {peer}: {}", js_text(&e))))?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let (tx, rx) = unbounded::<Result<Vec<u8>>>();
         let (opened_tx, opened_rx) = oneshot::channel::<Result<()>>();

@@ -105,9 +105,7 @@ fn paper(args: &PaperArgs) -> Result<()> {
     use mpcvit::model::ViTConfig;
     use mpcvit::secure::paper::{format_paper_table, paper_table};
     if let Some(bad) = args.mu.iter().find(|m| !(0.0..=1.0).contains(*m)) {
-        return Err(mpcvit::Error::Config(format!(
-            "--mu {bad} is not in [0, 1]"
-        )));
+        return Err(mpcvit::Error::out_of_range("--mu", bad, "0 to 1"));
     }
     let mut configs = vec![("CIFAR ViT (7x4x256, 65 tokens)", ViTConfig::paper_cifar())];
     if !args.cifar_only {
@@ -209,7 +207,7 @@ fn protocols(args: &ProtocolArgs) -> Result<()> {
             .get(i)
             .filter(|f| f.protocol == r.protocol)
             .ok_or_else(|| {
-                mpcvit::Error::Config(format!("the fss table has no row {}", r.protocol))
+                mpcvit::Error::Unsupported(format!("the fss table has no row {}", r.protocol))
             })?;
         let online = |b: &BenchRow| (b.bytes_p0_to_p1 + b.bytes_p1_to_p0) as f64 / 1e3;
         println!(

@@ -91,16 +91,16 @@ fn decode(path: &Path) -> Result<Source> {
 
 fn sample(spec: &str, data_dir: &Path) -> Result<Source> {
     let (name, index) = spec.split_once(':').ok_or_else(|| {
-        Error::Config(format!(
+        Error::Usage(format!(
             "--sample {spec}: expected DATASET:INDEX, e.g. mnist:3"
         ))
     })?;
     let index: usize = index
         .parse()
-        .map_err(|_| Error::Config(format!("--sample {spec}: '{index}' is not an index")))?;
+        .map_err(|_| Error::Usage(format!("--sample {spec}: '{index}' is not an index")))?;
     let dataset = data::load(data_dir, name, Split::Test)?;
     if index >= dataset.len() {
-        return Err(Error::Config(format!(
+        return Err(Error::Usage(format!(
             "--sample {spec}: the {name} test split has {} images",
             dataset.len()
         )));
@@ -114,7 +114,7 @@ fn sample(spec: &str, data_dir: &Path) -> Result<Source> {
 
 pub fn run(args: ClassifyArgs) -> Result<()> {
     if args.images.is_empty() && args.sample.is_empty() {
-        return Err(Error::Config(
+        return Err(Error::Usage(
             "nothing to classify: give image files and/or --sample DATASET:INDEX".into(),
         ));
     }
@@ -208,7 +208,7 @@ impl Source {
         match self {
             Source::File(path, w, h, rgba) => {
                 if cfg.channels != 1 {
-                    return Err(Error::Config(format!(
+                    return Err(Error::Unsupported(format!(
                         "image files need a greyscale model; the server's expects {} channels",
                         cfg.channels
                     )));

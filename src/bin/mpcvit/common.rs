@@ -112,7 +112,7 @@ impl RunArgs {
         }
         match load_checkpoint(dir, stem, cfg)? {
             Some(ck) => Ok(Some(ck)),
-            None => Err(Error::Config(format!(
+            None => Err(Error::Checkpoint(format!(
                 "--resume: no checkpoint {} to resume from",
                 checkpoint_dir(dir, stem).display()
             ))),
@@ -364,14 +364,14 @@ pub fn node_json<T: serde::de::DeserializeOwned>(script: &str, args: &[String]) 
         .arg(script)
         .args(args)
         .output()
-        .map_err(|e| Error::Config(format!("cannot run node: {e}")))?;
+        .map_err(|e| Error::Usage(format!("cannot run node: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Config(format!(
+        return Err(Error::Usage(format!(
             "{script} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or_default();
-    serde_json::from_str(line).map_err(|e| Error::Config(format!("{script} printed '{line}': {e}")))
+    serde_json::from_str(line).map_err(|e| Error::Usage(format!("{script} printed '{line}': {e}")))
 }

@@ -43,7 +43,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .map(|m| m.name)
             .collect()
     } else if args.model.is_empty() {
-        return Err(Error::Config("name a model to evaluate".into()));
+        return Err(Error::Usage("name a model to evaluate".into()));
     } else {
         args.model.clone()
     };

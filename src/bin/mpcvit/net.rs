@@ -54,8 +54,10 @@ impl NetArgs {
     /// The library's options.
     pub fn options(&self) -> Result<RemoteOptions> {
         if self.timeout == 0 || self.session_limit == 0 {
-            return Err(Error::Config(
-                "--timeout and --session-limit must be at least 1 second".into(),
+            return Err(Error::out_of_range(
+                "--timeout, --session-limit",
+                format!("{} s, {} s", self.timeout, self.session_limit),
+                "at least 1 second each",
             ));
         }
         let client_tls = match &self.tls_ca {
@@ -76,18 +78,18 @@ impl NetArgs {
             return Ok(None);
         };
         let text = std::fs::read(path).map_err(|e| {
-            Error::Config(format!(
+            Error::Usage(format!(
                 "cannot read the token file {}: {e}",
                 path.display()
             ))
         })?;
         let token = text.trim_ascii();
         if token.len() < 16 {
-            return Err(Error::Config(format!(
-                "the token in {} has {} bytes; use at least 16 random bytes",
-                path.display(),
-                token.len()
-            )));
+            return Err(Error::out_of_range(
+                format!("the token in {}", path.display()),
+                format!("{} bytes", token.len()),
+                "at least 16 random bytes",
+            ));
         }
         Ok(Some(token.to_vec()))
     }

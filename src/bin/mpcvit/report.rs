@@ -76,14 +76,14 @@ fn recost_saved(
 ) -> Result<()> {
     let mut images = FirstTestImages::new(data_dir);
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| Error::Config(format!("no OS randomness: {e}")))?;
+    getrandom::fill(&mut seed).map_err(|e| Error::Randomness(e.to_string()))?;
     let mut rng = rand_chacha::ChaCha12Rng::from_seed(seed);
     for r in rows.iter_mut() {
         let plan = r["plan"].as_str().unwrap_or_default();
         let variant = plan
             .strip_prefix("all ")
             .ok_or_else(|| {
-                Error::Config(format!(
+                Error::Unsupported(format!(
                     "row '{}': only uniform plans (all <variant>) can be re-costed, not '{plan}'",
                     r["model"]
                 ))

@@ -59,12 +59,12 @@ pub fn run(args: RetrainArgs) -> Result<()> {
             let s: SearchResult = read_json(path)?;
             let mu = args
                 .mu
-                .ok_or_else(|| Error::Config("--mu is required with --search".into()))?;
+                .ok_or_else(|| Error::Usage("--mu is required with --search".into()))?;
             let (_, global, per_layer) = s
                 .plans
                 .iter()
                 .find(|(m, _, _)| (m - mu).abs() < 1e-6)
-                .ok_or_else(|| Error::Config(format!("the search has no plan for mu = {mu}")))?
+                .ok_or_else(|| Error::Usage(format!("the search has no plan for mu = {mu}")))?
                 .clone();
             let mut plan = if args.per_layer { per_layer } else { global };
             if args.no_gelu_plan {
@@ -73,10 +73,10 @@ pub fn run(args: RetrainArgs) -> Result<()> {
             (s.config, plan)
         }
         (None, Some(path)) => (run.model_config()?, read_json::<Plan>(path)?),
-        (None, None) => return Err(Error::Config("give --search with --mu, or --plan".into())),
+        (None, None) => return Err(Error::Usage("give --search with --mu, or --plan".into())),
     };
     if args.search.is_some() && (run.dim.is_some() || run.depth.is_some() || run.heads.is_some()) {
-        return Err(Error::Config(
+        return Err(Error::Usage(
             "the model shape comes from the search result".into(),
         ));
     }

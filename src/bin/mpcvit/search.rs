@@ -74,9 +74,11 @@ pub fn parse_granularity(s: &str) -> Result<Granularity> {
         "layer" => Ok(Granularity::Layer),
         "head" => Ok(Granularity::Head),
         "row" => Ok(Granularity::Row),
-        _ => Err(Error::Config(format!(
-            "granularity '{s}': expected layer, head or row"
-        ))),
+        _ => Err(Error::UnknownName {
+            what: "granularity",
+            got: s.to_string(),
+            expected: "layer, head or row",
+        }),
     }
 }
 
@@ -103,7 +105,7 @@ fn checkpoint_place(output: &Path) -> Result<(PathBuf, String)> {
     let stem = output
         .file_stem()
         .and_then(|s| s.to_str())
-        .ok_or_else(|| Error::Config(format!("bad output path {}", output.display())))?;
+        .ok_or_else(|| Error::Usage(format!("bad output path {}", output.display())))?;
     Ok((dir, stem.to_string()))
 }
 

@@ -41,7 +41,7 @@ fn round_robin(n: usize) -> Vec<u8> {
 pub fn font_set(font_files: &[PathBuf], seed: u64) -> Result<Dataset> {
     let fonts = fonts::load_fonts(font_files)?;
     if fonts.is_empty() {
-        return Err(Error::Config("no fonts given".into()));
+        return Err(Error::Usage("no fonts given".into()));
     }
     let mut rng = rng_for(seed, "mnist-fonts");
     let labels = round_robin(FONT_IMAGES);

@@ -42,7 +42,8 @@ pub fn focus_blur(img: &Array2<f32>, sigma: f32) -> Array2<f32> {
 
 /// Adds Gaussian noise of `sigma` grey levels, rounds to bytes.
 fn noisy_bytes(img: &Array2<f32>, sigma: f32, rng: &mut impl Rng) -> Result<Vec<u8>> {
-    let normal = Normal::new(0.0f32, sigma.max(1e-6)).map_err(|e| Error::Config(e.to_string()))?;
+    let normal = Normal::new(0.0f32, sigma.max(1e-6))
+        .map_err(|e| Error::out_of_range("noise sigma", e, "finite"))?;
     Ok(img
         .iter()
         .map(|&v| (v + normal.sample(rng)).round().clamp(0.0, 255.0) as u8)

@@ -96,9 +96,7 @@ async fn share_input_ring_impl(
     shape: &[usize],
 ) -> Result<ArithShare> {
     if owner > 1 {
-        return Err(Error::Config(format!(
-            "input owner must be 0 or 1, got {owner}"
-        )));
+        return Err(Error::out_of_range("input owner", owner, "party 0 or 1"));
     }
     let n: usize = shape.iter().product();
     let mine = p.id() == owner && !p.is_dealer();
@@ -180,7 +178,7 @@ pub async fn reveal(p: &mut Party, x: &ArithShare) -> Result<ArrayD<f64>> {
 /// one way.
 pub async fn reveal_to(p: &mut Party, x: &ArithShare, to: usize) -> Result<Option<ArrayD<f64>>> {
     if to > 1 {
-        return Err(Error::Config(format!("reveal to party {to}")));
+        return Err(Error::out_of_range("reveal to", to, "party 0 or 1"));
     }
     let fp = p.fp();
     metered!(

@@ -123,7 +123,7 @@ async fn trunc_open_in(
         return Ok(TruncStep::Done(xs));
     }
     if bits >= 62 {
-        return Err(Error::Config(format!("cannot truncate by {bits} bits")));
+        return Err(Error::out_of_range("truncation bits", bits, "below 62"));
     }
     let id = p.id();
     match mode {

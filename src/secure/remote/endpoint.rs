@@ -52,7 +52,7 @@ impl Endpoint {
         }
         if let Some((scheme, _)) = text.split_once("://") {
             if scheme != "tcp" {
-                return Err(Error::Config(format!(
+                return Err(Error::Endpoint(format!(
                     "'{text}': the scheme must be tcp://, ws:// or wss://"
                 )));
             }
@@ -63,9 +63,9 @@ impl Endpoint {
         }
         let addr = bare
             .to_socket_addrs()
-            .map_err(|e| Error::Config(format!("cannot resolve address '{text}': {e}")))?
+            .map_err(|e| Error::Endpoint(format!("cannot resolve address '{text}': {e}")))?
             .next()
-            .ok_or_else(|| Error::Config(format!("'{text}' resolves to no address")))?;
+            .ok_or_else(|| Error::Endpoint(format!("'{text}' resolves to no address")))?;
         Ok(Endpoint::Tcp(addr))
     }
 
@@ -152,18 +152,18 @@ impl Listener {
                 (a, ListenKind::Ws(tls))
             }
             (Endpoint::Ws { at: u, .. }, _) if u.secure => {
-                return Err(Error::Config(format!(
+                return Err(Error::Endpoint(format!(
                 "{endpoint}: a wss:// listener needs a certificate and key (--tls-cert, --tls-key)"
             )))
             }
             _ => {
-                return Err(Error::Config(format!(
+                return Err(Error::Endpoint(format!(
                     "{endpoint}: a certificate was given, so listen on a wss:// address"
                 )))
             }
         };
         let tcp = TcpListener::bind(addr)
-            .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|e| Error::Endpoint(format!("cannot listen on {addr}: {e}")))?;
         Ok(Listener { tcp, kind })
     }
 
@@ -247,7 +247,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// its private key (PEM: PKCS#8, PKCS#1 or SEC1).
 pub fn server_tls(cert_pem: &Path, key_pem: &Path) -> Result<Arc<rustls::ServerConfig>> {
     let bad = |what: &str, p: &Path, e: String| {
-        Error::Config(format!("cannot use the TLS {what} {}: {e}", p.display()))
+        Error::Endpoint(format!("cannot use the TLS {what} {}: {e}", p.display()))
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
         .map_err(|e| bad("certificate", cert_pem, e.to_string()))?
@@ -260,7 +260,7 @@ pub fn server_tls(cert_pem: &Path, key_pem: &Path) -> Result<Arc<rustls::ServerC
         PrivateKeyDer::from_pem_file(key_pem).map_err(|e| bad("key", key_pem, e.to_string()))?;
     let config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS: {e}")))?
+        .map_err(|e| Error::Endpoint(format!("TLS: {e}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| bad("certificate and key", cert_pem, e.to_string()))?;
@@ -274,7 +274,7 @@ pub fn client_tls(extra_roots: Option<&Path>) -> Result<Arc<rustls::ClientConfig
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_roots {
         let bad =
-            |e: String| Error::Config(format!("cannot use the TLS root {}: {e}", path.display()));
+            |e: String| Error::Endpoint(format!("cannot use the TLS root {}: {e}", path.display()));
         let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
         let mut added = 0;
         for cert in certs {
@@ -289,7 +289,7 @@ pub fn client_tls(extra_roots: Option<&Path>) -> Result<Arc<rustls::ClientConfig
     }
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS: {e}")))?
+        .map_err(|e| Error::Endpoint(format!("TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -319,7 +319,7 @@ mod tests {
         assert!(!ws.same_service(&Endpoint::parse("127.0.0.1:9001").unwrap()));
         for bad in ["http://x:1", "no port", "ws://"] {
             assert!(
-                matches!(Endpoint::parse(bad), Err(Error::Config(_))),
+                matches!(Endpoint::parse(bad), Err(Error::Endpoint(_))),
                 "{bad} parsed"
             );
         }

@@ -181,7 +181,7 @@ fn concurrent(
 /// measured ones while the server's memory is sampled.
 pub fn drive(target: &Target, image: &[f32], clients: usize, images: usize) -> Result<LoadReport> {
     if clients == 0 || images == 0 {
-        return Err(Error::Config(
+        return Err(Error::Usage(
             "the load test needs at least one client and one image".into(),
         ));
     }
@@ -282,7 +282,11 @@ pub fn listen_address(transport: &str) -> Result<(&'static str, &'static str)> {
     match transport {
         "tcp" => Ok(("tcp", "127.0.0.1:0")),
         "ws" => Ok(("ws", "ws://127.0.0.1:0")),
-        other => Err(Error::Config(format!("transport '{other}': tcp or ws"))),
+        other => Err(Error::UnknownName {
+            what: "transport",
+            got: other.to_string(),
+            expected: "tcp or ws",
+        }),
     }
 }
 

@@ -44,7 +44,7 @@ impl DealerPolicy {
             DealerPolicy::AcceptServers => Ok(hello.dealer.clone()),
             DealerPolicy::Trusted(mine) => {
                 if !same(mine, &hello.dealer)? {
-                    return Err(Error::Config(format!(
+                    return Err(Error::Protocol(format!(
                         "the server uses the dealer at {}, not the one you trust ({mine}): both \
                          parties must use the same dealer",
                         super::wire::printable(&hello.dealer)
@@ -114,10 +114,11 @@ where
 {
     let (cfg, plan) = (&hello.config, &hello.plan);
     if images.is_empty() || images.len() > MAX_IMAGES {
-        return Err(Error::Config(format!(
-            "{} images: one session classifies 1 to {MAX_IMAGES}",
-            images.len()
-        )));
+        return Err(Error::out_of_range(
+            "images in one session",
+            images.len(),
+            format!("1 to {MAX_IMAGES}"),
+        ));
     }
     for (i, img) in images.iter().enumerate() {
         cfg.check_image(img.len()).map_err(|e| match e {

@@ -324,7 +324,7 @@ impl Join {
         self.mac.clear();
         if let Some(t) = token {
             let mut m = HmacSha256::new_from_slice(t)
-                .map_err(|_| Error::Config("the dealer token is not a valid HMAC key".into()))?;
+                .map_err(|_| Error::Usage("the dealer token is not a valid HMAC key".into()))?;
             m.update(&self.mac_input()?);
             self.mac = hex(&m.finalize().into_bytes());
         }
@@ -362,7 +362,7 @@ impl Join {
         }
         if let Some(t) = token {
             let mut m = HmacSha256::new_from_slice(t)
-                .map_err(|_| Error::Config("the dealer token is not a valid HMAC key".into()))?;
+                .map_err(|_| Error::Usage("the dealer token is not a valid HMAC key".into()))?;
             m.update(&self.mac_input()?);
             let mac = unhex(&self.mac).unwrap_or_default();
             if m.verify_slice(&mac).is_err() {

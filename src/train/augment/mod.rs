@@ -138,9 +138,11 @@ impl Augment {
             "none" => Ok(Augment::NONE),
             "default" => Ok(Augment::for_dataset(dataset)),
             "robust" => Ok(Augment::robust(dataset)),
-            other => Err(Error::Config(format!(
-                "unknown augmentation preset '{other}' (none, default, robust)"
-            ))),
+            other => Err(Error::UnknownName {
+                what: "augmentation preset",
+                got: other.to_string(),
+                expected: "none, default or robust",
+            }),
         }
     }
 
@@ -159,16 +161,19 @@ impl Augment {
         ];
         for (name, v, max) in fields {
             if !(v.is_finite() && (0.0..=max).contains(&v)) {
-                return Err(Error::Config(format!(
-                    "augmentation '{name}' is {v}, expected 0 to {max}"
-                )));
+                return Err(Error::out_of_range(
+                    format!("augmentation '{name}'"),
+                    v,
+                    format!("0 to {max}"),
+                ));
             }
         }
         if !(self.elastic_sigma.is_finite() && (0.1..=16.0).contains(&self.elastic_sigma)) {
-            return Err(Error::Config(format!(
-                "augmentation 'elastic_sigma' is {}, expected 0.1 to 16",
-                self.elastic_sigma
-            )));
+            return Err(Error::out_of_range(
+                "augmentation 'elastic_sigma'",
+                self.elastic_sigma,
+                "0.1 to 16",
+            ));
         }
         Ok(())
     }

@@ -26,9 +26,11 @@ pub(crate) fn check_bits(bits: u32) -> Result<()> {
     if (2..=64).contains(&bits) {
         Ok(())
     } else {
-        Err(Error::Config(format!(
-            "fss gate: value width {bits} bits, expected 2 to 64"
-        )))
+        Err(Error::out_of_range(
+            "fss gate value width",
+            bits,
+            "2 to 64 bits",
+        ))
     }
 }
 
