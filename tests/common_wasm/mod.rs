@@ -28,6 +28,29 @@ fn model(attention: Attention) -> (Vec<u8>, String) {
     (to_safetensors(&p, &[]).unwrap(), m.to_json().unwrap())
 }
 
+/// The message of a binding's error. The bindings return `JsError`, which carries the library
+/// error's text, so the text is what tells one kind of error from another here.
+pub(crate) fn error_text<T>(r: Result<T, wasm_bindgen::JsError>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => js_sys::Reflect::get(&JsValue::from(e), &"message".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Asserts that `r` failed with a message containing `want`.
+#[track_caller]
+pub(crate) fn assert_error<T>(r: Result<T, wasm_bindgen::JsError>, want: &str, case: &str) {
+    let text = error_text(r);
+    if !text.contains(want) {
+        wasm_bindgen_test::console_log!(
+            "MISMATCH {case}: expected an error containing {want:?}, got {text:?}"
+        );
+    }
+}
+
 fn field(v: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(v, &name.into()).unwrap()
 }
@@ -106,37 +129,65 @@ fn known_datasets_give_class_names() {
 fn bad_inputs_are_errors_not_panics() {
     let (w, m) = model(Attention::RsAttn);
     let c = Classifier::load(&w, &m).unwrap();
-    assert!(c.classify(&[0u8; 10]).is_err(), "wrong image size");
-    assert!(
-        Classifier::load(&w[..w.len() / 2], &m).is_err(),
-        "truncated weights"
+    assert_error(c.classify(&[0u8; 10]), "expected 64", "wrong image size");
+    assert_error(
+        Classifier::load(&w[..w.len() / 2], &m),
+        "safetensors",
+        "truncated weights",
     );
-    assert!(Classifier::load(b"garbage", &m).is_err(), "garbage weights");
-    assert!(Classifier::load(&[], &m).is_err(), "empty weights");
+    assert_error(
+        Classifier::load(b"garbage", &m),
+        "safetensors",
+        "garbage weights",
+    );
+    assert_error(Classifier::load(&[], &m), "safetensors", "empty weights");
     let mut header = w.clone();
     header[8..16].copy_from_slice(b"{\"x\":!!}");
-    assert!(Classifier::load(&header, &m).is_err(), "corrupt header");
+    assert_error(
+        Classifier::load(&header, &m),
+        "safetensors",
+        "corrupt header",
+    );
     let mut huge = w.clone();
     huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-    assert!(Classifier::load(&huge, &m).is_err(), "absurd header length");
+    assert_error(
+        Classifier::load(&huge, &m),
+        "safetensors",
+        "absurd header length",
+    );
     let other = Manifest::new(
         "other",
         "toy",
         ViTConfig { dim: 32, ..cfg() },
         Plan::uniform(&cfg(), Attention::RsAttn),
     );
-    assert!(
-        Classifier::load(&w, &other.to_json().unwrap()).is_err(),
-        "weights of another shape"
+    assert_error(
+        Classifier::load(&w, &other.to_json().unwrap()),
+        "has shape",
+        "weights of another shape",
     );
-    assert!(c.classify(&[0u8; 65]).is_err(), "one pixel too many");
-    assert!(
-        c.classify_rgba(&[0u8; 12], 4, 4).is_err(),
-        "rgba of the wrong length"
+    assert_error(c.classify(&[0u8; 65]), "expected 64", "one pixel too many");
+    assert_error(
+        c.classify_rgba(&[0u8; 12], 4, 4),
+        "expected 64",
+        "rgba of the wrong length",
     );
-    assert!(c.classify_rgba(&[], 0, 0).is_err(), "empty rgba");
-    assert!(Classifier::load(&w, "{").is_err(), "bad manifest");
-    assert!(c.prepare_rgba(&[0u8; 12], 2, 2).is_err(), "blank drawing");
+    assert_error(c.classify_rgba(&[], 0, 0), "empty", "empty rgba");
+    assert_error(
+        Classifier::load(&w, "{"),
+        "manifest is not valid",
+        "bad manifest",
+    );
+    assert_error(
+        c.prepare_rgba(&[0u8; 12], 2, 2),
+        "expected 16 bytes",
+        "rgba shorter than its size",
+    );
+    assert_error(
+        c.prepare_rgba(&[0u8; 16], 2, 2),
+        "image is blank",
+        "blank drawing",
+    );
 }
 
 #[wasm_bindgen_test]
@@ -213,7 +264,7 @@ fn trainer_reduces_loss_on_a_separable_task() {
     let trained = Classifier::load(&ew, &em).unwrap();
     let r = trained.classify(&data_image(&data, 0)).unwrap();
     assert!(field(&r, "prediction").as_f64().is_some());
-    assert!(t.export("bad name!").is_err(), "an invalid model name");
+    assert_error(t.export("bad name!"), "name", "an invalid model name");
     while !t.done() {
         t.step(50).unwrap();
     }
@@ -222,16 +273,20 @@ fn trainer_reduces_loss_on_a_separable_task() {
         field(&after, "step").as_f64(),
         field(&after, "total").as_f64()
     );
-    assert!(TrainerHandle::new("{}", &plan, train, &data).is_err());
-    assert!(
+    assert_error(
+        TrainerHandle::new("{}", &plan, train, &data),
+        "missing field",
+        "an empty config",
+    );
+    assert_error(
         TrainerHandle::new(
             &serde_json::to_string(&c).unwrap(),
             &plan,
             train,
-            &data[..20]
-        )
-        .is_err(),
-        "truncated dataset"
+            &data[..20],
+        ),
+        "dataset",
+        "truncated dataset",
     );
     let wrong = ViTConfig {
         image_size: 12,
@@ -245,7 +300,11 @@ fn trainer_reduces_loss_on_a_separable_task() {
         &data,
     )
     .unwrap();
-    assert!(t.step(1).is_err(), "8x8 images for a 12x12 model");
+    assert_error(
+        t.step(1),
+        "expected 1x12x12 images",
+        "8x8 images for a 12x12 model",
+    );
 }
 
 /// Image `i` of a dataset in its binary form, as the model's input bytes.
@@ -392,21 +451,21 @@ async fn classify_over_ports(protocols: &str) {
     // A wrong-sized image fails before any message is sent.
     let (a, _b) = channel();
     let (d, _e) = channel();
-    assert!(run_client(
+    let wrong_size = run_client(
         manifest.clone(),
         vec![0u8; 10],
         a,
         d,
         JsValue::NULL,
         None,
-        Some(protocols.to_string())
+        Some(protocols.to_string()),
     )
-    .await
-    .is_err());
+    .await;
+    assert_error(wrong_size, "expected 64", "a wrong-sized image");
     // So does a family the library does not have.
     let (a, _b) = channel();
     let (d, _e) = channel();
-    let err = run_client(
+    let garbled = run_client(
         manifest,
         pixels,
         a,
@@ -415,14 +474,8 @@ async fn classify_over_ports(protocols: &str) {
         None,
         Some("garbled".into()),
     )
-    .await
-    .map_err(JsValue::from)
-    .unwrap_err();
-    let msg = js_sys::Reflect::get(&err, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_default();
-    assert!(msg.contains("classic or fss"), "{msg}");
+    .await;
+    assert_error(garbled, "classic or fss", "an unknown protocol family");
 }
 
 #[wasm_bindgen_test]

@@ -11,6 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
+use super::assert_error;
+
 fn cfg() -> String {
     serde_json::to_string(&ViTConfig::tiny()).unwrap()
 }
@@ -185,51 +187,70 @@ fn retrain_with_a_teacher_exports_a_model_the_classifier_loads() {
 #[wasm_bindgen_test]
 fn bad_search_and_retrain_inputs_are_errors_not_panics() {
     let data = toy(32);
-    let bad = |search: &str| SearchHandle::new(&cfg(), &train(1), search, &data).is_err();
-    assert!(
-        bad(r#"{"granularity":"block","lambda":0.1}"#),
-        "granularity"
+    let bad = |search: &str, want: &str, case: &str| {
+        assert_error(
+            SearchHandle::new(&cfg(), &train(1), search, &data),
+            want,
+            case,
+        )
+    };
+    bad(
+        r#"{"granularity":"block","lambda":0.1}"#,
+        "unknown variant `block`",
+        "granularity",
     );
-    assert!(
-        bad(r#"{"granularity":"head","lambda":-1}"#),
-        "negative lambda"
+    bad(
+        r#"{"granularity":"head","lambda":-1}"#,
+        "lambda",
+        "negative lambda",
     );
-    assert!(
-        bad(r#"{"granularity":"head","lambda":0.1,"alpha_lr":0}"#),
-        "alpha_lr"
+    bad(
+        r#"{"granularity":"head","lambda":0.1,"alpha_lr":0}"#,
+        "alpha_lr",
+        "alpha_lr",
     );
-    assert!(
-        bad(r#"{"granularity":"head","lambda":0.1,"profile":"moon"}"#),
-        "profile"
+    bad(
+        r#"{"granularity":"head","lambda":0.1,"profile":"moon"}"#,
+        "moon",
+        "profile",
     );
-    assert!(bad(
-        r#"{"granularity":"head","lambda":0.1,"latency":{"rs_attn_head":-1,"gelu_token":0}}"#
-    ));
-    assert!(
-        bad(r#"{"granularity":"head","lambda":0.1,"typo":1}"#),
-        "unknown field"
+    bad(
+        r#"{"granularity":"head","lambda":0.1,"latency":{"rs_attn_head":-1,"gelu_token":0}}"#,
+        "latencies must be non-negative",
+        "negative latency",
     );
-    assert!(bad("not json"));
+    bad(
+        r#"{"granularity":"head","lambda":0.1,"typo":1}"#,
+        "typo",
+        "unknown field",
+    );
+    bad("not json", "expected", "not json");
     let s =
         r#"{"granularity":"head","lambda":0.1,"latency":{"rs_attn_head":0.2,"gelu_token":0.01}}"#;
-    assert!(
-        SearchHandle::new(&cfg(), &train(1), s, &data[..40]).is_err(),
-        "truncated dataset"
+    assert_error(
+        SearchHandle::new(&cfg(), &train(1), s, &data[..40]),
+        "dataset",
+        "truncated dataset",
     );
-    assert!(
-        SearchHandle::new("{}", &train(1), s, &data).is_err(),
-        "config"
+    assert_error(
+        SearchHandle::new("{}", &train(1), s, &data),
+        "missing field",
+        "config",
     );
     let mut big = ViTConfig::tiny();
     big.image_size = 12;
     let big = serde_json::to_string(&big).unwrap();
     let mut wrong = SearchHandle::new(&big, &train(1), s, &data).unwrap();
-    assert!(wrong.step(1).is_err(), "8x8 images for a 12x12 model");
+    assert_error(
+        wrong.step(1),
+        "expected 1x12x12 images",
+        "8x8 images for a 12x12 model",
+    );
 
     let h = SearchHandle::new(&cfg(), &train(1), s, &data).unwrap();
-    assert!(h.binarise(1.5, false).is_err());
-    assert!(h.binarise(f32::NAN, false).is_err());
-    assert!(h.binarise(-0.1, true).is_err());
+    assert_error(h.binarise(1.5, false), "not in [0, 1]", "mu above 1");
+    assert_error(h.binarise(f32::NAN, false), "not in [0, 1]", "mu NaN");
+    assert_error(h.binarise(-0.1, true), "not in [0, 1]", "mu below 0");
 
     let c = ViTConfig::tiny();
     let plan = serde_json::to_string(&Plan::uniform(&c, Attention::RsAttn)).unwrap();
@@ -241,9 +262,11 @@ fn bad_search_and_retrain_inputs_are_errors_not_panics() {
         c.clone(),
         Plan::uniform(&c, Attention::Softmax),
     );
-    assert!(t
-        .distil_from(b"garbage", &m.to_json().unwrap(), kd)
-        .is_err());
+    assert_error(
+        t.distil_from(b"garbage", &m.to_json().unwrap(), kd),
+        "safetensors",
+        "garbage teacher weights",
+    );
     let wide = ViTConfig {
         dim: 32,
         ..c.clone()
@@ -258,9 +281,10 @@ fn bad_search_and_retrain_inputs_are_errors_not_panics() {
     )
     .to_json()
     .unwrap();
-    assert!(
-        t.distil_from(&wide_w, &wide_m, kd).is_err(),
-        "feature distillation from another width"
+    assert_error(
+        t.distil_from(&wide_w, &wide_m, kd),
+        "tokens x width",
+        "feature distillation from another width",
     );
     t.distil_from(
         &wide_w,
@@ -269,30 +293,38 @@ fn bad_search_and_retrain_inputs_are_errors_not_panics() {
     )
     .unwrap();
     assert!(t.step(1).is_ok(), "logit distillation works across widths");
-    assert!(t
-        .distil_from(
+    assert_error(
+        t.distil_from(
             &wide_w,
             &wide_m,
-            r#"{"chi":1,"beta":1,"gamma":0,"temperature":0}"#
-        )
-        .is_err());
-    assert!(t
-        .distil_from(
+            r#"{"chi":1,"beta":1,"gamma":0,"temperature":0}"#,
+        ),
+        "temperature > 0",
+        "temperature 0",
+    );
+    assert_error(
+        t.distil_from(
             &wide_w,
             &wide_m,
-            r#"{"chi":-1,"beta":1,"gamma":0,"temperature":1}"#
-        )
-        .is_err());
-    assert!(t.record("k", "{not json").is_err());
-    assert!(
+            r#"{"chi":-1,"beta":1,"gamma":0,"temperature":1}"#,
+        ),
+        "weights >= 0",
+        "negative chi",
+    );
+    assert_error(
+        t.record("k", "{not json"),
+        "at line 1",
+        "a record that is not JSON",
+    );
+    assert_error(
         TrainerHandle::new(
             &cfg(),
             r#"{"attention":{"granularity":"head","variants":[["rsattn"]]}}"#,
             &train(1),
-            &data
-        )
-        .is_err(),
-        "plan of another shape"
+            &data,
+        ),
+        "attention plan",
+        "plan of another shape",
     );
 
     assert_eq!(
@@ -301,7 +333,11 @@ fn bad_search_and_retrain_inputs_are_errors_not_panics() {
             .len(),
         5
     );
-    assert!(dataset_subset(&data, 0).is_err());
-    assert!(dataset_subset(&data, 33).is_err());
-    assert!(dataset_subset(b"junk", 1).is_err());
+    assert_error(dataset_subset(&data, 0), "images", "an empty subset");
+    assert_error(
+        dataset_subset(&data, 33),
+        "images",
+        "more images than the set",
+    );
+    assert_error(dataset_subset(b"junk", 1), "dataset", "not a dataset");
 }
