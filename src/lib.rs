@@ -18,6 +18,22 @@
 // crate does not export, nothing unused; `scripts/test.sh` runs clippy with warnings denied.
 #![warn(missing_docs, unreachable_pub, unused)]
 
+/// Asserts (in tests) that `$result` failed with an error matching `$pattern`, printing what it
+/// was otherwise: error assertions name the kind they expect instead of accepting any error.
+#[cfg(test)]
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat $(if $guard:expr)?) => {
+        match $result.map(|_| ()) {
+            Err($pattern) $(if $guard)? => {}
+            other => panic!(
+                "expected Err({}), got {:?}",
+                stringify!($pattern),
+                other
+            ),
+        }
+    };
+}
+
 pub mod data;
 pub mod error;
 pub mod io;

@@ -1648,7 +1648,7 @@ fn transport_faults_are_reported() {
     .unwrap();
     assert!(matches!(
         block_on_local(chain(&mut p0)).unwrap(),
-        Err(Error::Protocol(_))
+        Err(Error::ConnectionClosed { .. })
     ));
     // Sanity: without faults the chain works.
     let (mut p0, mut p1) = pair_seeded(TruncMode::Local, 5);

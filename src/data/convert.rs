@@ -53,7 +53,11 @@ impl Split {
         match s {
             "train" => Ok(Split::Train),
             "test" => Ok(Split::Test),
-            _ => Err(Error::Data(format!("unknown split '{s}' (train or test)"))),
+            _ => Err(Error::UnknownName {
+                what: "split",
+                got: s.to_string(),
+                expected: "train or test",
+            }),
         }
     }
 
@@ -291,9 +295,9 @@ mod tests {
         std::fs::copy(out.join("mnist-test.bin"), out.join("fashion-test.bin")).unwrap();
         let err = load(&out, "fashion", Split::Test).unwrap_err().to_string();
         assert!(err.contains("holds dataset 'mnist'"), "{err}");
-        assert!(load(&out, "cifar", Split::Test).is_err());
+        assert_err!(load(&out, "cifar", Split::Test), crate::Error::Data(_));
         // Sizes differ from the real dataset, so `verify` rejects it.
-        assert!(verify(&out).is_err());
+        assert_err!(verify(&out), crate::Error::Data(_));
         let sums = std::fs::read_to_string(write_checksums(&out).unwrap()).unwrap();
         assert_eq!(sums.lines().count(), 3);
         let bytes = std::fs::read(out.join("mnist-train.bin")).unwrap();
@@ -304,7 +308,7 @@ mod tests {
     #[test]
     fn split_names_and_hex() {
         assert_eq!(Split::parse("train").unwrap(), Split::Train);
-        assert!(Split::parse("val").is_err());
+        assert_err!(Split::parse("val"), crate::Error::UnknownName { .. });
         assert_eq!(file_name("fashion", Split::Test), "fashion-test.bin");
         assert_eq!(class_names("fashion").unwrap()[9], "Ankle boot");
         assert_eq!(

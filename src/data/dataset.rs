@@ -397,22 +397,34 @@ mod tests {
         assert_eq!(x.shape(), &[2, 1, 2, 3]);
         assert_eq!(x[[0, 0, 1, 2]], 25.0 / 255.0);
         assert_eq!(x[[1, 0, 0, 1]], 1.0 / 255.0);
-        assert!(d.to_input(&[3]).is_err());
+        assert_err!(d.to_input(&[3]), crate::Error::Data(_));
         assert_eq!(d.labels_of(&[1, 2]).unwrap(), vec![3, 1]);
         let s = d.subset(&[1, 1]).unwrap();
         assert_eq!(s.labels, vec![3, 3]);
         assert_eq!(s.image(1), d.image(1));
-        assert!(d.subset(&[7]).is_err());
+        assert_err!(d.subset(&[7]), crate::Error::Data(_));
         assert_eq!(d.take(2).len(), 2);
         assert_eq!(d.take(9).len(), 3);
     }
 
     #[test]
     fn new_rejects_inconsistent_sizes() {
-        assert!(Dataset::new("x", 2, 2, 1, 2, vec![0], vec![0; 3]).is_err());
-        assert!(Dataset::new("x", 2, 2, 1, 2, vec![2], vec![0; 4]).is_err());
-        assert!(Dataset::new("", 2, 2, 1, 2, vec![0], vec![0; 4]).is_err());
-        assert!(Dataset::new("x", 0, 2, 1, 2, vec![], vec![]).is_err());
+        assert_err!(
+            Dataset::new("x", 2, 2, 1, 2, vec![0], vec![0; 3]),
+            crate::Error::Data(_)
+        );
+        assert_err!(
+            Dataset::new("x", 2, 2, 1, 2, vec![2], vec![0; 4]),
+            crate::Error::Data(_)
+        );
+        assert_err!(
+            Dataset::new("", 2, 2, 1, 2, vec![0], vec![0; 4]),
+            crate::Error::Data(_)
+        );
+        assert_err!(
+            Dataset::new("x", 0, 2, 1, 2, vec![], vec![]),
+            crate::Error::Data(_)
+        );
     }
 
     #[test]
@@ -458,7 +470,7 @@ mod tests {
         huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
         huge[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
         huge[20..24].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(Dataset::from_bytes(&huge).is_err());
+        assert_err!(Dataset::from_bytes(&huge), crate::Error::Data(_));
         let mut name = bytes;
         name[28..32].copy_from_slice(&1000u32.to_le_bytes());
         assert!(data_err(Dataset::from_bytes(&name)).contains("name length"));

@@ -151,8 +151,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("0.json"), "{err}");
-        assert!(parse_class(b"{\"data\":[[1,2", "x").is_err());
-        assert!(parse_class(b"[]", "x").is_err());
+        assert_err!(parse_class(b"{\"data\":[[1,2", "x"), crate::Error::Data(_));
+        assert_err!(parse_class(b"[]", "x"), crate::Error::Data(_));
     }
 
     #[test]

@@ -194,7 +194,7 @@ mod tests {
         assert!(msg(parse_labels(&lb[..9], "lbl")).contains("truncated"));
         let mut huge = bytes;
         huge[4..16].copy_from_slice(&[0xff; 12]);
-        assert!(parse_images(&huge, "img").is_err());
+        assert_err!(parse_images(&huge, "img"), crate::Error::Data(_));
         assert!(msg(to_dataset("m", images(), vec![1], 10)).contains("2 images but 1 labels"));
         assert!(msg(to_dataset("m", images(), vec![1, 10], 10)).contains("label 10"));
     }

@@ -548,8 +548,8 @@ mod tests {
             "{err}"
         );
         let faint = canvas(20, 20, WHITE, [250, 250, 250, 255], (5, 5, 5, 5));
-        assert!(preprocess_rgba(20, 20, &faint, 28).is_err());
-        assert!(preprocess_rgba(2, 2, &[0; 16], 28).is_err());
-        assert!(preprocess_gray(1, 1, &[255], 28).is_err());
+        assert_err!(preprocess_rgba(20, 20, &faint, 28), crate::Error::Data(_));
+        assert_err!(preprocess_rgba(2, 2, &[0; 16], 28), crate::Error::Data(_));
+        assert_err!(preprocess_gray(1, 1, &[255], 28), crate::Error::Data(_));
     }
 }

@@ -171,6 +171,6 @@ mod tests {
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 
         let bad = json.replacen("\"label\":0", "\"label\":10", 1);
-        assert!(from_json(&bad).is_err());
+        assert_err!(from_json(&bad), crate::Error::Data(_));
     }
 }

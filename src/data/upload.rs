@@ -116,7 +116,10 @@ mod tests {
         assert!(data_error(decode_image(b"")).contains("not a PNG or JPEG"));
         let e = data_error(decode_image_within(&png(40, 30), 64, 1000));
         assert!(e.contains("40x30") && e.contains("1000 pixels"), "{e}");
-        assert!(decode_image_within(&png(40, 30), 32, 1 << 20).is_err());
+        assert_err!(
+            decode_image_within(&png(40, 30), 32, 1 << 20),
+            crate::Error::Data(_)
+        );
     }
 
     /// A PNG whose header claims 60000 x 60000 (with a valid CRC) and no data: refused from

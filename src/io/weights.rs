@@ -203,7 +203,10 @@ mod tests {
         let bytes = to_safetensors(&p, &[]).unwrap();
         // Every truncation point and a sweep of single-byte corruptions of the header.
         for cut in (0..bytes.len()).step_by(7) {
-            assert!(from_safetensors(&bytes[..cut], &cfg).is_err());
+            assert_err!(
+                from_safetensors(&bytes[..cut], &cfg),
+                crate::Error::Model(_)
+            );
         }
         let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         for i in 0..header {

@@ -410,9 +410,9 @@ mod tests {
         assert!(matches!(c.validate(), Err(Error::Config(_))));
         let mut c = ViTConfig::demo();
         c.heads = 3;
-        assert!(c.validate().is_err());
+        assert_err!(c.validate(), crate::Error::Config(_));
         let mut c = ViTConfig::demo();
         c.depth = 0;
-        assert!(c.validate().is_err());
+        assert_err!(c.validate(), crate::Error::Config(m) if m.contains("depth"));
     }
 }

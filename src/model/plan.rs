@@ -267,7 +267,7 @@ mod tests {
             let json = serde_json::to_string(&a).unwrap();
             assert_eq!(json, format!("\"{}\"", a.name()));
         }
-        assert!(Attention::parse("nope").is_err());
+        assert_err!(Attention::parse("nope"), crate::Error::Config(_));
     }
 
     #[test]
@@ -291,18 +291,22 @@ mod tests {
     #[test]
     fn bad_plans_are_rejected() {
         let cfg = ViTConfig::demo();
-        assert!(AttentionPlan::Layer(vec![Attention::Softmax; 2])
-            .validate(&cfg)
-            .is_err());
+        assert_err!(
+            AttentionPlan::Layer(vec![Attention::Softmax; 2]).validate(&cfg),
+            crate::Error::Config(_)
+        );
         let mut rows = vec![vec![vec![Attention::RsAttn; cfg.tokens()]; cfg.heads]; cfg.depth];
         rows[0][0][3] = Attention::XNorm;
-        assert!(AttentionPlan::Row(rows.clone()).validate(&cfg).is_err());
+        assert_err!(
+            AttentionPlan::Row(rows.clone()).validate(&cfg),
+            crate::Error::Config(_)
+        );
         rows[0][0][3] = Attention::ScaleAttn;
         AttentionPlan::Row(rows).validate(&cfg).unwrap();
         let g = GeluPlan {
             linearised: vec![vec![false; 3]; cfg.depth],
         };
-        assert!(g.validate(&cfg).is_err());
+        assert_err!(g.validate(&cfg), crate::Error::Config(_));
     }
 
     /// A join or manifest with `patch: 0` used to divide by zero when the plan derived the

@@ -344,7 +344,7 @@ mod tests {
             Err(Error::ShapeMismatch { op: "image", .. })
         ));
         let imgs = Array4::zeros((1, 1, 9, 9));
-        assert!(vit.forward(imgs.view()).is_err());
+        assert_err!(vit.forward(imgs.view()), crate::Error::ShapeMismatch { .. });
     }
 
     #[test]

@@ -71,7 +71,7 @@ mod tests {
             use futures::StreamExt;
             rx.next().await
         });
-        assert!(r.is_err());
+        assert_err!(r, crate::Error::Protocol(m) if m.contains("deadlock"));
         assert_eq!(block_on_local(async { 7 }).unwrap(), 7);
     }
 }

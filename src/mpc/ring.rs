@@ -171,9 +171,16 @@ mod tests {
         assert_eq!(fp.encode(f64::NAN), 0);
         assert_eq!(fp.encode(1e300) as i64, i64::MAX);
         assert_eq!(fp.encode(-1e300) as i64, i64::MIN);
-        assert!(fp.try_encode(fp.max_abs()).is_err());
-        assert!(fp.try_encode(f64::INFINITY).is_err());
-        assert!(FixedPoint::new(0).is_err() && FixedPoint::new(31).is_err());
+        assert_err!(
+            fp.try_encode(fp.max_abs()),
+            crate::Error::FixedPointRange { .. }
+        );
+        assert_err!(
+            fp.try_encode(f64::INFINITY),
+            crate::Error::FixedPointRange { .. }
+        );
+        assert_err!(FixedPoint::new(0), crate::Error::OutOfRange { .. });
+        assert_err!(FixedPoint::new(31), crate::Error::OutOfRange { .. });
     }
 
     #[test]

@@ -514,7 +514,7 @@ mod tests {
         let b = bits_to_bytes(&w, 72);
         assert_eq!(b.len(), 9);
         assert_eq!(bytes_to_bits(&b, 72).unwrap(), w);
-        assert!(bytes_to_bits(&b, 80).is_err());
+        assert_err!(bytes_to_bits(&b, 80), crate::Error::Protocol(_));
     }
 
     #[test]
@@ -528,7 +528,7 @@ mod tests {
             a.transpose_last2().unwrap().to_vec(),
             vec![1, 4, 2, 5, 3, 6]
         );
-        assert!(b.add(&a).is_err());
+        assert_err!(b.add(&a), crate::Error::ShapeMismatch { .. });
         let bits = BitShare::from_bools(&[true, false, true], &[3]);
         assert_eq!(bits.not(0).words, vec![0b010]);
         assert_eq!(bits.not(1).words, vec![0b101]);

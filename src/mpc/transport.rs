@@ -140,16 +140,24 @@ impl Transport for ChannelTransport {
     fn send(&mut self, frame: Vec<u8>) -> Result<()> {
         self.tx
             .unbounded_send(frame)
-            .map_err(|_| Error::Protocol("peer closed the channel".into()))
+            .map_err(|_| Error::ConnectionClosed {
+                peer: "the peer's channel".into(),
+            })
     }
     fn recv(&mut self) -> LocalBoxFuture<'_, Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.rx
-                .next()
-                .await
-                .ok_or_else(|| Error::Protocol("peer closed the channel".into()))
-        })
+        Box::pin(next_queued(&mut self.rx, "the peer's channel"))
     }
+}
+
+/// The next frame of an in-memory queue, or [`Error::ConnectionClosed`] naming `peer` once the
+/// sending side is gone (for [`ChannelTransport`] and the page's message ports alike).
+pub(crate) async fn next_queued(
+    rx: &mut UnboundedReceiver<Vec<u8>>,
+    peer: &str,
+) -> Result<Vec<u8>> {
+    rx.next().await.ok_or_else(|| Error::ConnectionClosed {
+        peer: peer.to_string(),
+    })
 }
 
 /// Two cross-wired in-memory endpoints.
@@ -316,6 +324,9 @@ mod tests {
         });
         assert_eq!(got, (vec![1], vec![2]));
         drop(a);
-        assert!(futures::executor::block_on(b.recv()).is_err());
+        assert_err!(
+            futures::executor::block_on(b.recv()),
+            crate::Error::ConnectionClosed { .. }
+        );
     }
 }

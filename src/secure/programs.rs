@@ -126,8 +126,8 @@ mod tests {
     fn seed_messages_round_trip_and_reject_garbage() {
         let s = Seed::insecure_fixed(3);
         assert_eq!(parse_seed_message(&seed_message(&s)).unwrap().0, s.0);
-        assert!(parse_seed_message(b"SEEDshort").is_err());
-        assert!(parse_seed_message(&[0u8; 36]).is_err());
+        assert_err!(parse_seed_message(b"SEEDshort"), crate::Error::Protocol(_));
+        assert_err!(parse_seed_message(&[0u8; 36]), crate::Error::Protocol(_));
     }
 
     /// The three programs with a separate dealer, as the workers run them: the dealer streams

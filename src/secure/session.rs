@@ -371,7 +371,7 @@ mod tests {
         let c = cfg();
         let vit = ViT::new(c.clone(), Plan::uniform(&c, Attention::RsAttn), params(1)).unwrap();
         let r = infer_local(&vit, &[&[0.0f32; 3]], SessionConfig::default(), None);
-        assert!(r.is_err());
+        assert_err!(r, crate::Error::ShapeMismatch { .. });
     }
 
     #[test]

@@ -160,7 +160,7 @@ mod tests {
             word_pos: "x".into(),
             ..RngState::of(&a)
         };
-        assert!(bad.to_rng().is_err());
+        assert_err!(bad.to_rng(), crate::Error::Checkpoint(_));
     }
 
     #[test]
@@ -178,7 +178,7 @@ mod tests {
         // Mid-epoch is refused: the data order would be lost.
         let mut mid = Trainer::new(cfg(), plan.clone(), train_cfg(), data.len()).unwrap();
         mid.step(&data).unwrap();
-        assert!(mid.checkpoint().is_err());
+        assert_err!(mid.checkpoint(), crate::Error::Checkpoint(_));
 
         let ck = first.checkpoint().unwrap();
         assert_eq!(ck.epochs_done(first.steps_per_epoch()), 1);
@@ -259,6 +259,9 @@ mod tests {
             plain.step(&data).unwrap();
         }
         let mut s = make();
-        assert!(s.restore(&plain.checkpoint().unwrap()).is_err());
+        assert_err!(
+            s.restore(&plain.checkpoint().unwrap()),
+            crate::Error::Checkpoint(_)
+        );
     }
 }

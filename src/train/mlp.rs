@@ -194,6 +194,6 @@ mod tests {
         assert_eq!(a.w1, b.w1);
         assert!(a.accuracy(&halves(100, 2)).unwrap() > 0.95);
         let bad = MlpConfig { hidden: 0, ..cfg };
-        assert!(Mlp::train(&data, &bad).is_err());
+        assert_err!(Mlp::train(&data, &bad), crate::Error::OutOfRange { .. });
     }
 }

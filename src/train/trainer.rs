@@ -525,6 +525,9 @@ mod tests {
             Err(Error::ShapeMismatch { op: "dataset", .. })
         ));
         tc.batch_size = 0;
-        assert!(Trainer::new(cfg(), Plan::uniform(&cfg(), Attention::Softmax), tc, 10).is_err());
+        assert_err!(
+            Trainer::new(cfg(), Plan::uniform(&cfg(), Attention::Softmax), tc, 10),
+            crate::Error::OutOfRange { .. }
+        );
     }
 }

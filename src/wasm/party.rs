@@ -6,7 +6,6 @@
 use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -41,16 +40,16 @@ impl Transport for PortTransport {
         let transfer = js_sys::Array::of1(&buf);
         self.port
             .post_message_with_transferable(&buf, &transfer)
-            .map_err(|_| crate::Error::Protocol("the peer's message port is closed".into()))
+            .map_err(|_| crate::Error::ConnectionClosed {
+                peer: "the peer's message port".into(),
+            })
     }
 
     fn recv(&mut self) -> LocalBoxFuture<'_, crate::Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.incoming
-                .next()
-                .await
-                .ok_or_else(|| crate::Error::Protocol("the peer's message port closed".into()))
-        })
+        Box::pin(crate::mpc::transport::next_queued(
+            &mut self.incoming,
+            "the peer's message port",
+        ))
     }
 }
 

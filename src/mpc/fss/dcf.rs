@@ -542,7 +542,10 @@ mod tests {
         // Garbage of every short length and a wrong width never panic.
         let junk: Vec<u8> = (0..200u8).collect();
         for len in 0..junk.len() {
-            assert!(DcfKey::from_bytes(&junk[..len], 0, 8).is_err());
+            assert_err!(
+                DcfKey::from_bytes(&junk[..len], 0, 8),
+                KeyError::Length { .. } | KeyError::Header { .. }
+            );
         }
         let [k0, _] = gen(&g, 8, 5, 1, &mut rng).unwrap();
         assert!(matches!(

@@ -509,7 +509,10 @@ mod tests {
         }
         let junk = vec![0xD1u8; 300];
         for len in 0..junk.len() {
-            assert!(DpfKey::from_bytes(&junk[..len], 0, 9, 2).is_err());
+            assert_err!(
+                DpfKey::from_bytes(&junk[..len], 0, 9, 2),
+                KeyError::Length { .. } | KeyError::Header { .. }
+            );
         }
         let [k0, _] = gen(&g, 30, 0, 0, 1, &mut rng).unwrap();
         assert!(matches!(

@@ -425,9 +425,9 @@ mod tests {
         assert!(e.contains("does not hold the key"), "{e}");
         let mut forged = join(1, &c, &s);
         forged.key = c.reveal();
-        assert!(forged.check(None).is_err());
+        assert_err!(forged.check(None), crate::Error::Protocol(_));
         forged.key = "zz".repeat(32);
-        assert!(forged.check(None).is_err());
+        assert_err!(forged.check(None), crate::Error::Protocol(_));
         assert_eq!(join(0, &c, &s).session_id(), join(1, &c, &s).session_id());
         assert_eq!(join(0, &c, &s).program(), join(1, &c, &s).program());
     }
@@ -440,10 +440,13 @@ mod tests {
         sealed.check(Some(token)).unwrap();
         let e = join(0, &c, &s).check(Some(token)).unwrap_err().to_string();
         assert!(e.contains("not authenticated"), "{e}");
-        assert!(sealed.check(Some(b"other token".as_slice())).is_err());
+        assert_err!(
+            sealed.check(Some(b"other token".as_slice())),
+            crate::Error::Protocol(_)
+        );
         let mut altered = sealed.clone();
         altered.images = 2;
-        assert!(altered.check(Some(token)).is_err());
+        assert_err!(altered.check(Some(token)), crate::Error::Protocol(_));
     }
 
     #[test]

@@ -390,13 +390,16 @@ mod tests {
             rotate: -1.0,
             ..Augment::NONE
         };
-        assert!(bad.validate().is_err());
+        assert_err!(bad.validate(), crate::Error::OutOfRange { .. });
         let bad = Augment {
             erase: f32::NAN,
             ..Augment::NONE
         };
-        assert!(bad.validate().is_err());
-        assert!(Augment::preset("wild", "mnist").is_err());
+        assert_err!(bad.validate(), crate::Error::OutOfRange { .. });
+        assert_err!(
+            Augment::preset("wild", "mnist"),
+            crate::Error::UnknownName { .. }
+        );
         assert_eq!(
             Augment::preset("default", "mnist").unwrap(),
             Augment::for_dataset("mnist")

@@ -141,6 +141,6 @@ mod tests {
             lookup(&g, &k0, 0, &table[..32]),
             Err(crate::Error::FssKey(KeyError::Header { field: "bits", .. }))
         ));
-        assert!(parse(&b0, 1, 6).is_err());
+        assert_err!(parse(&b0, 1, 6), crate::Error::FssKey(_));
     }
 }
