@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::model::ViT;
-use crate::mpc::meter::now_s;
+use crate::mpc::network::now_s;
 use crate::train::{Augment, TrainConfig, Trainer};
 use crate::Result;
 

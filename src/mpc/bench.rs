@@ -13,7 +13,7 @@ use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 use super::harness::{self, Program};
-use super::meter::NetworkProfile;
+use super::network::NetworkProfile;
 use super::party::{ProtocolFamily, SessionConfig, SessionSeeds, TruncMode};
 use super::prg::Prg;
 use super::protocols as pr;

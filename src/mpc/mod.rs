@@ -12,7 +12,8 @@
 //! | [`transport`] | async byte transports, frames, in-memory / pumped / shaped / recording |
 //! | `tcp` | native TCP transport |
 //! | `websocket` | native WebSocket transport (`ws://`, `wss://`), the one browsers speak |
-//! | [`meter`] | labelled cost meter, reports, network profiles, latency estimates |
+//! | [`meter`] | labelled cost meter, reports, latency estimates |
+//! | [`network`] | named network profiles (LAN, the paper's WAN), a clock for native and wasm |
 //! | [`party`] | the per-party context and session setup |
 //! | [`exec`] | a deadlock-detecting single-thread executor, `run_joined` |
 //! | [`protocols`] | the protocols and their cost formulas |
@@ -50,6 +51,7 @@ pub mod exec;
 pub mod fss;
 pub mod harness;
 pub mod meter;
+pub mod network;
 pub mod party;
 pub mod prg;
 pub mod protocols;
@@ -62,7 +64,8 @@ pub mod transport;
 pub mod websocket;
 
 pub use dealer::{Dealer, DealerClient};
-pub use meter::{Meter, NetworkProfile, Report, Stats};
+pub use meter::{Meter, Report, Stats};
+pub use network::NetworkProfile;
 pub use party::{
     local_pair, local_pair_with, LabelScope, Party, ProtocolFamily, SessionConfig, SessionSeeds,
     TruncMode,

@@ -32,7 +32,7 @@ use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::future::LocalBoxFuture;
 use futures::StreamExt;
 
-use super::meter::NetworkProfile;
+use super::network::NetworkProfile;
 use crate::{Error, Result};
 
 /// Header bytes in front of every payload.

@@ -34,10 +34,11 @@ impl ProfileView {
 /// the paper's WAN.
 #[wasm_bindgen]
 pub fn network_profiles() -> Result<JsValue, JsError> {
-    to_js(&[
-        ProfileView::new("lan", NetworkProfile::lan()),
-        ProfileView::new("wan", NetworkProfile::wan()),
-    ])
+    let views: Vec<ProfileView> = NetworkProfile::named()
+        .into_iter()
+        .map(|(key, p)| ProfileView::new(key, p))
+        .collect();
+    to_js(&views)
 }
 
 /// `TrainConfig::default_for(dataset)` as the JSON object `TrainerHandle` and `SearchHandle`

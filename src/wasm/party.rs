@@ -176,7 +176,7 @@ pub async fn run_client(
         ProtocolFamily::Fss => DealerClient::party0_remote_keys(seed, from_dealer),
     };
     let mut p = Party::new(0, cfg, t, corr, Seed::from_os().map_err(js_err)?).map_err(js_err)?;
-    let t0 = crate::mpc::meter::now_s();
+    let t0 = crate::mpc::network::now_s();
     let s = serde_wasm_bindgen::Serializer::json_compatible();
     let mut on_stage = |stage: Stage| {
         if let (Some(f), Ok(v)) = (&on_progress, stage.serialize(&s)) {
@@ -187,7 +187,7 @@ pub async fn run_client(
     let logits = client_observed(&mut p, &m.config, &m.plan, &image, &mut on_stage)
         .await
         .map_err(js_err)?;
-    let measured_s = crate::mpc::meter::now_s() - t0;
+    let measured_s = crate::mpc::network::now_s() - t0;
     let probabilities = probabilities(&logits);
     let prediction = crate::model::argmax(probabilities.iter().copied());
     let cost = CostSummary::from_report(&p.meter.report(), p.config().family);

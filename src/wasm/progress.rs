@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::mpc::meter::now_s;
+use crate::mpc::network::now_s;
 use crate::train::StepStats;
 
 /// Running totals of one slice of steps, and of the whole run's busy time.

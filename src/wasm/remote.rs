@@ -140,7 +140,7 @@ pub async fn classify_remote(
         },
         Some(_) => return Err(JsError::new("rgba_size must be [width, height]")),
     };
-    let t0 = crate::mpc::meter::now_s();
+    let t0 = crate::mpc::network::now_s();
     let (server, hello) = hello_of(&server_url).await.map_err(js_err)?;
     let policy = match dealer_url {
         Some(u) if !u.trim().is_empty() => DealerPolicy::Trusted(u.trim().to_string()),
@@ -183,6 +183,6 @@ pub async fn classify_remote(
         logits: r.logits,
         input: bytes,
         cost: r.cost,
-        measured_s: crate::mpc::meter::now_s() - t0,
+        measured_s: crate::mpc::network::now_s() - t0,
     })
 }

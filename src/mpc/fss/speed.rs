@@ -7,7 +7,7 @@
 
 use super::prg::{AesMmo, ChaChaTree, TreePrg};
 use super::{dcf, dpf};
-use crate::mpc::meter::now_s;
+use crate::mpc::network::now_s;
 use crate::mpc::{Prg, Seed};
 
 /// One measured primitive.
