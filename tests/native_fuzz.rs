@@ -50,7 +50,7 @@ use mpcvit::mpc::{
     Dealer, DealerClient, Party, ProtocolFamily, Report, SessionConfig, SessionSeeds, Stats,
     TruncMode,
 };
-use mpcvit::secure::programs::{parse_seed_message, seed_message};
+use mpcvit::mpc::setup::{parse_seed_message, seed_message};
 use mpcvit::secure::remote::wire::{Control, Join, Kind};
 use mpcvit::secure::remote::ServerHello;
 use mpcvit::secure::PrivateInference;

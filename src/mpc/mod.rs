@@ -13,6 +13,7 @@
 //! | `tcp` | native TCP transport |
 //! | `websocket` | native WebSocket transport (`ws://`, `wss://`), the one browsers speak |
 //! | [`meter`] | labelled cost meter, reports, latency estimates |
+//! | [`setup`] | party set-up over dealer links: seeds first, then the dealing party and the two parties |
 //! | [`network`] | named network profiles (LAN, the paper's WAN), a clock for native and wasm |
 //! | [`party`] | the per-party context and session setup |
 //! | [`exec`] | a deadlock-detecting single-thread executor, `run_joined` |
@@ -56,6 +57,7 @@ pub mod party;
 pub mod prg;
 pub mod protocols;
 pub mod ring;
+pub mod setup;
 pub mod share;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod tcp;

@@ -6,37 +6,15 @@
 //! * [`dealer`]: runs the server's program on shapes only, generating every correlation in
 //!   order and streaming party 1's corrections ahead of time (`ARCHITECTURE.md`, "One private inference").
 //!
-//! Before the programs start, the dealer gives each party its seed with [`seed_message`].
+//! Before the programs start, the dealer gives each party its seed (`mpc::setup`).
 
 use super::forward::{forward, forward_observed, Stage};
 use super::weights::{share_weights, SharedWeights};
 use crate::model::vit::Arch;
 use crate::model::{Plan, ViT, ViTConfig};
 use crate::mpc::protocols::reveal_to;
-use crate::mpc::{ArithShare, Party, Seed};
+use crate::mpc::{ArithShare, Party};
 use crate::{Error, Result};
-
-const SEED_MAGIC: &[u8; 4] = b"SEED";
-
-/// The dealer's first message to a party: its dealer seed.
-pub fn seed_message(seed: &Seed) -> Vec<u8> {
-    let mut m = SEED_MAGIC.to_vec();
-    m.extend_from_slice(&seed.0);
-    m
-}
-
-/// Parses [`seed_message`], rejecting anything else.
-pub fn parse_seed_message(bytes: &[u8]) -> Result<Seed> {
-    if bytes.len() != 36 || &bytes[..4] != SEED_MAGIC {
-        return Err(Error::Protocol(format!(
-            "expected the dealer's 36-byte seed message, got {} bytes",
-            bytes.len()
-        )));
-    }
-    let mut s = [0u8; 32];
-    s.copy_from_slice(&bytes[4..]);
-    Ok(Seed(s))
-}
 
 /// Party 0: classifies `image` (`channels * size * size` values in `[0, 1]`) with the server's
 /// model of public shape `cfg` and plan `plan`; returns the logits.
@@ -118,17 +96,10 @@ mod tests {
     use super::*;
     use crate::model::{Attention, Params};
     use crate::mpc::exec::block_on_local;
+    use crate::mpc::setup::{join_dealer, start_dealer};
     use crate::mpc::transport::mem_pair;
-    use crate::mpc::{Dealer, DealerClient, SessionConfig};
+    use crate::mpc::SessionConfig;
     use rand::{Rng, SeedableRng};
-
-    #[test]
-    fn seed_messages_round_trip_and_reject_garbage() {
-        let s = Seed::insecure_fixed(3);
-        assert_eq!(parse_seed_message(&seed_message(&s)).unwrap().0, s.0);
-        assert_err!(parse_seed_message(b"SEEDshort"), crate::Error::Protocol(_));
-        assert_err!(parse_seed_message(&[0u8; 36]), crate::Error::Protocol(_));
-    }
 
     /// The three programs with a separate dealer, as the workers run them: the dealer streams
     /// corrections to party 1 ahead of time over its own channel.
@@ -153,27 +124,14 @@ mod tests {
         };
         let vit = ViT::new(cfg.clone(), plan.clone(), params).unwrap();
         let image: Vec<f32> = (0..64).map(|_| rng.gen()).collect();
-        let (s0, s1) = (Seed::from_os().unwrap(), Seed::from_os().unwrap());
+        let (d_to_p0, p0_from_d) = mem_pair();
         let (d_to_p1, p1_from_d) = mem_pair();
         let (t0, t1) = mem_pair();
         let sc = SessionConfig::default();
-        let mut d = Party::dealer(sc, Dealer::new(s0, s1), Box::new(d_to_p1));
-        let mut p0 = Party::new(
-            0,
-            sc,
-            Box::new(t0),
-            DealerClient::party0(s0),
-            Seed::from_os().unwrap(),
-        )
-        .unwrap();
-        let mut p1 = Party::new(
-            1,
-            sc,
-            Box::new(t1),
-            DealerClient::party1_remote(s1, Box::new(p1_from_d)),
-            Seed::from_os().unwrap(),
-        )
-        .unwrap();
+        let mut d = start_dealer(sc, Box::new(d_to_p0), Box::new(d_to_p1)).unwrap();
+        let join = |id, t, from_dealer| block_on_local(join_dealer(id, sc, t, from_dealer));
+        let mut p0 = join(0, Box::new(t0), Box::new(p0_from_d)).unwrap().unwrap();
+        let mut p1 = join(1, Box::new(t1), Box::new(p1_from_d)).unwrap().unwrap();
         // The dealer runs first and to completion: its traffic is offline.
         block_on_local(dealer(&mut d, &cfg, &plan))
             .unwrap()

@@ -14,11 +14,10 @@ use web_sys::{MessageEvent, MessagePort};
 use super::js_err;
 use crate::io::{load_model, Manifest};
 use crate::model::ViT;
+use crate::mpc::setup::{join_dealer, start_dealer};
 use crate::mpc::transport::{Shaped, Sleeper, Transport};
-use crate::mpc::{
-    Dealer, DealerClient, NetworkProfile, Party, ProtocolFamily, Report, Seed, SessionConfig,
-};
-use crate::secure::programs::{client_observed, dealer, parse_seed_message, seed_message, server};
+use crate::mpc::{NetworkProfile, ProtocolFamily, Report, SessionConfig};
+use crate::secure::programs::{client_observed, dealer, server};
 use crate::secure::session::probabilities;
 use crate::secure::{CostSummary, Stage};
 
@@ -133,11 +132,6 @@ fn session(protocols: Option<String>) -> Result<SessionConfig, JsError> {
     })
 }
 
-async fn receive_seed(t: &mut Box<dyn Transport>) -> Result<Seed, JsError> {
-    let first = t.recv().await.map_err(js_err)?;
-    parse_seed_message(&first).map_err(js_err)
-}
-
 #[derive(Serialize)]
 struct ClientResult {
     prediction: usize,
@@ -168,14 +162,10 @@ pub async fn run_client(
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
     let image: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
     m.config.check_image(image.len()).map_err(js_err)?;
-    let mut from_dealer = port_transport(&dealer_port);
-    let seed = receive_seed(&mut from_dealer).await?;
     let t = shaped(port_transport(&peer), profile)?;
-    let corr = match cfg.family {
-        ProtocolFamily::Classic => DealerClient::party0(seed),
-        ProtocolFamily::Fss => DealerClient::party0_remote_keys(seed, from_dealer),
-    };
-    let mut p = Party::new(0, cfg, t, corr, Seed::from_os().map_err(js_err)?).map_err(js_err)?;
+    let mut p = join_dealer(0, cfg, t, port_transport(&dealer_port))
+        .await
+        .map_err(js_err)?;
     let t0 = crate::mpc::network::now_s();
     let s = serde_wasm_bindgen::Serializer::json_compatible();
     let mut on_stage = |stage: Stage| {
@@ -217,17 +207,10 @@ pub async fn run_server(
     let cfg = session(protocols)?;
     let (m, params) = load_model(&weights, &manifest_json).map_err(js_err)?;
     let vit = ViT::new(m.config, m.plan, params).map_err(js_err)?;
-    let mut from_dealer = port_transport(&dealer_port);
-    let seed = receive_seed(&mut from_dealer).await?;
     let t = shaped(port_transport(&peer), profile)?;
-    let mut p = Party::new(
-        1,
-        cfg,
-        t,
-        DealerClient::party1_remote(seed, from_dealer),
-        Seed::from_os().map_err(js_err)?,
-    )
-    .map_err(js_err)?;
+    let mut p = join_dealer(1, cfg, t, port_transport(&dealer_port))
+        .await
+        .map_err(js_err)?;
     server(&mut p, &vit).await.map_err(js_err)?;
     report_value(&p.meter.report(), p.config().family)
 }
@@ -244,19 +227,8 @@ pub async fn run_dealer(
 ) -> Result<JsValue, JsError> {
     let cfg = session(protocols)?;
     let m = Manifest::from_json(&manifest_json).map_err(js_err)?;
-    let (s0, s1) = (
-        Seed::from_os().map_err(js_err)?,
-        Seed::from_os().map_err(js_err)?,
-    );
-    let mut c = port_transport(&to_client);
-    let mut s = port_transport(&to_server);
-    c.send(seed_message(&s0)).map_err(js_err)?;
-    s.send(seed_message(&s1)).map_err(js_err)?;
-    let dealer_seeds = Dealer::new(s0, s1);
-    let mut d = match cfg.family {
-        ProtocolFamily::Classic => Party::dealer(cfg, dealer_seeds, s),
-        ProtocolFamily::Fss => Party::dealer_to_both(cfg, dealer_seeds, c, s),
-    };
+    let mut d = start_dealer(cfg, port_transport(&to_client), port_transport(&to_server))
+        .map_err(js_err)?;
     dealer(&mut d, &m.config, &m.plan).await.map_err(js_err)?;
     report_value(&d.meter.report(), d.config().family)
 }

@@ -20,8 +20,8 @@ use super::link::{Link, SendLink};
 use super::wire::{Control, Join, Kind};
 use super::{accept_loop, Log, RemoteOptions};
 use crate::model::vit::Arch;
-use crate::mpc::{Dealer, Party, Seed};
-use crate::secure::programs::{blind_infer, seed_message};
+use crate::mpc::setup::start_dealer;
+use crate::secure::programs::blind_infer;
 use crate::secure::weights::share_weights;
 use crate::{Error, Result};
 
@@ -189,15 +189,7 @@ fn connection(
 /// corrections and, when the session's protocols use function secret sharing, both parties'
 /// keys (each party receives only its own key of each pair).
 fn run_session(join: &Join, client: Link, server: Link, log: &Log) -> Result<()> {
-    let (s0, s1) = (Seed::from_os()?, Seed::from_os()?);
-    client.send_frame(seed_message(&s0))?;
-    server.send_frame(seed_message(&s1))?;
-    let mut d = Party::dealer_to_both(
-        join.session,
-        Dealer::new(s0, s1),
-        Box::new(client),
-        Box::new(server),
-    );
+    let mut d = start_dealer(join.session, Box::new(client), Box::new(server))?;
     let arch = Arch::from_plan(&join.config, &join.plan);
     let (cfg, plan, n) = (&join.config, &join.plan, join.images);
     futures::executor::block_on(async {

@@ -13,10 +13,10 @@ use futures::future::LocalBoxFuture;
 
 use super::wire::{Control, Kind};
 use super::RemoteOptions;
+use crate::mpc::setup::parse_seed_message;
 use crate::mpc::tcp::{TcpLimits, TcpTransport};
 use crate::mpc::websocket::{Handshake, WsTransport};
 use crate::mpc::{Seed, Transport};
-use crate::secure::programs::parse_seed_message;
 use crate::{Error, Result};
 
 /// Shuts a socket down when the session's deadline passes, unless dropped first.

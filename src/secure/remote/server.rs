@@ -18,7 +18,8 @@ use super::link::Link;
 use super::wire::{Control, Join, Kind, ServerHello, SessionKey, MAX_IMAGES, PROTOCOL};
 use super::{accept_loop, Log, RemoteOptions};
 use crate::model::ViT;
-use crate::mpc::{DealerClient, Party, Report, Seed, SessionConfig};
+use crate::mpc::setup::seeded_party;
+use crate::mpc::{Report, Seed, SessionConfig};
 use crate::secure::programs::blind_infer;
 use crate::secure::weights::share_weights;
 use crate::{Error, Result};
@@ -231,12 +232,12 @@ impl Session {
 
     /// Weights shared once, then `n` blind forwards; one cost report per image.
     fn run_party(&self, client: &Link, dealer: Link, seed: Seed, n: usize) -> Result<Vec<Report>> {
-        let mut p = Party::new(
+        let mut p = seeded_party(
             1,
             self.session,
             Box::new(client.clone()),
-            DealerClient::party1_remote(seed, Box::new(dealer)),
-            Seed::from_os()?,
+            seed,
+            Box::new(dealer),
         )?;
         let vit = &self.vit;
         let (cfg, arch) = (&vit.config, vit.arch());

@@ -13,9 +13,10 @@ use std::future::Future;
 
 use super::wire::{Control, Join, Kind, ServerHello, SessionKey, MAX_IMAGES, PROTOCOL};
 use crate::model::vit::Arch;
-use crate::mpc::{DealerClient, Party, ProtocolFamily, Report, Seed, Transport};
+use crate::mpc::setup::join_dealer;
+use crate::mpc::{Party, ProtocolFamily, Report, Transport};
 use crate::secure::forward::{forward_observed, Stage};
-use crate::secure::programs::{parse_seed_message, reveal_logits};
+use crate::secure::programs::reveal_logits;
 use crate::secure::session::PrivateInference;
 use crate::secure::weights::share_weights;
 use crate::{Error, Result};
@@ -202,14 +203,7 @@ where
     }
     .seal(dealer_token)?;
     send_control(dealer.as_mut(), &Control::Join(Box::new(join)))?;
-    let seed = parse_seed_message(&dealer.recv().await?)?;
-    Party::new(
-        0,
-        hello.session,
-        server,
-        DealerClient::party0_remote_keys(seed, dealer),
-        Seed::from_os()?,
-    )
+    join_dealer(0, hello.session, server, dealer).await
 }
 
 /// The server's cost reports, one per image, checked and merged with the client's own.
