@@ -43,6 +43,7 @@ use mpcvit::model::vit::Arch;
 use mpcvit::model::{Attention, AttentionPlan, GeluPlan, Params, Plan, ViTConfig};
 use mpcvit::mpc::exec::{block_on_local, run_joined};
 use mpcvit::mpc::protocols as pr;
+use mpcvit::mpc::setup::{parse_seed_message, seed_message};
 use mpcvit::mpc::transport::{
     decode_frame, encode_frame, mem_pair, Recording, Transport, MAGIC_DEALER, MAGIC_PARTY,
 };
@@ -50,7 +51,6 @@ use mpcvit::mpc::{
     Dealer, DealerClient, Party, ProtocolFamily, Report, SessionConfig, SessionSeeds, Stats,
     TruncMode,
 };
-use mpcvit::mpc::setup::{parse_seed_message, seed_message};
 use mpcvit::secure::remote::wire::{Control, Join, Kind};
 use mpcvit::secure::remote::ServerHello;
 use mpcvit::secure::PrivateInference;

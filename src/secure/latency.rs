@@ -5,7 +5,7 @@
 use super::session::{infer_local, CostSummary};
 use crate::model::{Attention, AttentionPlan, GeluPlan, Params, Plan, ViT, ViTConfig};
 use crate::mpc::{NetworkProfile, SessionConfig, SessionSeeds};
-use crate::train::search::UnitLatency;
+use crate::train::config::UnitLatency;
 use crate::Result;
 
 /// Runs the private forward of a one-block copy of `cfg` four times (all RSAttn / all

@@ -7,7 +7,7 @@
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::TrainConfig;
+use super::config::{SearchConfig, TrainConfig};
 use crate::model::Params;
 use crate::{Error, Result};
 
@@ -64,7 +64,7 @@ pub struct VecAdamState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchState {
     /// Granularity, lambda, latencies and GeLU search the run was started with.
-    pub config: super::search::SearchConfig,
+    pub config: SearchConfig,
     /// Architecture weights of the attention units.
     pub alphas: Vec<f32>,
     /// Architecture weights of the GeLU tokens, when searched.
@@ -121,7 +121,8 @@ mod tests {
     use super::*;
     use crate::data::Dataset;
     use crate::model::{Attention, Plan, ViTConfig};
-    use crate::train::search::{Granularity, Search, SearchConfig, UnitLatency};
+    use crate::train::config::{GeluSearch, Granularity, UnitLatency};
+    use crate::train::search::Search;
     use crate::train::Trainer;
     use rand::{Rng, SeedableRng};
 
@@ -221,7 +222,7 @@ mod tests {
                         rs_attn_head: 0.2,
                         gelu_token: 0.01,
                     },
-                    gelu: Some(crate::train::search::GeluSearch {
+                    gelu: Some(GeluSearch {
                         eta: 0.5,
                         sigma: 0.5,
                     }),

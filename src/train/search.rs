@@ -12,89 +12,13 @@ use ndarray::s;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{Checkpoint, SearchState, VecAdamState};
+use super::config::{Granularity, SearchConfig};
 use super::trainer::{ce_loss, Batch, LossGrad, StepStats, Trainer};
 use crate::data::Dataset;
 use crate::model::attention::{HeadKind, RowFn};
 use crate::model::vit::{Arch, TokenMlp};
 use crate::model::{Attention, AttentionPlan, GeluPlan, Plan, ViTConfig};
 use crate::{Error, Result};
-
-/// What one architecture parameter `alpha` governs (Figure 5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    /// One alpha per layer.
-    Layer,
-    /// One alpha per head.
-    Head,
-    /// One alpha per attention-map row.
-    Row,
-}
-
-impl Granularity {
-    /// Number of units for `cfg`.
-    pub fn units(self, cfg: &ViTConfig) -> usize {
-        match self {
-            Granularity::Layer => cfg.depth,
-            Granularity::Head => cfg.depth * cfg.heads,
-            Granularity::Row => cfg.depth * cfg.heads * cfg.tokens(),
-        }
-    }
-
-    /// The unit of row `r` of head `h` in layer `l`.
-    pub fn unit(self, cfg: &ViTConfig, l: usize, h: usize, r: usize) -> usize {
-        match self {
-            Granularity::Layer => l,
-            Granularity::Head => l * cfg.heads + h,
-            Granularity::Row => (l * cfg.heads + h) * cfg.tokens() + r,
-        }
-    }
-}
-
-/// Latency (seconds, for a network profile) of the operations the search trades off, taken
-/// from the secure protocol's cost meter.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UnitLatency {
-    /// One head's RSAttn map (all its rows) beyond what ScaleAttn costs.
-    pub rs_attn_head: f64,
-    /// One token's GeLU (all hidden units) beyond the linearised path.
-    pub gelu_token: f64,
-}
-
-impl UnitLatency {
-    /// Latency of one unit's RSAttn at `granularity`.
-    pub fn attention_unit(&self, cfg: &ViTConfig, g: Granularity) -> f64 {
-        match g {
-            Granularity::Layer => self.rs_attn_head * cfg.heads as f64,
-            Granularity::Head => self.rs_attn_head,
-            Granularity::Row => self.rs_attn_head / cfg.tokens() as f64,
-        }
-    }
-}
-
-/// MPCViT+ GeLU search settings (section 4.5).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GeluSearch {
-    /// Weight of the GeLU latency penalty; the paper balances `lambda / eta = Lat(ATTN) / Lat(GeLU)`.
-    pub eta: f32,
-    /// Binarisation threshold: a token is linearised where `beta <= sigma`.
-    pub sigma: f32,
-}
-
-/// Search hyper-parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SearchConfig {
-    /// Layer, head or row units.
-    pub granularity: Granularity,
-    /// Weight of the attention latency penalty.
-    pub lambda: f32,
-    /// Learning rate of the architecture parameters (Adam, no weight decay).
-    pub alpha_lr: f32,
-    /// Each unit's measured latency (the penalty's weights).
-    pub latency: UnitLatency,
-    /// Also search GeLU vs linear per token (MPCViT+), when set.
-    pub gelu: Option<GeluSearch>,
-}
 
 /// Adam without weight decay for a flat vector.
 #[derive(Clone, Debug)]
@@ -413,6 +337,7 @@ pub fn gelu_plan(cfg: &ViTConfig, betas: &[f32], sigma: f32) -> GeluPlan {
 mod tests {
     use super::*;
     use crate::model::Plan;
+    use crate::train::config::{GeluSearch, UnitLatency};
     use crate::train::{Augment, TrainConfig};
     use rand::{Rng, SeedableRng};
 

@@ -7,8 +7,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::augment::Augment;
 use super::checkpoint::{Checkpoint, ResumeState, RngState};
+use super::config::{os_seed, TrainConfig};
 use super::loss::{correct, cross_entropy};
 use super::schedule::Cosine;
 use super::{backward, AdamW, Grads};
@@ -16,69 +16,6 @@ use crate::data::Dataset;
 use crate::model::vit::{forward_trace, Arch, Trace};
 use crate::model::{Params, Plan, ViT, ViTConfig};
 use crate::{Error, Result};
-
-/// Hyper-parameters of one training run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// Peak learning rate after warm-up.
-    pub lr: f32,
-    /// Learning rate at the end of the cosine.
-    pub min_lr: f32,
-    /// Warm-up length in epochs (fractional allowed).
-    pub warmup_epochs: f32,
-    /// AdamW's decoupled weight decay.
-    pub weight_decay: f32,
-    /// Training augmentation.
-    pub augment: Augment,
-    /// Fixes initialisation, shuffling and augmentation; `None` draws a seed from the OS.
-    pub seed: Option<u64>,
-}
-
-impl TrainConfig {
-    /// Defaults that train the demo ViT well on 28x28 grey images.
-    pub fn default_for(dataset: &str) -> Self {
-        TrainConfig {
-            epochs: 10,
-            batch_size: 128,
-            lr: 2e-3,
-            min_lr: 2e-5,
-            warmup_epochs: 0.5,
-            weight_decay: 0.05,
-            augment: Augment::for_dataset(dataset),
-            seed: None,
-        }
-    }
-
-    /// Rejects settings that cannot train.
-    pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err(Error::out_of_range(
-                "epochs, batch_size",
-                format!("{}, {}", self.epochs, self.batch_size),
-                "both positive",
-            ));
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) || self.min_lr < 0.0 || self.weight_decay < 0.0 {
-            return Err(Error::out_of_range(
-                "lr, min_lr, weight_decay",
-                format!("{}, {}, {}", self.lr, self.min_lr, self.weight_decay),
-                "lr > 0, min_lr >= 0, weight_decay >= 0",
-            ));
-        }
-        self.augment.validate()
-    }
-}
-
-/// A seed from the operating system's CSPRNG.
-pub fn os_seed() -> Result<u64> {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).map_err(|e| Error::Randomness(e.to_string()))?;
-    Ok(u64::from_le_bytes(b))
-}
 
 /// Loss and accuracy of one step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -426,6 +363,7 @@ pub fn evaluate(vit: &ViT, data: &Dataset, batch: usize) -> Result<Evaluation> {
 mod tests {
     use super::*;
     use crate::model::Attention;
+    use crate::train::Augment;
     use rand::Rng;
 
     /// Two classes a tiny ViT can separate: a bright blob top-left or bottom-right.

@@ -13,7 +13,8 @@ use crate::data::Dataset;
 use crate::model::{Attention, Plan, ViTConfig};
 use crate::mpc::{NetworkProfile, SessionConfig};
 use crate::secure::{plan_cost_measured, unit_latency};
-use crate::train::search::{Granularity, Search, SearchConfig, UnitLatency};
+use crate::train::config::{Granularity, SearchConfig, UnitLatency};
+use crate::train::search::Search;
 use crate::train::{TrainConfig, Trainer};
 
 /// The search settings the page sends.

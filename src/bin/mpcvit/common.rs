@@ -138,7 +138,7 @@ impl RunArgs {
         tc.augment = self.augment.augment(&self.dataset)?;
         tc.seed = Some(match self.seed {
             Some(s) => s,
-            None => mpcvit::train::trainer::os_seed()?,
+            None => mpcvit::train::config::os_seed()?,
         });
         Ok(tc)
     }

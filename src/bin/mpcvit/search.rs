@@ -10,7 +10,8 @@ use mpcvit::io::checkpoint::{remove_checkpoint, save_checkpoint};
 use mpcvit::model::{Attention, Plan, ViTConfig};
 use mpcvit::mpc::NetworkProfile;
 use mpcvit::secure::unit_latency;
-use mpcvit::train::search::{GeluSearch, Granularity, Search, SearchConfig, UnitLatency};
+use mpcvit::train::config::{GeluSearch, Granularity, SearchConfig, UnitLatency};
+use mpcvit::train::search::Search;
 use mpcvit::train::{TrainConfig, Trainer};
 use mpcvit::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -59,7 +60,7 @@ pub struct SearchResult {
     pub granularity: Granularity,
     pub lambda: f32,
     pub profile: NetworkProfile,
-    pub latency: mpcvit::train::search::UnitLatency,
+    pub latency: UnitLatency,
     pub alphas: Vec<f32>,
     pub betas: Option<Vec<f32>>,
     pub sigma: f32,
