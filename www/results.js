@@ -88,7 +88,7 @@ export function renderPrivate(model, run, label) {
   const measured = run.remote
     ? ['Measured over the network (connect to answer, weight sharing included)', seconds(c.measured_s)]
     : ['Measured in this tab (client)', seconds(c.measured_s)];
-  const fss = /^fss$/i.test(cost.protocols ?? '');
+  const fss = cost.protocols === 'fss';
   const rows = [
     ['Protocols', fss ? 'FSS (one-round comparisons from dealer keys)' : 'classic (Beaver circuits)'],
     ['Communication rounds', cost.rounds],

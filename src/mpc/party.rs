@@ -41,8 +41,10 @@ pub enum TruncMode {
     Exact,
 }
 
-/// Which protocols compute signs and comparisons.
+/// Which protocols compute signs and comparisons. Serialised as its [`ProtocolFamily::name`]
+/// (`classic` / `fss`), the one spelling of the CLI, the manifests, the wire and the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
 pub enum ProtocolFamily {
     /// Boolean circuits on Beaver correlations (the MSB of [`super::protocols::msb`]: 7
     /// rounds); party 0 needs only its dealer seed.
@@ -394,6 +396,10 @@ mod tests {
         for f in ProtocolFamily::ALL {
             assert_eq!(ProtocolFamily::from_name(f.name()).unwrap(), f);
             assert_eq!(f.to_string(), f.name());
+            // Serde uses the same name, so JSON (manifests, the wire, the page) has one spelling.
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.name()));
+            assert_eq!(serde_json::from_str::<ProtocolFamily>(&json).unwrap(), f);
         }
         let e = ProtocolFamily::from_name("FSS").unwrap_err();
         assert!(
