@@ -8,8 +8,8 @@
 //! reads only its FSS keys from the link; party 1 reads its corrections (and keys) from the
 //! link. Each party also draws a fresh local seed for its own randomness (input masks).
 //!
-//! What each link carries and why it reveals nothing is in `ARCHITECTURE.md` ("Who sees
-//! what"); the seed frames are the only set-up traffic.
+//! What each link carries and why it reveals nothing is in the README's "Security model" and
+//! `ARCHITECTURE.md` ("One private inference"); the seed frames are the only set-up traffic.
 
 use super::dealer::{Dealer, DealerClient};
 use super::party::{Party, SessionConfig};
