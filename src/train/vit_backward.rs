@@ -1,11 +1,12 @@
 //! Backpropagation through the whole ViT, reversing [`crate::model::vit::forward_trace`].
 
-use ndarray::{s, Array2, Array3, ArrayView2, Axis};
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayViewMut1, Axis};
 
 use super::backward::{layer_norm_backward, linear_backward, multi_head_backward};
+use crate::model::attention::HeadKind;
 use crate::model::layers::{gelu, gelu_grad};
-use crate::model::vit::{Arch, TokenMlp, Trace};
-use crate::model::{Params, ViTConfig};
+use crate::model::vit::{Arch, BlockTrace, TokenMlp, Trace};
+use crate::model::{BlockParams, Params, ViTConfig};
 
 /// Gradients of a loss with respect to everything trainable.
 #[derive(Clone, Debug)]
@@ -61,90 +62,10 @@ pub fn backward(
         let bp = &params.blocks[l];
         let bt = &trace.blocks[l];
         let gb = &mut g.blocks[l];
-        let modes = &arch.mlp[l];
-
-        // MLP: x += act(ln2 W1 + b1) W2 + b2, with ReLU after fc2 on linearised tokens.
-        let mut dpre = dx.clone();
-        for (r, mut row) in dpre.axis_iter_mut(Axis(0)).enumerate() {
-            if modes[r % n] == TokenMlp::Linear {
-                row.zip_mut_with(&bt.mlp_pre.row(r), |d, &y| {
-                    if y <= 0.0 {
-                        *d = 0.0
-                    }
-                });
-            }
-        }
-        let mut dact = linear_backward(
-            bt.hidden_act.view(),
-            bp.fc2_w.view(),
-            dpre.view(),
-            gb.fc2_w.view_mut(),
-            gb.fc2_b.view_mut(),
-        );
-        for (r, mut row) in dact.axis_iter_mut(Axis(0)).enumerate() {
-            let h = bt.hidden_pre.row(r);
-            match modes[r % n] {
-                TokenMlp::Gelu => row.zip_mut_with(&h, |d, &hv| *d *= gelu_grad(hv)),
-                TokenMlp::Linear => {}
-                TokenMlp::Mix(beta) => {
-                    let db: f32 = row.iter().zip(h).map(|(d, &hv)| d * (gelu(hv) - hv)).sum();
-                    dbeta_all[[l, r % n]] += db;
-                    row.zip_mut_with(&h, |d, &hv| *d *= beta * gelu_grad(hv) + (1.0 - beta));
-                }
-            }
-        }
-        let dln2 = linear_backward(
-            bt.ln2_out.view(),
-            bp.fc1_w.view(),
-            dact.view(),
-            gb.fc1_w.view_mut(),
-            gb.fc1_b.view_mut(),
-        );
-        let dx2 = layer_norm_backward(
-            &bt.ln2,
-            bp.norm2_w.view(),
-            dln2.view(),
-            gb.norm2_w.view_mut(),
-            gb.norm2_b.view_mut(),
-        );
-        dx += &dx2;
-
-        // Attention: x += proj(MHA(ln1 Wqkv + bqkv)).
-        let dcat = linear_backward(
-            bt.attn_cat.view(),
-            bp.proj_w.view(),
-            dx.view(),
-            gb.proj_w.view_mut(),
-            gb.proj_b.view_mut(),
-        );
-        let mh = multi_head_backward(
-            bt.qkv.view(),
-            n,
-            &arch.heads[l],
-            &bt.heads,
-            bp.linformer_e.view(),
-            bp.linformer_f.view(),
-            bp.xnorm_gamma.view(),
-            dcat.view(),
-            gb.linformer_e.view_mut(),
-            gb.linformer_f.view_mut(),
-        );
-        gb.xnorm_gamma += &mh.dgamma;
-        dalpha_all.slice_mut(s![l, .., ..]).assign(&mh.dalpha);
-        let dln1 = linear_backward(
-            bt.ln1_out.view(),
-            bp.qkv_w.view(),
-            mh.dqkv.view(),
-            gb.qkv_w.view_mut(),
-            gb.qkv_b.view_mut(),
-        );
-        let dx1 = layer_norm_backward(
-            &bt.ln1,
-            bp.norm1_w.view(),
-            dln1.view(),
-            gb.norm1_w.view_mut(),
-            gb.norm1_b.view_mut(),
-        );
+        let mut dbeta = dbeta_all.row_mut(l);
+        dx += &mlp_backward(bp, bt, gb, &arch.mlp[l], n, &dx, dbeta.view_mut());
+        let (dx1, dalpha) = attention_backward(bp, bt, gb, &arch.heads[l], n, &dx);
+        dalpha_all.slice_mut(s![l, .., ..]).assign(&dalpha);
         dx += &dx1;
     }
 
@@ -165,6 +86,110 @@ pub fn backward(
         alpha: dalpha_all,
         beta: dbeta_all,
     }
+}
+
+/// One block's MLP backward (`x += act(ln2 W1 + b1) W2 + b2`, with ReLU after fc2 on
+/// linearised tokens): the gradient it adds to the residual stream `dx`; `dbeta` collects the
+/// MPCViT+ mix gradients of this layer's tokens.
+fn mlp_backward(
+    bp: &BlockParams,
+    bt: &BlockTrace,
+    gb: &mut BlockParams,
+    modes: &[TokenMlp],
+    n: usize,
+    dx: &Array2<f32>,
+    mut dbeta: ArrayViewMut1<'_, f32>,
+) -> Array2<f32> {
+    let mut dpre = dx.clone();
+    for (r, mut row) in dpre.axis_iter_mut(Axis(0)).enumerate() {
+        if modes[r % n] == TokenMlp::Linear {
+            row.zip_mut_with(&bt.mlp_pre.row(r), |d, &y| {
+                if y <= 0.0 {
+                    *d = 0.0
+                }
+            });
+        }
+    }
+    let mut dact = linear_backward(
+        bt.hidden_act.view(),
+        bp.fc2_w.view(),
+        dpre.view(),
+        gb.fc2_w.view_mut(),
+        gb.fc2_b.view_mut(),
+    );
+    for (r, mut row) in dact.axis_iter_mut(Axis(0)).enumerate() {
+        let h = bt.hidden_pre.row(r);
+        match modes[r % n] {
+            TokenMlp::Gelu => row.zip_mut_with(&h, |d, &hv| *d *= gelu_grad(hv)),
+            TokenMlp::Linear => {}
+            TokenMlp::Mix(beta) => {
+                let db: f32 = row.iter().zip(h).map(|(d, &hv)| d * (gelu(hv) - hv)).sum();
+                dbeta[r % n] += db;
+                row.zip_mut_with(&h, |d, &hv| *d *= beta * gelu_grad(hv) + (1.0 - beta));
+            }
+        }
+    }
+    let dln2 = linear_backward(
+        bt.ln2_out.view(),
+        bp.fc1_w.view(),
+        dact.view(),
+        gb.fc1_w.view_mut(),
+        gb.fc1_b.view_mut(),
+    );
+    layer_norm_backward(
+        &bt.ln2,
+        bp.norm2_w.view(),
+        dln2.view(),
+        gb.norm2_w.view_mut(),
+        gb.norm2_b.view_mut(),
+    )
+}
+
+/// One block's attention backward (`x += proj(MHA(ln1 Wqkv + bqkv))`): the gradient it adds
+/// to the residual stream `dx`, and `d loss / d alpha` per `[head, row]`.
+fn attention_backward(
+    bp: &BlockParams,
+    bt: &BlockTrace,
+    gb: &mut BlockParams,
+    heads: &[HeadKind],
+    n: usize,
+    dx: &Array2<f32>,
+) -> (Array2<f32>, Array2<f32>) {
+    let dcat = linear_backward(
+        bt.attn_cat.view(),
+        bp.proj_w.view(),
+        dx.view(),
+        gb.proj_w.view_mut(),
+        gb.proj_b.view_mut(),
+    );
+    let mh = multi_head_backward(
+        bt.qkv.view(),
+        n,
+        heads,
+        &bt.heads,
+        bp.linformer_e.view(),
+        bp.linformer_f.view(),
+        bp.xnorm_gamma.view(),
+        dcat.view(),
+        gb.linformer_e.view_mut(),
+        gb.linformer_f.view_mut(),
+    );
+    gb.xnorm_gamma += &mh.dgamma;
+    let dln1 = linear_backward(
+        bt.ln1_out.view(),
+        bp.qkv_w.view(),
+        mh.dqkv.view(),
+        gb.qkv_w.view_mut(),
+        gb.qkv_b.view_mut(),
+    );
+    let dx1 = layer_norm_backward(
+        &bt.ln1,
+        bp.norm1_w.view(),
+        dln1.view(),
+        gb.norm1_w.view_mut(),
+        gb.norm1_b.view_mut(),
+    );
+    (dx1, mh.dalpha)
 }
 
 #[cfg(test)]
