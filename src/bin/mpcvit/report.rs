@@ -75,9 +75,7 @@ fn recost_saved(
     session: SessionConfig,
 ) -> Result<()> {
     let mut images = FirstTestImages::new(data_dir);
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| Error::Randomness(e.to_string()))?;
-    let mut rng = rand_chacha::ChaCha12Rng::from_seed(seed);
+    let mut rng = rand_chacha::ChaCha12Rng::from_seed(mpcvit::mpc::Seed::from_os()?.0);
     for r in rows.iter_mut() {
         let plan = r["plan"].as_str().unwrap_or_default();
         let variant = plan
